@@ -1,0 +1,79 @@
+"""Zip files for artifacts: written without re-compressing what is compressed already, extracted safely.
+
+Deflating 100 MiB of incompressible data costs ten times what storing it does, so files whose contents are already
+compressed (archives, images, jars, wheels…) are stored as they are. Extraction refuses entries that would land
+outside the destination and restores symbolic links that point inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from conveyor.errors import ConveyorError
+
+COMPRESSED_SUFFIXES = frozenset(
+    (
+        ".zip .jar .war .ear .whl .egg .gz .tgz .bz2 .xz .zst .7z .rar .apk .aab .nupkg .br .lz4 "
+        ".png .jpg .jpeg .gif .webp .mp3 .mp4 .mov .avi .woff .woff2 .pdf .docx .xlsx .pptx"
+    ).split()
+)
+
+
+class ArchiveError(ConveyorError):
+    """An archive is unreadable or holds an entry that may not be extracted."""
+
+
+def write_zip(destination: Path, entries: Iterable[tuple[Path, str]], *, keep_symlinks: bool = False) -> int:
+    """Zip `(file on disk, name in archive)` pairs; return how many entries were written."""
+    count = 0
+    with zipfile.ZipFile(destination, "w", allowZip64=True) as archive:
+        for source, name in entries:
+            if keep_symlinks and source.is_symlink():
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                archive.writestr(info, os.readlink(source))
+            else:
+                method = zipfile.ZIP_STORED if source.suffix.lower() in COMPRESSED_SUFFIXES else zipfile.ZIP_DEFLATED
+                archive.write(source, name, compress_type=method)
+            count += 1
+    return count
+
+
+def extract_zip(archive_path: Path, destination: Path) -> None:
+    """Extract into `destination`, refusing absolute or climbing paths and links that leave it."""
+    root = destination.resolve()
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            for info in archive.infolist():
+                _extract_entry(archive, info, root)
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"{archive_path.name} is not a readable zip file: {exc}") from None
+
+
+def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path) -> None:
+    name = PurePosixPath(info.filename)
+    if name.is_absolute() or ".." in name.parts:
+        raise ArchiveError(f"refusing archive entry {info.filename!r}: it would land outside the destination")
+    target = root.joinpath(*name.parts)
+    mode = info.external_attr >> 16
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if stat.S_ISLNK(mode):
+        link = archive.read(info).decode()
+        resolved = (target.parent / link).resolve()
+        if os.path.isabs(link) or not resolved.is_relative_to(root):
+            raise ArchiveError(f"refusing symbolic link {info.filename!r} -> {link!r}: it points outside the source")
+        target.unlink(missing_ok=True)
+        target.symlink_to(link)
+        return
+    with archive.open(info) as src, target.open("wb") as dst:
+        while chunk := src.read(1024 * 1024):
+            dst.write(chunk)
+    if mode & 0o777:
+        target.chmod(mode & 0o777)

@@ -1,0 +1,92 @@
+"""Choosing a build's artifact files from the buildspec's `artifacts` section.
+
+Patterns are relative to the source directory, or to each directory `base-directory` matches (whose own name is
+then dropped from the stored paths). `**/*` takes everything below, `dir/*` the files directly in `dir`, a plain
+path that file (or, for a directory, everything in it). Nothing may come from outside the source directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conveyor.build.spec import ArtifactsSpec
+from conveyor.errors import ConveyorError
+from conveyor.globs import compile_glob
+
+
+class ArtifactError(ConveyorError):
+    """The artifacts section selects nothing, or something it may not."""
+
+
+def select_files(source_dir: Path, spec: ArtifactsSpec) -> list[tuple[Path, str]]:
+    """The `(file on disk, name in the artifact)` pairs the section selects, in a stable order."""
+    root = source_dir.resolve()
+    bases = _base_directories(root, spec.base_directory)
+    selected: dict[str, Path] = {}
+    for base in bases:
+        for relative in _walk(base):
+            if any(_selects(pattern, relative) for pattern in spec.files):
+                path = base / relative
+                _check_inside(root, path)
+                name = path.name if spec.discard_paths else relative
+                selected.setdefault(name, path)
+    if not selected:
+        raise ArtifactError(f"no matching artifact paths found for {', '.join(spec.files)}")
+    return sorted(((path, name) for name, path in selected.items()), key=lambda pair: pair[1])
+
+
+def _base_directories(root: Path, base_directory: str | None) -> list[Path]:
+    if not base_directory:
+        return [root]
+    pattern = _clean(base_directory).rstrip("/")
+    _refuse_climbing(pattern)
+    regex = compile_glob(pattern)
+    matches = [root / d for d in _walk_dirs(root) if regex.match(d)]
+    if not matches:
+        raise ArtifactError(f"base-directory {base_directory!r} matches no directory in the source")
+    for match in matches:
+        _check_inside(root, match)
+    return matches
+
+
+def _selects(pattern: str, relative: str) -> bool:
+    pattern = _clean(pattern)
+    _refuse_climbing(pattern)
+    if compile_glob(pattern).match(relative):
+        return True
+    literal = pattern.rstrip("/")
+    return not any(c in literal for c in "*?[") and relative.startswith(literal + "/")
+
+
+def _clean(pattern: str) -> str:
+    pattern = pattern.strip()
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    return pattern
+
+
+def _refuse_climbing(pattern: str) -> None:
+    if pattern.startswith("/") or ".." in pattern.split("/"):
+        raise ArtifactError(f"artifact path {pattern!r} points outside the source directory")
+
+
+def _walk(base: Path) -> list[str]:
+    found = []
+    for directory, dirs, files in os.walk(base):
+        dirs.sort()
+        for name in sorted(files):
+            found.append(Path(directory, name).relative_to(base).as_posix())
+    return found
+
+
+def _walk_dirs(root: Path) -> list[str]:
+    return [Path(d).relative_to(root).as_posix() for d, _, _ in os.walk(root) if Path(d) != root]
+
+
+def _check_inside(root: Path, path: Path) -> None:
+    if not path.resolve().is_relative_to(root):
+        raise ArtifactError(
+            f"artifact {path.relative_to(root) if path.is_relative_to(root) else path} "
+            "resolves outside the source directory"
+        )

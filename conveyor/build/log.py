@@ -1,0 +1,54 @@
+"""A build's log: the output of its commands and Conveyor's own `[Container]` lines, in order, to a file.
+
+Output arrives in chunks from the shell's reader thread; lines are written whole, and a command's last line that
+lacks a newline is ended before the next `[Container]` line, so the log always reads line by line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+class BuildLog:
+    def __init__(self, path: Path, on_line: Callable[[str], None] | None = None) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("w", encoding="utf-8", errors="replace")
+        self._partial = ""
+        self._lock = threading.Lock()
+        self._on_line = on_line
+
+    def container(self, message: str) -> None:
+        """Write one of Conveyor's own lines, CodeBuild style."""
+        stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
+        with self._lock:
+            self._end_partial()
+            self._write(f"[Container] {stamp} {message}\n")
+
+    def output(self, data: bytes) -> None:
+        """Write raw command output."""
+        text = data.decode("utf-8", errors="replace")
+        with self._lock:
+            text = self._partial + text
+            complete, _, self._partial = text.rpartition("\n")
+            if complete or text.endswith("\n"):
+                self._write(complete + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._end_partial()
+            self._file.close()
+
+    def _end_partial(self) -> None:
+        if self._partial:
+            self._write(self._partial + "\n")
+            self._partial = ""
+
+    def _write(self, text: str) -> None:
+        self._file.write(text)
+        self._file.flush()
+        if self._on_line is not None:
+            self._on_line(text)

@@ -1,0 +1,281 @@
+"""Running one build in a workspace: source download, buildspec phases in one shell, artifact upload.
+
+The runner knows nothing of SQL or queues: it reports each phase to a `PhaseRecorder` and returns a
+`BuildResult`. The phase order and the build status come from the pure build engine.
+
+Failures are told apart as the API tells them: the user's command failing or the buildspec being invalid makes the
+build FAILED; Conveyor being unable to run it (the shell, the blob store, an unreadable artifact) makes it FAULT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from conveyor.archives import ArchiveError, extract_zip, write_zip
+from conveyor.blobs import BlobStore
+from conveyor.build import engine
+from conveyor.build.artifacts import ArtifactError, select_files
+from conveyor.build.log import BuildLog
+from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
+from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
+from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
+from conveyor.errors import SpecError
+
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything a build needs, read from the database before it starts."""
+
+    build_id: str
+    project_name: str
+    workspace: Path
+    inputs: tuple[InputArtifact, ...]
+    environment: dict[str, str]  # CODEBUILD_* values and variables with precedence over the buildspec's
+    timeout_seconds: float
+    buildspec: str | None = None  # a path inside the source, or the whole YAML inline; None: buildspec.yml
+    artifact_key_prefix: str = ""
+
+
+@dataclass
+class BuildResult:
+    status: BuildStatus
+    reason: str | None = None
+    exported_variables: dict[str, str] = field(default_factory=dict)
+    artifact: dict[str, Any] | None = None
+
+
+class PhaseRecorder(Protocol):
+    def phase_started(self, phase: PhaseType) -> None: ...
+
+    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None: ...
+
+
+@dataclass
+class _PhaseOutcome:
+    status: BuildStatus
+    contexts: list[dict[str, str]] = field(default_factory=list)
+    on_failure: str | None = None
+
+
+class BuildRunner:
+    def __init__(
+        self,
+        request: BuildRequest,
+        blobs: BlobStore,
+        recorder: PhaseRecorder,
+        log: BuildLog,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.request = request
+        self.blobs = blobs
+        self.recorder = recorder
+        self.log = log
+        self.clock = clock
+        self.deadline = clock() + request.timeout_seconds
+        self.source_dir = request.workspace / "src"
+        self.spec: BuildSpec | None = None
+        self.shell: ShellSession | None = None
+        self.result = BuildResult(BuildStatus.SUCCEEDED)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Stop the build from another thread: the running command is killed, FINALIZING still runs."""
+        self._stopped.set()
+        if self.shell is not None:
+            self.shell.close()
+
+    def run(self) -> BuildResult:
+        statuses: list[BuildStatus] = []
+        phase = PhaseType.PROVISIONING
+        while phase is not PhaseType.COMPLETED:
+            self.recorder.phase_started(phase)
+            self.log.container(f"Entering phase {phase.value}")
+            outcome = self._run_phase(phase)
+            statuses.append(outcome.status)
+            self.log.container(f"Phase complete: {phase.value} State: {outcome.status.value}")
+            for context in outcome.contexts:
+                self.log.container(f"Phase context status code: {context['statusCode']} Message: {context['message']}")
+            self.recorder.phase_ended(phase, outcome.status, outcome.contexts)
+            if outcome.status is not BuildStatus.SUCCEEDED:
+                self._mark_failing()
+            phase = engine.next_phase(phase, outcome.status, outcome.on_failure)
+        self.result.status = engine.build_status(statuses)
+        return self.result
+
+    def _run_phase(self, phase: PhaseType) -> _PhaseOutcome:
+        if self._stopped.is_set() and phase is not PhaseType.FINALIZING:
+            return _PhaseOutcome(BuildStatus.STOPPED, [_context("BUILD_STOPPED", "the build was stopped")])
+        try:
+            return self._phase_body(phase)
+        except CommandTimeout:
+            minutes = self.request.timeout_seconds / 60
+            return _PhaseOutcome(
+                BuildStatus.TIMED_OUT, [_context("BUILD_TIMED_OUT", f"Build has timed out. {minutes:g} mins")]
+            )
+        except ShellError as exc:
+            if self._stopped.is_set():
+                return _PhaseOutcome(BuildStatus.STOPPED, [_context("BUILD_STOPPED", "the build was stopped")])
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("SHELL_ERROR", str(exc))])
+
+    def _phase_body(self, phase: PhaseType) -> _PhaseOutcome:
+        if phase is PhaseType.PROVISIONING:
+            return self._provision()
+        if phase is PhaseType.DOWNLOAD_SOURCE:
+            return self._download_source()
+        if phase is PhaseType.UPLOAD_ARTIFACTS:
+            return self._upload_artifacts()
+        if phase is PhaseType.FINALIZING:
+            return self._finalize()
+        name = next(key for key, value in BUILDSPEC_PHASES.items() if value is phase)
+        spec_phase = self.spec.phase(name) if self.spec else None
+        if spec_phase is None:
+            return _PhaseOutcome(BuildStatus.SUCCEEDED)
+        return self._run_commands(spec_phase)
+
+    # -- phases ---------------------------------------------------------------------------------------------------
+
+    def _provision(self) -> _PhaseOutcome:
+        (self.request.workspace / "tmp").mkdir(parents=True, exist_ok=True)
+        self.source_dir.mkdir(parents=True, exist_ok=True)
+        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _download_source(self) -> _PhaseOutcome:
+        try:
+            for index, artifact in enumerate(self.request.inputs):
+                target = self.source_dir if index == 0 else self.request.workspace / f"src_{artifact.name}"
+                target.mkdir(parents=True, exist_ok=True)
+                archive = self.request.workspace / "tmp" / f"input-{index}.zip"
+                self.blobs.get_file(artifact.key, archive)
+                extract_zip(archive, target)
+                archive.unlink()
+        except (FileNotFoundError, ArchiveError, OSError) as exc:
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not download the source: {exc}")])
+        try:
+            self.spec = self._load_buildspec()
+        except SpecError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("YAML_FILE_ERROR", str(exc))])
+        except FileNotFoundError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("YAML_FILE_ERROR", str(exc))])
+        for key in self.spec.not_yet_run:
+            self.log.container(f"Warning: '{key}' is not carried out by Conveyor yet; ignoring it")
+        self._start_shell(self.spec)
+        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _load_buildspec(self) -> BuildSpec:
+        given = self.request.buildspec
+        if given and "\n" in given:
+            return parse_buildspec(given, "buildspec (inline)")
+        relative = given or "buildspec.yml"
+        path = (self.source_dir / relative).resolve()
+        if not path.is_relative_to(self.source_dir.resolve()):
+            raise FileNotFoundError(f"buildspec path {relative!r} points outside the source directory")
+        if not path.is_file():
+            raise FileNotFoundError(f"no buildspec at {relative} in the source")
+        return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), relative)
+
+    def _start_shell(self, spec: BuildSpec) -> None:
+        environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+        environment.update(TMPDIR=str(self.request.workspace / "tmp"), CODEBUILD_SRC_DIR=str(self.source_dir))
+        for artifact in self.request.inputs[1:]:
+            environment[f"CODEBUILD_SRC_DIR_{artifact.name}"] = str(self.request.workspace / f"src_{artifact.name}")
+        environment.update(spec.variables)
+        environment.update(self.request.environment)
+        environment["CODEBUILD_BUILD_SUCCEEDING"] = "1"
+        self.shell = ShellSession(
+            self.source_dir,
+            environment,
+            self.request.workspace / "tmp",
+            self.log.output,
+            posix=spec.shell in ("sh", "/bin/sh"),
+            fresh_shell_per_command=not spec.one_shell,
+        )
+        self.shell.start()
+
+    def _run_commands(self, phase: PhaseSpec) -> _PhaseOutcome:
+        contexts: list[dict[str, str]] = []
+        for command in phase.commands:
+            if not self._run_one(command, contexts):
+                break
+        for command in phase.finally_commands:
+            if not self._run_one(command, contexts):
+                break  # decided: a failing `finally` command ends the `finally` block, as in `commands`
+        status = BuildStatus.FAILED if contexts else BuildStatus.SUCCEEDED
+        return _PhaseOutcome(status, contexts[:1], phase.on_failure)
+
+    def _run_one(self, command: str, contexts: list[dict[str, str]]) -> bool:
+        assert self.shell is not None
+        if self._stopped.is_set():
+            raise ShellError("stopped")
+        self.log.container(f"Running command {command}")
+        code = self.shell.run(command, timeout=max(0.0, self.deadline - self.clock()))
+        if self._stopped.is_set():
+            raise ShellError("stopped")
+        if code == 0:
+            return True
+        message = f"Error while executing command: {command}. Reason: exit status {code}"
+        contexts.append(_context("COMMAND_EXECUTION_ERROR", message))
+        self.log.container(f"Command did not exit successfully {command} exit status {code}")
+        return False
+
+    def _mark_failing(self) -> None:
+        if self.shell is not None and not self._stopped.is_set():
+            with contextlib.suppress(ShellError):
+                self.shell.run("export CODEBUILD_BUILD_SUCCEEDING=0", timeout=max(1.0, self.deadline - self.clock()))
+
+    def _capture_exported_variables(self) -> None:
+        names = self.spec.exported_variables if self.spec else ()
+        if not names or self.shell is None:
+            return
+        target = self.request.workspace / "tmp" / f"exported-{uuid.uuid4().hex}"
+        values = " ".join(f'"${{{name}-}}"' for name in names)
+        self.shell.run(f"printf '%s\\0' {values} > '{target}'", timeout=max(1.0, self.deadline - self.clock()))
+        if target.exists():
+            parts = target.read_bytes().split(b"\0")
+            self.result.exported_variables = {n: v.decode(errors="replace") for n, v in zip(names, parts, strict=False)}
+            target.unlink()
+
+    def _upload_artifacts(self) -> _PhaseOutcome:
+        if self.spec is None or self.spec.artifacts is None:
+            return _PhaseOutcome(BuildStatus.SUCCEEDED)
+        try:
+            files = select_files(self.source_dir, self.spec.artifacts)
+        except ArtifactError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", str(exc))])
+        name = "artifact"
+        archive = self.request.workspace / "tmp" / "artifact.zip"
+        count = write_zip(archive, files)
+        key = f"{self.request.artifact_key_prefix}{name}.zip"
+        try:
+            self.blobs.put_file(key, archive)
+        except OSError as exc:
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("UPLOAD_ERROR", f"could not store the artifact: {exc}")])
+        self.result.artifact = {"key": key, "name": name, "files": count, "size": archive.stat().st_size}
+        self.log.container(f"Uploaded {count} files as {name}.zip")
+        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _finalize(self) -> _PhaseOutcome:
+        if self.shell is not None:
+            if not self._stopped.is_set():
+                self._capture_exported_variables()
+            self.shell.close()
+        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+
+def _context(code: str, message: str) -> dict[str, str]:
+    return {"statusCode": code, "message": message}

@@ -1,0 +1,258 @@
+"""Builds: submit them, run them on a worker, record their phases, and read them back.
+
+A build row exists from the moment its action starts (status IN_PROGRESS, phase QUEUED), so it can be seen while it
+waits for a worker. A worker runs it in a fresh workspace; each phase is recorded as it starts and ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from conveyor.build.log import BuildLog
+from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
+from conveyor.build.status import BuildStatus, PhaseType
+from conveyor.config import Settings
+from conveyor.db import Database, lock
+from conveyor.db.models import Build, BuildPhase, BuildProject, utcnow
+from conveyor.errors import NotFound
+from conveyor.runtime import Runtime
+
+ACCOUNT = "000000000000"  # Conveyor has no AWS account of its own; ARNs carry this one
+
+
+@dataclass(frozen=True)
+class BuildInput:
+    name: str
+    key: str
+    revision: str | None = None
+    repository_url: str | None = None
+
+
+def submit_build(
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    initiator: str,
+    inputs: list[BuildInput],
+    action_execution_id: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> Build:
+    """Create a queued build of `project_name`, registering the project with defaults on first use."""
+    project = _project_for_update(session, project_name)
+    project.last_build_number += 1
+    now = utcnow()
+    primary = inputs[0] if inputs else None
+    build = Build(
+        id=f"{project_name}:{uuid.uuid4()}",
+        project_name=project_name,
+        build_number=project.last_build_number,
+        status=BuildStatus.IN_PROGRESS.value,
+        current_phase=PhaseType.QUEUED.value,
+        initiator=initiator,
+        compute_type=project.compute_type or settings.default_compute_type,
+        buildspec=project.buildspec,
+        timeout_minutes=project.timeout_minutes or settings.build_timeout_minutes,
+        source_version=primary.revision if primary else None,
+        resolved_source_version=primary.revision if primary else None,
+        action_execution_id=action_execution_id,
+        input_artifacts=[vars(i) for i in inputs],
+        environment={**_project_variables(project), **(environment or {})},
+        created_at=now,
+    )
+    session.add(build)
+    build.phases.append(
+        BuildPhase(phase_type="SUBMITTED", phase_status="SUCCEEDED", start_time=now, end_time=now, duration_seconds=0)
+    )
+    build.phases.append(BuildPhase(phase_type="QUEUED", start_time=now))
+    return build
+
+
+def _project_for_update(session: Session, name: str) -> BuildProject:
+    query = select(BuildProject).where(BuildProject.name == name).with_for_update()
+    project = session.scalars(query).one_or_none()
+    if project is not None:
+        return project
+    try:
+        with session.begin_nested():
+            session.add(BuildProject(name=name, last_build_number=0))
+    except IntegrityError:
+        pass  # another transaction registered it first
+    return session.scalars(query).one()
+
+
+def _project_variables(project: BuildProject) -> dict[str, str]:
+    return {
+        str(v["name"]): str(v.get("value", ""))
+        for v in project.environment_variables or []
+        if v.get("type", "PLAINTEXT") == "PLAINTEXT"
+    }
+
+
+def run_build(
+    rt: Runtime, build_id: str, attempt: int, on_runner: Callable[[BuildRunner], None] | None = None
+) -> Build:
+    """Run a queued build to the end (on a worker); returns the finished row."""
+    build = _begin_attempt(rt.db, build_id, attempt)
+    if BuildStatus(build.status).final:
+        return build
+    workspace = rt.settings.path("workspaces", f"{build.id.split(':')[-1]}-{attempt}")
+    shutil.rmtree(workspace, ignore_errors=True)
+    log = BuildLog(workspace / "build.log")
+    if attempt > 1:
+        log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
+    runner = BuildRunner(_request(rt.settings, build, workspace), rt.blobs, PhaseRecorder(rt.db, build.id), log)
+    if on_runner is not None:
+        on_runner(runner)
+    try:
+        result = runner.run()
+    finally:
+        log.close()
+    log_key = _log_key(build.id)
+    rt.blobs.put_file(log_key, log.path)
+    finished = _finish(rt.db, build.id, result, log_key)
+    if not rt.settings.keep_workspaces:
+        shutil.rmtree(workspace, ignore_errors=True)
+    return finished
+
+
+def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
+    with db.session() as session:
+        build = lock(session, Build, build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}")
+        if BuildStatus(build.status).final:
+            return build
+        now = utcnow()
+        build.phases[:] = [p for p in build.phases if p.phase_type in ("SUBMITTED", "QUEUED")]
+        queued = build.phases[-1]
+        queued.end_time = queued.end_time or now
+        queued.phase_status = "SUCCEEDED"
+        queued.duration_seconds = int((queued.end_time - queued.start_time).total_seconds())
+        build.attempt = attempt
+        build.start_time = now
+        build.current_phase = PhaseType.PROVISIONING.value
+        session.flush()
+        return build
+
+
+def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
+    start = build.start_time or utcnow()
+    primary = build.input_artifacts[0] if build.input_artifacts else {}
+    environment = {
+        "CODEBUILD_BUILD_ID": build.id,
+        "CODEBUILD_BUILD_ARN": build_arn(settings, build.id),
+        "CODEBUILD_BUILD_NUMBER": str(build.build_number),
+        "CODEBUILD_BUILD_IMAGE": "conveyor/host",
+        "CODEBUILD_INITIATOR": build.initiator,
+        "CODEBUILD_LOG_PATH": build.id.split(":")[-1],
+        "CODEBUILD_PROJECT_ARN": f"arn:aws:codebuild:{settings.aws_region}:{ACCOUNT}:project/{build.project_name}",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": build.resolved_source_version or "",
+        "CODEBUILD_SOURCE_VERSION": build.source_version or "",
+        "CODEBUILD_SOURCE_REPO_URL": primary.get("repository_url") or "",
+        "CODEBUILD_START_TIME": str(int(start.timestamp() * 1000)),
+        "AWS_REGION": settings.aws_region,
+        "AWS_DEFAULT_REGION": settings.aws_region,
+        **build.environment,
+    }
+    if not build.resolved_source_version:
+        del environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]  # not set when no revision is known, as in CodeBuild
+    return BuildRequest(
+        build_id=build.id,
+        project_name=build.project_name,
+        workspace=workspace,
+        inputs=tuple(InputArtifact(i["name"], i["key"]) for i in build.input_artifacts),
+        environment=environment,
+        timeout_seconds=build.timeout_minutes * 60,
+        buildspec=build.buildspec,
+        artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",
+    )
+
+
+class PhaseRecorder:
+    """Writes each phase of one build as it starts and ends."""
+
+    def __init__(self, db: Database, build_id: str) -> None:
+        self.db = db
+        self.build_id = build_id
+
+    def phase_started(self, phase: PhaseType) -> None:
+        with self.db.session() as session:
+            session.add(BuildPhase(build_id=self.build_id, phase_type=phase.value, start_time=utcnow()))
+            build = session.get(Build, self.build_id)
+            assert build is not None
+            build.current_phase = phase.value
+
+    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
+        with self.db.session() as session:
+            row = session.scalars(
+                select(BuildPhase)
+                .where(BuildPhase.build_id == self.build_id, BuildPhase.phase_type == phase.value)
+                .order_by(BuildPhase.id.desc())
+                .limit(1)
+            ).one()
+            row.end_time = utcnow()
+            row.phase_status = status.value
+            row.duration_seconds = int((row.end_time - row.start_time).total_seconds())
+            row.contexts = contexts
+
+
+def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:
+    with db.session() as session:
+        build = lock(session, Build, build_id)
+        assert build is not None
+        now = utcnow()
+        build.status = result.status.value
+        build.current_phase = PhaseType.COMPLETED.value
+        build.end_time = now
+        build.log_key = log_key
+        build.exported_variables = result.exported_variables
+        build.artifact = result.artifact
+        build.status_reason = result.reason or _reason(build)
+        build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
+        session.flush()
+        return build
+
+
+def _reason(build: Build) -> str | None:
+    for phase in build.phases:
+        if phase.phase_status not in (None, "SUCCEEDED") and phase.contexts:
+            return f"{phase.phase_type}: {phase.contexts[0]['message']}"
+    return None
+
+
+def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
+    """Record a build that no worker can finish as FAULT, with the reason; None if it had already ended."""
+    with rt.db.session() as session:
+        build = lock(session, Build, build_id)
+        if build is None or BuildStatus(build.status).final:
+            return None
+        now = utcnow()
+        for phase in build.phases:
+            if phase.end_time is None:
+                phase.end_time = now
+                phase.phase_status = BuildStatus.FAULT.value
+                phase.contexts = [{"statusCode": "WORKER_LOST", "message": reason}]
+        build.status = BuildStatus.FAULT.value
+        build.status_reason = reason
+        build.current_phase = PhaseType.COMPLETED.value
+        build.end_time = now
+        session.flush()
+        return build
+
+
+def build_arn(settings: Settings, build_id: str) -> str:
+    return f"arn:aws:codebuild:{settings.aws_region}:{ACCOUNT}:build/{build_id}"
+
+
+def _log_key(build_id: str) -> str:
+    project, _, build_uuid = build_id.rpartition(":")
+    return f"logs/builds/{project}/{build_uuid}.log"

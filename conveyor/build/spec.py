@@ -1,0 +1,253 @@
+"""Buildspec files (versions 0.1 and 0.2): parse and validate completely before anything runs.
+
+Accepted as CodeBuild accepts them: CRLF line endings, phases written out of order, a null `commands:`, empty `-`
+entries (skipped), numbers where strings are expected. Every problem is reported at once with its path and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.build.status import BUILDSPEC_PHASES
+from conveyor.specfile import Document, ProblemList, load_document
+from conveyor.specfile import Path as SpecPath
+
+TOP_KEYS = {
+    "version",
+    "run-as",
+    "env",
+    "proxy",
+    "batch",
+    "phases",
+    "reports",
+    "artifacts",
+    "cache",
+    "environment_variables",
+}
+ENV_KEYS = {"shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper"}
+PHASE_KEYS = {"run-as", "on-failure", "runtime-versions", "commands", "finally"}
+ARTIFACT_KEYS = {
+    "files",
+    "name",
+    "discard-paths",
+    "base-directory",
+    "exclude-paths",
+    "enable-symlinks",
+    "s3-prefix",
+    "secondary-artifacts",
+}
+SHELLS = {"bash", "/bin/sh", "sh", "/bin/bash"}
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    name: str
+    commands: tuple[str, ...] = ()
+    finally_commands: tuple[str, ...] = ()
+    on_failure: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactsSpec:
+    files: tuple[str, ...]
+    base_directory: str | None = None
+    discard_paths: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    version: str
+    shell: str = "bash"
+    variables: dict[str, str] = field(default_factory=dict)
+    exported_variables: tuple[str, ...] = ()
+    phases: tuple[PhaseSpec, ...] = ()
+    artifacts: ArtifactsSpec | None = None
+    not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
+
+    @property
+    def one_shell(self) -> bool:
+        """0.2 runs every command in one shell; 0.1 gives each command a fresh one."""
+        return self.version != "0.1"
+
+    def phase(self, name: str) -> PhaseSpec | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+
+def parse_buildspec(text: str, source: str = "buildspec.yml") -> BuildSpec:
+    """Parse and validate a buildspec, raising SpecError with every problem found."""
+    document = load_document(text, source)
+    problems = ProblemList(document)
+    data = document.data
+    if not isinstance(data, dict):
+        problems.add((), "a buildspec must be a mapping with at least a 'version' key")
+        problems.raise_if_any()
+    spec = _parse(document, data, problems)
+    problems.raise_if_any()
+    return spec
+
+
+def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> BuildSpec:
+    for key in sorted(set(map(str, data)) - TOP_KEYS):
+        problems.add((key,), "unknown key")
+    version = _version(data.get("version"), problems)
+    env = _mapping(data.get("env", data.get("environment_variables")), ("env",), problems)
+    for key in sorted(set(map(str, env)) - ENV_KEYS):
+        problems.add(("env", key), "unknown key")
+    variables = _variables(env.get("variables", env.get("plaintext")), problems)
+    shell = str(env.get("shell", "bash"))
+    if shell not in SHELLS:
+        problems.add(("env", "shell"), f"unsupported shell {shell!r} on Linux (use bash or /bin/sh)")
+    exported = _string_list(env.get("exported-variables"), ("env", "exported-variables"), problems)
+    for index, name in enumerate(exported):
+        if name.startswith("AWS_"):
+            problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
+    phases = _phases(data.get("phases"), problems)
+    artifacts = _artifacts(data.get("artifacts"), problems)
+    return BuildSpec(
+        version=version,
+        shell=shell,
+        variables=variables,
+        exported_variables=tuple(exported),
+        phases=phases,
+        artifacts=artifacts,
+        not_yet_run=_not_yet_run(data),
+    )
+
+
+def _version(value: Any, problems: ProblemList) -> str:
+    if value is None:
+        problems.add(("version",), "missing required key 'version' (use 0.2)")
+        return "0.2"
+    text = str(value)
+    if text not in {"0.1", "0.2"}:
+        problems.add(("version",), f"unsupported version {text!r} (use 0.2)")
+    return text
+
+
+def _mapping(value: Any, path: SpecPath, problems: ProblemList) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(path, "must be a mapping")
+        return {}
+    return value
+
+
+def _variables(value: Any, problems: ProblemList) -> dict[str, str]:
+    variables = _mapping(value, ("env", "variables"), problems)
+    out: dict[str, str] = {}
+    for name, raw in variables.items():
+        path: SpecPath = ("env", "variables", str(name))
+        if str(name).startswith("CODEBUILD_"):
+            problems.add(path, "names starting CODEBUILD_ are reserved")
+        elif isinstance(raw, dict | list):
+            problems.add(path, "a variable's value must be a string")
+        else:
+            out[str(name)] = _scalar(raw)
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _string_list(value: Any, path: SpecPath, problems: ProblemList) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str | int | float):
+        return [str(value)]
+    if not isinstance(value, list):
+        problems.add(path, "must be a list of strings")
+        return []
+    out = []
+    for index, item in enumerate(value):
+        if item is None:
+            continue  # an empty `-` entry
+        if isinstance(item, dict | list):
+            problems.add((*path, index), "must be a string; quote a command that contains ': '")
+        else:
+            out.append(_scalar(item))
+    return out
+
+
+def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
+    phases = _mapping(value, ("phases",), problems)
+    for name in sorted(set(map(str, phases)) - set(BUILDSPEC_PHASES)):
+        problems.add(("phases", name), f"unknown phase (phases are {', '.join(BUILDSPEC_PHASES)})")
+    out = []
+    for name in BUILDSPEC_PHASES:  # always in this order, however the file lists them
+        if name not in phases:
+            continue
+        body = _mapping(phases[name], ("phases", name), problems)
+        for key in sorted(set(map(str, body)) - PHASE_KEYS):
+            problems.add(("phases", name, key), "unknown key")
+        if "runtime-versions" in body and name != "install":
+            problems.add(("phases", name, "runtime-versions"), "runtime-versions belongs in the install phase")
+        commands = _string_list(body.get("commands"), ("phases", name, "commands"), problems)
+        finally_commands = _string_list(body.get("finally"), ("phases", name, "finally"), problems)
+        on_failure = body.get("on-failure")
+        if on_failure is not None and not _valid_on_failure(str(on_failure)):
+            problems.add(
+                ("phases", name, "on-failure"),
+                f"{on_failure!r} is not ABORT, CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or RETRY-<count>-<regex>",
+            )
+        out.append(
+            PhaseSpec(name, tuple(commands), tuple(finally_commands), None if on_failure is None else str(on_failure))
+        )
+    return tuple(out)
+
+
+def _valid_on_failure(value: str) -> bool:
+    if value in {"ABORT", "CONTINUE", "RETRY"}:
+        return True
+    if not value.startswith("RETRY-"):
+        return False
+    count, _, _regex = value.removeprefix("RETRY-").partition("-")
+    return not count.isdigit() or 0 <= int(count) <= 100
+
+
+def _artifacts(value: Any, problems: ProblemList) -> ArtifactsSpec | None:
+    if value is None:
+        return None
+    body = _mapping(value, ("artifacts",), problems)
+    for key in sorted(set(map(str, body)) - ARTIFACT_KEYS):
+        problems.add(("artifacts", key), "unknown key")
+    files = _string_list(body.get("files"), ("artifacts", "files"), problems)
+    if not files:
+        problems.add(("artifacts", "files"), "artifacts needs a non-empty 'files' list")
+    discard = body.get("discard-paths", False)
+    return ArtifactsSpec(
+        files=tuple(files),
+        base_directory=None if body.get("base-directory") is None else str(body["base-directory"]),
+        discard_paths=discard is True or str(discard).lower() == "yes",
+        name=None if body.get("name") is None else str(body["name"]),
+    )
+
+
+def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
+    present: list[str] = [k for k in ("proxy", "batch", "reports", "cache", "run-as") if k in data]
+    env = _as_dict(data.get("env"))
+    present += [f"env.{k}" for k in ("parameter-store", "secrets-manager", "git-credential-helper") if k in env]
+    artifacts = _as_dict(data.get("artifacts"))
+    present += [
+        f"artifacts.{k}"
+        for k in ("name", "secondary-artifacts", "exclude-paths", "enable-symlinks", "s3-prefix")
+        if k in artifacts
+    ]
+    phases = _as_dict(data.get("phases"))
+    for name, body in phases.items():
+        if isinstance(body, dict):
+            present += [f"phases.{name}.{k}" for k in ("run-as", "runtime-versions") if k in body]
+            if str(body.get("on-failure", "")).upper().startswith("RETRY"):
+                present.append(f"phases.{name}.on-failure: {body['on-failure']}")
+    return tuple(present)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,7 @@
+"""The `conveyor` command line."""
+
+from __future__ import annotations
+
+from conveyor.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,67 @@
+"""`conveyor builds …`: builds, their phases and their logs."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from conveyor.cli.main import Context, pass_context
+from conveyor.cli.output import output_option, print_json, print_table, status_text
+
+
+@click.group("builds")
+def builds() -> None:
+    """Builds run from buildspecs."""
+
+
+@builds.command("list")
+@click.option("--project", help="Only this project's builds.")
+@click.option("--limit", default=20, show_default=True)
+@output_option
+@pass_context
+def list_(context: Context, project: str | None, limit: int, output: str) -> None:
+    """List recent builds, newest first."""
+    found = context.client.list_builds(project, limit)
+    if output == "json":
+        print_json(found)
+        return
+    print_table(
+        ["BUILD", "NUMBER", "STATUS", "PHASE", "STARTED"],
+        [[b["id"], b["buildNumber"], status_text(b["buildStatus"]), b["currentPhase"], b["startTime"]] for b in found],
+    )
+
+
+@builds.command("show")
+@click.argument("build_id")
+@output_option
+@pass_context
+def show(context: Context, build_id: str, output: str) -> None:
+    """Show one build and its phases."""
+    build = context.client.get_build(build_id)
+    if output == "json":
+        print_json(build)
+        return
+    Console().print(f"[bold]{build['id']}[/bold] #{build['buildNumber']}: {status_text(build['buildStatus'])}")
+    rows = [
+        [
+            p["phaseType"],
+            status_text(p["phaseStatus"]),
+            p["durationInSeconds"],
+            (p["contexts"][0]["message"] if p["contexts"] else "")[:90],
+        ]
+        for p in build["phases"]
+    ]
+    print_table(["PHASE", "STATUS", "SECONDS", "CONTEXT"], rows)
+    if build.get("artifacts"):
+        click.echo(f"artifact: {build['artifacts']['location']}")
+
+
+@builds.command("logs")
+@click.argument("build_id")
+@pass_context
+def logs(context: Context, build_id: str) -> None:
+    """Print a build's log."""
+    click.echo(context.client.build_logs(build_id), nl=False)
+
+
+COMMANDS = [builds]

@@ -1,0 +1,166 @@
+"""How the CLI reaches Conveyor: the REST API of a running server, or the same services directly.
+
+`connect()` picks: `--server URL` (or `CONVEYOR_URL`) means that server (an error if it does not answer); otherwise
+the default `http://127.0.0.1:8000` when a Conveyor server answers there; otherwise direct access on the same
+settings (database, Redis, blob store) the server would use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import requests
+
+from conveyor.build import views as build_views
+from conveyor.config import Settings
+from conveyor.errors import ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
+from conveyor.pipeline import definitions, views
+from conveyor.pipeline import service as pipelines
+from conveyor.runtime import Runtime
+from jobs.runtime import make_runtime, prepare
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class Client(Protocol):
+    where: str
+
+    def create_pipeline(self, text: str, filename: str) -> dict[str, Any]: ...
+    def update_pipeline(self, name: str, text: str, filename: str) -> dict[str, Any]: ...
+    def list_pipelines(self) -> list[dict[str, Any]]: ...
+    def get_pipeline(self, name: str) -> dict[str, Any]: ...
+    def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str: ...
+    def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def get_execution(self, execution_id: str) -> dict[str, Any]: ...
+    def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def get_build(self, build_id: str) -> dict[str, Any]: ...
+    def build_logs(self, build_id: str) -> str: ...
+
+
+def connect(settings: Settings, server: str | None = None, direct: bool = False) -> Client:
+    if direct:
+        return LocalClient(settings)
+    if server:
+        return HttpClient(server, settings.api_token)
+    if _answers(DEFAULT_URL):
+        return HttpClient(DEFAULT_URL, settings.api_token)
+    return LocalClient(settings)
+
+
+def _answers(url: str) -> bool:
+    try:
+        response = requests.get(f"{url}/healthz", timeout=0.5)
+    except requests.RequestException:
+        return False
+    return response.headers.get("Content-Type", "").startswith("application/json") and "checks" in response.json()
+
+
+class HttpClient:
+    def __init__(self, url: str, token: str = "") -> None:
+        self.url = url.rstrip("/")
+        self.where = self.url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self.session.request(method, f"{self.url}/api/v1{path}", timeout=30, **kwargs)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    def create_pipeline(self, text: str, filename: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/pipelines", data=text.encode(), headers=_yaml_headers(filename)).json())
+
+    def update_pipeline(self, name: str, text: str, filename: str) -> dict[str, Any]:
+        return dict(self._call("PUT", f"/pipelines/{name}", data=text.encode(), headers=_yaml_headers(filename)).json())
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/pipelines").json()["pipelines"])
+
+    def get_pipeline(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/pipelines/{name}").json())
+
+    def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
+        body: dict[str, Any] = {"variables": variables}
+        if revision:
+            body["revision"] = revision
+        return str(self._call("POST", f"/pipelines/{name}/executions", json=body).json()["pipelineExecutionId"])
+
+    def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, **({"pipeline": pipeline} if pipeline else {})}
+        return list(self._call("GET", "/executions", params=params).json()["executions"])
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/executions/{execution_id}").json())
+
+    def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, **({"project": project} if project else {})}
+        return list(self._call("GET", "/builds", params=params).json()["builds"])
+
+    def get_build(self, build_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/builds/{build_id}").json())
+
+    def build_logs(self, build_id: str) -> str:
+        return self._call("GET", f"/builds/{build_id}/logs").text
+
+
+def _yaml_headers(filename: str) -> dict[str, str]:
+    return {"Content-Type": "application/yaml", "X-Conveyor-Filename": filename}
+
+
+def _error_from(response: requests.Response) -> ConveyorError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text[:500]}
+    if body.get("problems"):
+        problems = [Problem(p.get("path", ""), p.get("message", ""), p.get("line")) for p in body["problems"]]
+        return SpecError(body.get("source", "definition"), problems)
+    message = str(body.get("message") or f"HTTP {response.status_code}")
+    error_class = {404: NotFound, 503: ServiceUnavailable}.get(response.status_code, InvalidRequest)
+    error = error_class(message)
+    error.status_code = response.status_code
+    return error
+
+
+class LocalClient:
+    """The same operations, on this machine's settings, without a server."""
+
+    def __init__(self, settings: Settings) -> None:
+        prepare(settings)
+        self.rt: Runtime = make_runtime(settings)
+        self.where = f"direct ({self.rt.db.describe()})"
+
+    def create_pipeline(self, text: str, filename: str) -> dict[str, Any]:
+        return definitions.create_pipeline(self.rt, text, filename)
+
+    def update_pipeline(self, name: str, text: str, filename: str) -> dict[str, Any]:
+        return definitions.update_pipeline(self.rt, name, text, filename)
+
+    def list_pipelines(self) -> list[dict[str, Any]]:
+        return definitions.list_pipelines(self.rt)
+
+    def get_pipeline(self, name: str) -> dict[str, Any]:
+        return definitions.get_pipeline(self.rt, name)
+
+    def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
+        return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli").id
+
+    def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]:
+        return views.list_executions(self.rt, pipeline, limit)
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        return views.get_execution(self.rt, execution_id)
+
+    def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]:
+        return build_views.list_builds(self.rt, project, limit)
+
+    def get_build(self, build_id: str) -> dict[str, Any]:
+        return build_views.get_build(self.rt, build_id)
+
+    def build_logs(self, build_id: str) -> str:
+        return build_views.build_log(self.rt, build_id)

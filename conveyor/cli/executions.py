@@ -1,0 +1,85 @@
+"""`conveyor executions …`: what ran, and how each stage and action went."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+
+from conveyor.cli.main import Context, pass_context
+from conveyor.cli.output import output_option, print_json, print_table, status_text
+
+
+@click.group("executions")
+def executions() -> None:
+    """Pipeline executions."""
+
+
+@executions.command("list")
+@click.option("--pipeline", help="Only this pipeline's executions.")
+@click.option("--limit", default=20, show_default=True)
+@output_option
+@pass_context
+def list_(context: Context, pipeline: str | None, limit: int, output: str) -> None:
+    """List recent executions, newest first."""
+    found = context.client.list_executions(pipeline, limit)
+    if output == "json":
+        print_json(found)
+        return
+    rows = [
+        [
+            e["pipelineExecutionId"],
+            e["pipelineName"],
+            status_text(e["status"]),
+            e["trigger"]["triggerType"],
+            _revision(e),
+            e["startTime"],
+        ]
+        for e in found
+    ]
+    print_table(["EXECUTION", "PIPELINE", "STATUS", "TRIGGER", "REVISION", "STARTED"], rows)
+
+
+@executions.command("show")
+@click.argument("execution_id")
+@output_option
+@pass_context
+def show(context: Context, execution_id: str, output: str) -> None:
+    """Show one execution: its stages, actions, statuses and times."""
+    execution = context.client.get_execution(execution_id)
+    if output == "json":
+        print_json(execution)
+        return
+    console = Console()
+    console.print(
+        f"[bold]{execution['pipelineName']}[/bold] execution {execution['pipelineExecutionId']}: "
+        f"{status_text(execution['status'])}"
+    )
+    if execution.get("statusSummary"):
+        console.print(f"  {execution['statusSummary']}", markup=False)
+    console.print(
+        f"  trigger: {execution['trigger']['triggerType']} — {execution['trigger']['triggerDetail']}", markup=False
+    )
+    rows = []
+    for stage in execution["stages"]:
+        for action in stage["actions"]:
+            rows.append(
+                [
+                    stage["stageName"],
+                    action["actionName"],
+                    f"{action['category']}/{action['provider']}",
+                    status_text(action["status"]),
+                    action.get("externalExecutionId") or "",
+                    (action.get("summary") or "")[:80],
+                ]
+            )
+    print_table(["STAGE", "ACTION", "PROVIDER", "STATUS", "EXTERNAL ID", "SUMMARY"], rows)
+
+
+def _revision(execution: dict[str, Any]) -> str:
+    revisions = execution.get("sourceRevisions") or []
+    return str((revisions[0].get("revisionId") or "")[:12]) if revisions else ""
+
+
+COMMANDS = [executions]

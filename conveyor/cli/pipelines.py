@@ -1,0 +1,116 @@
+"""`conveyor pipeline …`: register, update, validate, list and start pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from conveyor.cli.main import Context, pass_context
+from conveyor.cli.output import output_option, print_json, print_table
+from conveyor.errors import InvalidRequest, SpecError
+from conveyor.pipeline.spec import parse_pipeline
+
+
+@click.group("pipeline")
+def pipeline() -> None:
+    """Pipelines in CodePipeline's structure (YAML or JSON)."""
+
+
+@pipeline.command("create")
+@click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@output_option
+@pass_context
+def create(context: Context, path: Path, output: str) -> None:
+    """Register a new pipeline from FILE."""
+    answer = context.client.create_pipeline(path.read_text(), path.name)
+    _print_saved(answer, output, "created")
+
+
+@pipeline.command("update")
+@click.option("-f", "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@output_option
+@pass_context
+def update(context: Context, path: Path, output: str) -> None:
+    """Save FILE as the next version of the pipeline it names."""
+    text = path.read_text()
+    name = parse_pipeline(text, path.name).name
+    _print_saved(context.client.update_pipeline(name, text, path.name), output, "updated")
+
+
+@pipeline.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check definitions without registering them; list every problem of each, exit 1 if any."""
+    failed = False
+    for path in paths:
+        try:
+            definition = parse_pipeline(path.read_text(), str(path))
+        except SpecError as exc:
+            failed = True
+            click.echo(exc.describe(), err=True)
+        else:
+            click.echo(f"{path}: valid ({definition.name}, {len(definition.stages)} stages)")
+    if failed:
+        raise SystemExit(1)
+
+
+@pipeline.command("list")
+@output_option
+@pass_context
+def list_(context: Context, output: str) -> None:
+    """List the registered pipelines."""
+    pipelines = context.client.list_pipelines()
+    if output == "json":
+        print_json(pipelines)
+        return
+    print_table(
+        ["NAME", "VERSION", "TYPE", "UPDATED"],
+        [[p["name"], p["version"], p["pipelineType"], p["updated"]] for p in pipelines],
+    )
+
+
+@pipeline.command("get")
+@click.argument("name")
+@pass_context
+def get(context: Context, name: str) -> None:
+    """Print a pipeline's current definition (JSON)."""
+    print_json(context.client.get_pipeline(name))
+
+
+@pipeline.command("start")
+@click.argument("name")
+@click.option("--variable", "variables", multiple=True, metavar="NAME=VALUE", help="Pipeline variable override.")
+@click.option("--revision", metavar="SHA|ACTION=SHA", help="Commit for the source action to use.")
+@output_option
+@pass_context
+def start(context: Context, name: str, variables: tuple[str, ...], revision: str | None, output: str) -> None:
+    """Start an execution of pipeline NAME now."""
+    execution_id = context.client.start_pipeline(name, _pairs(variables), revision)
+    if output == "json":
+        print_json({"pipelineExecutionId": execution_id})
+    else:
+        click.echo(f"started {name}: execution {execution_id}")
+        click.echo(f"  follow it with: conveyor executions show {execution_id}")
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise InvalidRequest(f"--variable {value!r}: write it as NAME=VALUE")
+        pairs[name] = rest
+    return pairs
+
+
+def _print_saved(answer: dict[str, object], output: str, verb: str) -> None:
+    if output == "json":
+        print_json(answer)
+        return
+    declaration = answer["pipeline"]
+    assert isinstance(declaration, dict)
+    click.echo(f"{verb} pipeline {declaration['name']} (version {declaration['version']})")
+
+
+COMMANDS = [pipeline]

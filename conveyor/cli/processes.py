@@ -1,0 +1,146 @@
+"""Processes: `worker`, `scheduler`, `db upgrade`, and `up` / `down` to run the whole Procfile on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import click
+
+import conveyor
+from conveyor.cli.main import Context, pass_context
+from conveyor.db import Database
+from conveyor.db.migrate import current_revision
+from conveyor.db.migrate import upgrade as run_upgrade
+from conveyor.devstack import Stack, embedded_redis, read_procfile, stack_environment, wait_for_socket, wait_healthy
+from conveyor.errors import ConfigurationError
+from jobs.scheduler import run_scheduler
+from jobs.worker import supervise
+
+
+@click.command("worker")
+@click.option("--builders", default=1, show_default=True, help="Build workers beside the pipeline worker.")
+@click.option("--queues", help="Comma-separated queues for a single worker instead (e.g. build-general1-large).")
+@click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+@pass_context
+def worker(context: Context, builders: int, queues: str | None, burst: bool) -> None:
+    """Run RQ workers: pipeline control jobs, builds and source fetches."""
+    raise SystemExit(supervise(context.settings, builders, queues.split(",") if queues else None, burst))
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run one reconcile pass and exit.")
+@pass_context
+def scheduler(context: Context, once: bool) -> None:
+    """Run the scheduler: the reconciler that re-sends lost work."""
+    run_scheduler(context.settings, once=once)
+
+
+@click.group("db")
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def upgrade(context: Context) -> None:
+    """Bring the schema to the newest revision."""
+    database = Database(context.settings.database_url)
+    run_upgrade(database)
+    click.echo(f"{database.describe()}: schema at revision {current_revision(database)}")
+
+
+@click.command("up")
+@click.option("--port", default=8000, show_default=True, envvar="PORT", help="Port of the web process.")
+@click.option("--detach", is_flag=True, help="Start in the background and return once healthy.")
+@click.option("--procfile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@pass_context
+def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None:
+    """Start web, worker and scheduler from the Procfile (and a local redis-server when none is configured)."""
+    settings = context.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    entries = read_procfile(procfile or _default_procfile())
+    if settings.uses_embedded_redis:
+        entries.insert(0, embedded_redis(settings))
+    env = stack_environment(settings, port)
+    stack = Stack(entries, env, settings.path("logs") if detach else None)
+    if settings.uses_embedded_redis:
+        settings.embedded_redis_socket.unlink(missing_ok=True)
+        stack.start(["redis"])
+        wait_for_socket(settings.embedded_redis_socket)
+    stack.start([e.name for e in entries if e.name != "redis"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, stack=stack)
+    except Exception:
+        stack.stop()
+        raise
+    if detach:
+        _pid_file(context).write_text(json.dumps(stack.group_ids()))
+        click.echo(f"Conveyor is up at {url} (data in {settings.data_dir}, logs in {settings.path('logs')})")
+        click.echo("Stop it with: conveyor down")
+        return
+    click.echo(f"Conveyor is up at {url}; Ctrl-C stops it.")
+    _wait_for_interrupt()
+    stack.stop()
+
+
+@click.command("down")
+@pass_context
+def down(context: Context) -> None:
+    """Stop what `conveyor up --detach` started."""
+    path = _pid_file(context)
+    if not path.exists():
+        raise ConfigurationError(f"nothing to stop: {path} does not exist")
+    groups: dict[str, int] = json.loads(path.read_text())
+    for group in groups.values():
+        _signal_group(group, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_group_alive(g) for g in groups.values()):
+        time.sleep(0.2)
+    for group in groups.values():
+        _signal_group(group, signal.SIGKILL)
+    path.unlink()
+    click.echo(f"stopped {', '.join(groups)}")
+
+
+def _default_procfile() -> Path:
+    for candidate in (Path.cwd() / "Procfile", Path(conveyor.__file__).resolve().parent.parent / "Procfile"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError("no Procfile here or beside the conveyor package: pass --procfile")
+
+
+def _pid_file(context: Context) -> Path:
+    return context.settings.path("stack.json")
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+COMMANDS = [worker, scheduler, db, up, down]

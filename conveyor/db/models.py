@@ -1,0 +1,247 @@
+"""SQL tables: the source of truth for definitions, executions, builds, deliveries and queued work.
+
+Statuses are stored as their enum values (the AWS spellings). Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    pipeline_type: Mapped[str] = mapped_column(String(8), default="V2")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list[PipelineVersion]] = relationship(
+        back_populates="pipeline", order_by="PipelineVersion.version"
+    )
+
+
+class PipelineVersion(Base):
+    """One saved definition of a pipeline; executions keep the version they started with."""
+
+    __tablename__ = "pipeline_versions"
+    __table_args__ = (UniqueConstraint("pipeline_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    definition: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="versions")
+
+
+class SourceSubscription(Base):
+    """An index from a repository key (normalised clone URL or `owner/repo`) to a pipeline's source action."""
+
+    __tablename__ = "source_subscriptions"
+    __table_args__ = (UniqueConstraint("pipeline_id", "action_name", "repository_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    action_name: Mapped[str] = mapped_column(String(100))
+    repository_key: Mapped[str] = mapped_column(String(500), index=True)
+
+
+class PipelineExecution(Base):
+    __tablename__ = "pipeline_executions"
+    __table_args__ = (Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    pipeline_version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_summary: Mapped[str | None] = mapped_column(Text)
+    trigger_type: Mapped[str] = mapped_column(String(32))
+    trigger_detail: Mapped[str | None] = mapped_column(Text)
+    source_revisions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ended_at: Mapped[datetime | None]
+
+    pipeline: Mapped[Pipeline] = relationship()
+    stages: Mapped[list[StageExecution]] = relationship(order_by="StageExecution.position")
+    actions: Mapped[list[ActionExecution]] = relationship(order_by="ActionExecution.started_at")
+
+
+class StageExecution(Base):
+    __tablename__ = "stage_executions"
+    __table_args__ = (UniqueConstraint("execution_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("pipeline_executions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class ActionExecution(Base):
+    __tablename__ = "action_executions"
+    __table_args__ = (UniqueConstraint("execution_id", "stage_name", "action_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("pipeline_executions.id", ondelete="CASCADE"), index=True)
+    stage_name: Mapped[str] = mapped_column(String(100))
+    action_name: Mapped[str] = mapped_column(String(100))
+    run_order: Mapped[int]
+    category: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    external_execution_id: Mapped[str | None] = mapped_column(String(200))
+    output_artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    output_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+
+
+class BuildProject(Base):
+    """A CodeBuild project. A name that was never registered is created on first use with the defaults."""
+
+    __tablename__ = "build_projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    buildspec: Mapped[str | None] = mapped_column(Text)  # a path in the source, or inline YAML; None = buildspec.yml
+    compute_type: Mapped[str | None] = mapped_column(String(64))
+    environment_variables: Mapped[list[Any]] = mapped_column(default=list)
+    timeout_minutes: Mapped[int | None]
+    last_build_number: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Build(Base):
+    __tablename__ = "builds"
+    __table_args__ = (UniqueConstraint("project_name", "build_number"),)
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>
+    project_name: Mapped[str] = mapped_column(String(255), index=True)
+    build_number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    current_phase: Mapped[str] = mapped_column(String(32))
+    initiator: Mapped[str] = mapped_column(String(200))
+    compute_type: Mapped[str] = mapped_column(String(64))
+    buildspec: Mapped[str | None] = mapped_column(Text)
+    timeout_minutes: Mapped[int]
+    source_version: Mapped[str | None] = mapped_column(String(200))
+    resolved_source_version: Mapped[str | None] = mapped_column(String(64))
+    action_execution_id: Mapped[str | None] = mapped_column(ForeignKey("action_executions.id"), index=True)
+    input_artifacts: Mapped[list[Any]] = mapped_column(default=list)
+    environment: Mapped[dict[str, Any]] = mapped_column(default=dict)  # CODEBUILD_* and webhook values given at start
+    attempt: Mapped[int] = mapped_column(default=0)
+    log_key: Mapped[str | None] = mapped_column(String(500))
+    artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    exported_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+
+    phases: Mapped[list[BuildPhase]] = relationship(order_by="BuildPhase.id", cascade="all, delete-orphan")
+
+
+class BuildPhase(Base):
+    __tablename__ = "build_phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    build_id: Mapped[str] = mapped_column(ForeignKey("builds.id", ondelete="CASCADE"), index=True)
+    phase_type: Mapped[str] = mapped_column(String(32))
+    phase_status: Mapped[str | None] = mapped_column(String(16))
+    start_time: Mapped[datetime] = mapped_column(default=utcnow)
+    end_time: Mapped[datetime | None]
+    duration_seconds: Mapped[int | None]
+    contexts: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class WebhookDelivery(Base):
+    """Every delivery received, once: a redelivery of the same `X-GitHub-Delivery` starts nothing."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    repository: Mapped[str | None] = mapped_column(String(500))
+    ref: Mapped[str | None] = mapped_column(String(500))
+    head_commit: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    execution_ids: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dispatch(Base):
+    """One unit of work sent to a queue (a transactional outbox row).
+
+    Written in the same transaction as the state change that needs the work, enqueued to RQ after the commit. The
+    RQ job carries only this row's id and attempt. The reconciler re-enqueues rows whose RQ job vanished and gives
+    up, through the kind's handler, on rows whose attempts ran out.
+    """
+
+    __tablename__ = "dispatches"
+    __table_args__ = (Index("ix_dispatches_state", "state"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(300))
+    queue: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    timeout_seconds: Mapped[int]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    @property
+    def job_id(self) -> str:
+        """The RQ job id of the current attempt."""
+        return f"{self.id}-{self.attempt}"

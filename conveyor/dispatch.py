@@ -1,0 +1,110 @@
+"""Work handed to queues, and the interface through which the core hands it over.
+
+A state change that needs work done writes a `Dispatch` row in the same transaction (`Outbox.add`). After the
+commit, the rows are handed to a `Dispatcher`, which enqueues one queue job per row carrying its id and attempt.
+The RQ implementation lives in `jobs.dispatch`: the core never imports RQ.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from conveyor.db import Database, lock
+from conveyor.db.models import Dispatch, utcnow
+
+
+class DispatchState(str, Enum):
+    PENDING = "pending"  # written; enqueued, or about to be
+    RUNNING = "running"  # claimed by a worker, which sends heartbeats
+    DONE = "done"
+
+
+class Kind(str, Enum):
+    """What a dispatch asks for; each kind has one job function in `jobs/`."""
+
+    ADVANCE = "pipeline.advance"  # subject: a pipeline execution id
+    SOURCE = "source.fetch"  # subject: an action execution id
+    BUILD = "build.run"  # subject: a build id
+
+
+class Dispatcher(Protocol):
+    def send(self, dispatches: list[Dispatch]) -> None:
+        """Enqueue one job per dispatch; must not raise for a queue outage (the reconciler re-sends)."""
+
+
+class JobInspector(Protocol):
+    def job_alive(self, job_id: str) -> bool:
+        """Whether the queue still holds this job, waiting or running."""
+
+
+class Outbox:
+    """Collects the dispatches of one transaction, to be sent once it has committed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.pending: list[Dispatch] = []
+
+    def add(self, kind: Kind, subject_id: str, queue: str, timeout_seconds: int = 600) -> Dispatch:
+        dispatch = Dispatch(
+            kind=kind.value,
+            subject_id=subject_id,
+            queue=queue,
+            timeout_seconds=timeout_seconds,
+            state=DispatchState.PENDING.value,
+            attempt=1,
+        )
+        self.session.add(dispatch)
+        self.pending.append(dispatch)
+        return dispatch
+
+
+def claim(db: Database, dispatch_id: str, attempt: int) -> Dispatch | None:
+    """Take a dispatch for this attempt; None when it is done or another attempt superseded this one."""
+    with db.session() as session:
+        dispatch = lock(session, Dispatch, dispatch_id)
+        if dispatch is None or dispatch.state == DispatchState.DONE.value or dispatch.attempt != attempt:
+            return None
+        now = utcnow()
+        dispatch.state = DispatchState.RUNNING.value
+        dispatch.started_at = now
+        dispatch.heartbeat_at = now
+        return dispatch
+
+
+def heartbeat(db: Database, dispatch_id: str, attempt: int) -> bool:
+    """Renew the lease of a running attempt; False when the attempt no longer holds it."""
+    with db.session() as session:
+        result = session.execute(
+            update(Dispatch)
+            .where(
+                Dispatch.id == dispatch_id, Dispatch.attempt == attempt, Dispatch.state == DispatchState.RUNNING.value
+            )
+            .values(heartbeat_at=utcnow())
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def finish(db: Database, dispatch_id: str, attempt: int) -> None:
+    with db.session() as session:
+        dispatch = lock(session, Dispatch, dispatch_id)
+        if dispatch is not None and dispatch.attempt == attempt:
+            dispatch.state = DispatchState.DONE.value
+            dispatch.finished_at = utcnow()
+
+
+def next_attempt(dispatch: Dispatch, reason: str, max_attempts: int) -> bool:
+    """Move a failed or lost attempt on: True if another attempt is due, False if the dispatch is given up."""
+    dispatch.last_error = reason
+    if dispatch.attempt < max_attempts:
+        dispatch.attempt += 1
+        dispatch.state = DispatchState.PENDING.value
+        dispatch.started_at = None
+        dispatch.heartbeat_at = None
+        return True
+    dispatch.state = DispatchState.DONE.value
+    dispatch.finished_at = utcnow()
+    return False

@@ -1,0 +1,183 @@
+"""The one way to git: a bare mirror per repository, fetched with a timeout and a bounded retry.
+
+A source action fetches into the mirror of its repository (under a file lock, so two jobs on one machine never
+fetch the same mirror at once), resolves the exact commit, and exports that commit's tree as a zip. Every GitPython
+`Repo` is closed when its block ends: left open, each one keeps `git cat-file` processes alive.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from git import GitCommandError, Repo
+
+from conveyor.errors import ConveyorError
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+
+
+class GitError(ConveyorError):
+    """A git operation failed (unreachable repository, timeout, corrupt mirror)."""
+
+
+class RevisionNotFound(GitError):
+    """The branch, tag or commit asked for is not in the repository."""
+
+
+def redact(text: str) -> str:
+    """Hide credentials embedded in URLs (`https://user:token@host` → `https://***@host`)."""
+    return _CREDENTIALS.sub("***@", text)
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    message: str
+    author_name: str
+    author_email: str
+    author_date: str  # ISO 8601
+    committer_date: str
+
+
+class Mirrors:
+    """Bare mirrors of remote repositories under one directory, one per clone URL."""
+
+    def __init__(
+        self, root: Path, *, timeout: float = 300.0, retries: int = 3, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.root = root
+        self.timeout = timeout
+        self.retries = retries
+        self.sleep = sleep
+
+    def path_for(self, url: str) -> Path:
+        digest = hashlib.sha256(url.encode()).hexdigest()[:24]
+        return self.root / f"{digest}.git"
+
+    def resolve(self, url: str, *, branch: str | None = None, commit: str | None = None) -> CommitInfo:
+        """Bring the mirror up to date as needed and describe the commit wanted (a given commit, or the branch head)."""
+        with self._locked(url) as repo:
+            if commit and _FULL_SHA.match(commit) and _has_commit(repo, commit):
+                return _describe(repo, commit)
+            self._fetch(repo, url)
+            if commit:
+                return _describe(repo, self._commit_sha(repo, url, commit))
+            if not branch:
+                raise RevisionNotFound("no branch or commit to fetch was given")
+            try:
+                sha = repo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+            except GitCommandError:
+                raise RevisionNotFound(f"branch {branch!r} does not exist in {redact(url)}") from None
+            return _describe(repo, sha)
+
+    def archive(self, url: str, sha: str, destination: Path) -> None:
+        """Write the tree of commit `sha` as a zip file (no `.git` directory)."""
+        with self._locked(url) as repo:
+            repo.git.archive("--format=zip", f"--output={destination}", sha)
+
+    @contextmanager
+    def _locked(self, url: str) -> Iterator[Repo]:
+        path = self.path_for(url)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with path.with_suffix(".lock").open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                if not (path / "HEAD").exists():
+                    Repo.init(path, bare=True).close()
+                with Repo(path) as repo:
+                    repo.git.update_environment(**_GIT_ENV)
+                    yield repo
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _fetch(self, repo: Repo, url: str) -> None:
+        refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        for attempt in range(1, self.retries + 1):
+            try:
+                repo.git.fetch("--prune", "--no-write-fetch-head", url, *refspecs, kill_after_timeout=self.timeout)
+                return
+            except GitCommandError as exc:
+                if attempt == self.retries or _permanent(exc):
+                    raise GitError(f"git fetch from {redact(url)} failed: {_stderr(exc)}") from None
+                self.sleep(min(2.0**attempt, 30.0))
+
+    def _commit_sha(self, repo: Repo, url: str, commit: str) -> str:
+        if not _has_commit(repo, commit):
+            try:  # a commit no branch points at any more; servers that allow it hand it over by id
+                repo.git.fetch("--no-write-fetch-head", url, commit, kill_after_timeout=self.timeout)
+            except GitCommandError:
+                raise RevisionNotFound(f"commit {commit} is not in {redact(url)}") from None
+        try:
+            return str(repo.git.rev_parse("--verify", "--quiet", f"{commit}^{{commit}}"))
+        except GitCommandError:
+            raise RevisionNotFound(f"commit {commit} is not in {redact(url)}") from None
+
+
+def _has_commit(repo: Repo, sha: str) -> bool:
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+    except GitCommandError:
+        return False
+    return True
+
+
+def _describe(repo: Repo, sha: str) -> CommitInfo:
+    commit = repo.commit(sha)
+    message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
+    return CommitInfo(
+        sha=commit.hexsha,
+        message=message.strip(),
+        author_name=str(commit.author.name),
+        author_email=str(commit.author.email),
+        author_date=commit.authored_datetime.isoformat(),
+        committer_date=commit.committed_datetime.isoformat(),
+    )
+
+
+def _stderr(exc: GitCommandError) -> str:
+    text = exc.stderr if isinstance(exc.stderr, str) else str(exc.stderr or "")
+    text = text.strip().removeprefix("stderr:").strip().strip("'").strip()
+    return redact(text or f"exit status {exc.status}")
+
+
+def _permanent(exc: GitCommandError) -> bool:
+    """Failures a retry cannot cure: the repository does not exist or refuses us."""
+    text = _stderr(exc).lower()
+    return any(
+        s in text
+        for s in (
+            "does not appear to be a git repository",
+            "not found",
+            "authentication failed",
+            "could not read username",
+            "permission denied",
+            "repository not found",
+        )
+    )
+
+
+def commit_all(path: Path, message: str, author: str = "Conveyor <conveyor@localhost>", branch: str = "main") -> str:
+    """Commit everything in the work tree at `path` (made a repository on `branch` if it is not one); the new sha."""
+    name, _, email = author.partition(" <")
+    environment = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email.rstrip(">"),
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email.rstrip(">"),
+    }
+    if not (path / ".git").exists():
+        Repo.init(path, initial_branch=branch).close()
+    with Repo(path) as repo:
+        repo.git.update_environment(**_GIT_ENV, **environment)
+        repo.git.add("--all")
+        repo.git.commit("--allow-empty", "-m", message)
+        return str(repo.head.commit.hexsha)

@@ -1,0 +1,70 @@
+"""CodeBuild actions: a build of the named project over the action's input artifacts.
+
+The first input artifact (or `PrimarySource`) is the primary source; the others land beside it as secondary
+sources. The build's artifact becomes the action's first output artifact; its exported variables become the
+action's output variables.
+"""
+
+from __future__ import annotations
+
+from conveyor.build.service import BuildInput, submit_build
+from conveyor.build.status import BuildStatus
+from conveyor.db.models import Build
+from conveyor.dispatch import Kind
+from conveyor.pipeline.actions.base import ActionOutcome, ActionStart
+from conveyor.pipeline.status import ActionStatus
+from conveyor.queues import build_queue
+
+
+def start(context: ActionStart) -> None:
+    declaration = context.declaration
+    names = list(declaration.input_artifacts)
+    primary = declaration.configuration.get("PrimarySource") or names[0]
+    names.sort(key=lambda name: name != primary)
+    inputs = [
+        BuildInput(
+            name,
+            context.input_artifacts[name]["key"],
+            context.input_artifacts[name].get("revision"),
+            context.input_artifacts[name].get("repository_url"),
+        )
+        for name in names
+    ]
+    build = submit_build(
+        context.session,
+        context.settings,
+        declaration.configuration["ProjectName"],
+        initiator=f"codepipeline/{context.pipeline_name}",
+        inputs=inputs,
+        action_execution_id=context.action.id,
+    )
+    context.action.external_execution_id = build.id
+    context.outbox.add(
+        Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
+    )
+
+
+def outcome_of(build: Build, declared_outputs: tuple[str, ...]) -> ActionOutcome:
+    """What a finished build reports to the action that started it."""
+    if build.status != BuildStatus.SUCCEEDED.value:
+        reason = build.status_reason or f"build {build.status}"
+        return ActionOutcome(
+            ActionStatus.FAILED, summary=f"Build {build.id} {build.status}: {reason}", error_code="JobFailed"
+        )
+    if declared_outputs and not build.artifact:
+        return ActionOutcome(
+            ActionStatus.FAILED,
+            error_code="JobFailed",
+            summary=f"the action declares output artifact {declared_outputs[0]} but the buildspec has no artifacts",
+        )
+    outputs = (
+        {declared_outputs[0]: {"key": build.artifact["key"], "revision": build.resolved_source_version}}
+        if declared_outputs and build.artifact
+        else {}
+    )
+    return ActionOutcome(
+        ActionStatus.SUCCEEDED,
+        summary=f"Build {build.id} SUCCEEDED",
+        output_artifacts=outputs,
+        output_variables=dict(build.exported_variables),
+    )

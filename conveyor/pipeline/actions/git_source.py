@@ -1,0 +1,73 @@
+"""Git source actions (CodeStarSourceConnection, GitHub, Git): fetch the exact commit and store it as a zip.
+
+The revision is the commit the triggering push named, or the one given at a manual start; otherwise the head of
+the configured branch at the time the action runs. The artifact is the commit's tree without `.git` (CODE_ZIP).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from conveyor.db.models import ActionExecution, PipelineExecution
+from conveyor.dispatch import Kind
+from conveyor.errors import NotFound
+from conveyor.git import GitError, Mirrors, RevisionNotFound, redact
+from conveyor.pipeline.actions.base import ActionOutcome, ActionStart, artifact_key
+from conveyor.pipeline.catalog import git_source
+from conveyor.pipeline.definitions import load_definition
+from conveyor.pipeline.status import ActionStatus
+from conveyor.queues import DEFAULT_QUEUE
+from conveyor.runtime import Runtime
+
+
+def start(context: ActionStart) -> None:
+    settings = context.settings
+    timeout = int(settings.git_timeout * (settings.git_retries + 1) + 120)
+    context.outbox.add(Kind.SOURCE, context.action.id, DEFAULT_QUEUE, timeout_seconds=timeout)
+
+
+def mirrors(rt: Runtime) -> Mirrors:
+    return Mirrors(rt.settings.path("mirrors"), timeout=rt.settings.git_timeout, retries=rt.settings.git_retries)
+
+
+def fetch(rt: Runtime, action_execution_id: str) -> ActionOutcome:
+    """Fetch the revision, store the source artifact, and describe the commit in output variables."""
+    with rt.db.session() as session:
+        action = session.get(ActionExecution, action_execution_id)
+        if action is None:
+            raise NotFound(f"no action execution {action_execution_id}")
+        execution = session.get(PipelineExecution, action.execution_id)
+        assert execution is not None
+        definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
+        declaration = definition.stage(action.stage_name).action(action.action_name)
+        revision = execution.source_revisions.get(action.action_name) or {}
+        execution_id = execution.id
+    source = git_source(declaration.configuration)
+    try:
+        commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"))
+        key = artifact_key(definition.name, execution_id, declaration.output_artifacts[0])
+        with tempfile.TemporaryDirectory(prefix="conveyor-source-") as scratch:
+            archive = Path(scratch) / "source.zip"
+            mirrors(rt).archive(source.url, commit.sha, archive)
+            rt.blobs.put_file(key, archive)
+    except RevisionNotFound as exc:
+        return ActionOutcome(ActionStatus.FAILED, summary=exc.message, error_code="RevisionUnavailable")
+    except GitError as exc:
+        return ActionOutcome(ActionStatus.FAILED, summary=exc.message, error_code="JobFailed")
+    variables = {
+        "AuthorDate": commit.author_date,
+        "BranchName": source.branch,
+        "CommitId": commit.sha,
+        "CommitMessage": commit.message,
+        "ConnectionArn": declaration.configuration.get("ConnectionArn", ""),
+        "FullRepositoryName": source.repository_id,
+    }
+    artifact = {"key": key, "revision": commit.sha, "repository_url": redact(source.url)}
+    summary = commit.message.splitlines()[0] if commit.message else commit.sha
+    return ActionOutcome(
+        ActionStatus.SUCCEEDED,
+        summary=summary,
+        output_artifacts={declaration.output_artifacts[0]: artifact},
+        output_variables=variables,
+    )

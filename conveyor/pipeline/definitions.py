@@ -1,0 +1,106 @@
+"""Registering pipelines: versioned definitions and the repository index that webhooks look up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, utcnow
+from conveyor.errors import Conflict, NotFound
+from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
+from conveyor.pipeline.spec import PipelineDefinition, from_document, parse_pipeline
+from conveyor.runtime import Runtime
+
+
+def create_pipeline(rt: Runtime, text: str, source: str = "pipeline") -> dict[str, Any]:
+    """Register a new pipeline at version 1 (CreatePipeline); its name must be free."""
+    definition = parse_pipeline(text, source)
+    with rt.db.session() as session:
+        if _find(session, definition.name) is not None:
+            raise Conflict(f"a pipeline named {definition.name!r} already exists; update it instead")
+        pipeline = Pipeline(name=definition.name, version=1, pipeline_type=definition.pipeline_type)
+        session.add(pipeline)
+        session.flush()
+        _save_version(session, pipeline, definition)
+        return describe(pipeline, definition)
+
+
+def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline") -> dict[str, Any]:
+    """Save a new version (UpdatePipeline); running executions keep the version they started with."""
+    definition = parse_pipeline(text, source)
+    if definition.name != name:
+        raise Conflict(f"the definition is named {definition.name!r}, not {name!r}: a pipeline cannot be renamed")
+    with rt.db.session() as session:
+        pipeline = _find(session, name, for_update=True)
+        if pipeline is None:
+            raise NotFound(f"no pipeline named {name!r}")
+        pipeline.version += 1
+        pipeline.pipeline_type = definition.pipeline_type
+        pipeline.updated_at = utcnow()
+        _save_version(session, pipeline, definition)
+        return describe(pipeline, definition)
+
+
+def get_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
+    with rt.db.session() as session:
+        pipeline = _find(session, name)
+        if pipeline is None:
+            raise NotFound(f"no pipeline named {name!r}")
+        return describe(pipeline, load_definition(session, pipeline.id, pipeline.version))
+
+
+def list_pipelines(rt: Runtime) -> list[dict[str, Any]]:
+    with rt.db.session() as session:
+        rows = session.scalars(select(Pipeline).order_by(Pipeline.name))
+        return [
+            {
+                "name": p.name,
+                "version": p.version,
+                "pipelineType": p.pipeline_type,
+                "created": p.created_at.isoformat(),
+                "updated": p.updated_at.isoformat(),
+            }
+            for p in rows
+        ]
+
+
+def load_definition(session: Session, pipeline_id: int, version: int) -> PipelineDefinition:
+    row = session.scalars(
+        select(PipelineVersion).where(PipelineVersion.pipeline_id == pipeline_id, PipelineVersion.version == version)
+    ).one()
+    return from_document(row.definition)
+
+
+def find_pipeline(session: Session, name: str) -> Pipeline:
+    pipeline = _find(session, name)
+    if pipeline is None:
+        raise NotFound(f"no pipeline named {name!r}")
+    return pipeline
+
+
+def describe(pipeline: Pipeline, definition: PipelineDefinition) -> dict[str, Any]:
+    """The pipeline as get-pipeline shows it: the declaration with its version, and metadata."""
+    return {
+        "pipeline": {**definition.document, "version": pipeline.version},
+        "metadata": {"created": pipeline.created_at.isoformat(), "updated": pipeline.updated_at.isoformat()},
+    }
+
+
+def _find(session: Session, name: str, *, for_update: bool = False) -> Pipeline | None:
+    query = select(Pipeline).where(Pipeline.name == name)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def _save_version(session: Session, pipeline: Pipeline, definition: PipelineDefinition) -> None:
+    session.add(PipelineVersion(pipeline_id=pipeline.id, version=pipeline.version, definition=definition.document))
+    session.execute(delete(SourceSubscription).where(SourceSubscription.pipeline_id == pipeline.id))
+    for action in definition.source_actions():
+        if action.type_id.provider not in GIT_SOURCE_PROVIDERS:
+            continue
+        source = git_source(action.configuration)
+        for key in sorted(source.repository_keys()):
+            session.add(SourceSubscription(pipeline_id=pipeline.id, action_name=action.name, repository_key=key))

@@ -1,0 +1,243 @@
+"""Running pipeline executions: start them, advance them under a row lock, record what actions report.
+
+Every change to an execution happens in a transaction that first locks the execution row, so two workers finishing
+parallel actions at the same moment apply their results one after the other and never lose an update. The rules
+themselves live in the pure engine; this module only loads, applies and saves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from conveyor.db import lock
+from conveyor.db.models import ActionExecution, Pipeline, PipelineExecution, StageExecution, utcnow
+from conveyor.dispatch import Kind, Outbox
+from conveyor.errors import InvalidRequest, NotFound
+from conveyor.pipeline import engine
+from conveyor.pipeline.actions import ActionStart, starter_for
+from conveyor.pipeline.actions.base import ActionOutcome
+from conveyor.pipeline.definitions import find_pipeline, load_definition
+from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
+from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
+from conveyor.queues import PIPELINE_QUEUE
+from conveyor.runtime import Runtime
+
+
+def start_execution(
+    session: Session,
+    outbox: Outbox,
+    pipeline: Pipeline,
+    trigger_type: TriggerType,
+    trigger_detail: str,
+    source_revisions: dict[str, Any] | None = None,
+    variables: dict[str, str] | None = None,
+) -> PipelineExecution:
+    """Create an execution of the pipeline's current version and queue its first advance."""
+    execution = PipelineExecution(
+        pipeline_id=pipeline.id,
+        pipeline_version=pipeline.version,
+        status=ExecutionStatus.IN_PROGRESS.value,
+        trigger_type=trigger_type.value,
+        trigger_detail=trigger_detail,
+        source_revisions=source_revisions or {},
+        variables=variables or {},
+    )
+    session.add(execution)
+    session.flush()
+    outbox.add(Kind.ADVANCE, execution.id, PIPELINE_QUEUE, timeout_seconds=120)
+    return execution
+
+
+def start_pipeline(
+    rt: Runtime,
+    name: str,
+    variables: dict[str, str] | None = None,
+    revision: str | None = None,
+    requested_by: str = "manual",
+) -> PipelineExecution:
+    """StartPipelineExecution: run the current version now, optionally at a given commit of the source."""
+    with rt.transaction() as (session, outbox):
+        pipeline = find_pipeline(session, name)
+        definition = load_definition(session, pipeline.id, pipeline.version)
+        revisions = _revision_overrides(definition, revision)
+        _check_variables(definition, variables or {})
+        return start_execution(
+            session,
+            outbox,
+            pipeline,
+            TriggerType.START_PIPELINE_EXECUTION,
+            f"started by {requested_by}",
+            revisions,
+            variables,
+        )
+
+
+def advance(rt: Runtime, execution_id: str) -> None:
+    """Settle an execution: record stage and execution outcomes and start the actions that may start."""
+    with rt.transaction() as (session, outbox):
+        execution = lock(session, PipelineExecution, execution_id)
+        if execution is None:
+            raise NotFound(f"no pipeline execution {execution_id}")
+        _advance_locked(rt, session, outbox, execution)
+
+
+def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcome) -> bool:
+    """Record an action's result and advance its execution; False when the action had already ended."""
+    with rt.transaction() as (session, outbox):
+        action = session.get(ActionExecution, action_execution_id)
+        if action is None:
+            raise NotFound(f"no action execution {action_execution_id}")
+        execution = lock(session, PipelineExecution, action.execution_id)
+        assert execution is not None
+        session.refresh(action)
+        before = _state_of(execution)
+        result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
+        if engine.record(before, result) is before:
+            return False
+        action.status = outcome.status.value
+        action.summary = outcome.summary
+        action.error_code = outcome.error_code
+        action.output_artifacts = outcome.output_artifacts
+        action.output_variables = outcome.output_variables
+        action.ended_at = utcnow()
+        _advance_locked(rt, session, outbox, execution)
+        return True
+
+
+def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:
+    """End an execution that cannot go on: it fails, and whatever was still running is abandoned."""
+    with rt.db.session() as session:
+        execution = lock(session, PipelineExecution, execution_id)
+        if execution is None or ExecutionStatus(execution.status).final:
+            return
+        now = utcnow()
+        for action in execution.actions:
+            if action.status == ActionStatus.IN_PROGRESS.value:
+                action.status, action.ended_at = ActionStatus.ABANDONED.value, now
+        for stage in execution.stages:
+            if stage.status == StageStatus.IN_PROGRESS.value:
+                stage.status, stage.ended_at = StageStatus.FAILED.value, now
+        execution.status, execution.status_summary = ExecutionStatus.FAILED.value, reason
+        execution.ended_at = execution.updated_at = now
+
+
+def action_declaration(rt: Runtime, action_execution_id: str) -> ActionDeclaration:
+    """The declaration (from the execution's own pipeline version) of an action execution."""
+    with rt.db.session() as session:
+        action = session.get(ActionExecution, action_execution_id)
+        if action is None:
+            raise NotFound(f"no action execution {action_execution_id}")
+        execution = session.get(PipelineExecution, action.execution_id)
+        assert execution is not None
+        definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
+        return definition.stage(action.stage_name).action(action.action_name)
+
+
+def _advance_locked(rt: Runtime, session: Session, outbox: Outbox, execution: PipelineExecution) -> None:
+    if ExecutionStatus(execution.status).final:
+        return
+    definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
+    before = _state_of(execution)
+    transition = engine.advance(definition, before)
+    _save_state(session, execution, before, transition.state)
+    for start in transition.start:
+        _start_action(rt, session, outbox, execution, definition, start)
+
+
+def _state_of(execution: PipelineExecution) -> engine.ExecutionState:
+    return engine.ExecutionState(
+        status=ExecutionStatus(execution.status),
+        stages={s.name: StageStatus(s.status) for s in execution.stages},
+        actions={(a.stage_name, a.action_name): ActionStatus(a.status) for a in execution.actions},
+        summary=execution.status_summary,
+    )
+
+
+def _save_state(
+    session: Session, execution: PipelineExecution, before: engine.ExecutionState, after: engine.ExecutionState
+) -> None:
+    now = utcnow()
+    rows = {s.name: s for s in execution.stages}
+    for position, (name, status) in enumerate(after.stages.items()):
+        row = rows.get(name)
+        if row is None:
+            row = StageExecution(execution_id=execution.id, name=name, position=position, status=status.value)
+            session.add(row)
+            execution.stages.append(row)
+        elif row.status != status.value:
+            row.status = status.value
+        if status is not StageStatus.IN_PROGRESS and row.ended_at is None:
+            row.ended_at = now
+    if after.status is not before.status:
+        execution.status = after.status.value
+        execution.status_summary = after.summary or _failure_summary(execution, after)
+        execution.ended_at = now if after.status.final else None
+    execution.updated_at = now
+
+
+def _failure_summary(execution: PipelineExecution, state: engine.ExecutionState) -> str | None:
+    if state.status is not ExecutionStatus.FAILED:
+        return None
+    failed = [a for a in execution.actions if a.status == ActionStatus.FAILED.value]
+    return failed[0].summary if failed else None
+
+
+def _start_action(
+    rt: Runtime,
+    session: Session,
+    outbox: Outbox,
+    execution: PipelineExecution,
+    definition: PipelineDefinition,
+    start: engine.StartAction,
+) -> None:
+    declaration = definition.stage(start.stage).action(start.action)
+    row = ActionExecution(
+        execution_id=execution.id,
+        stage_name=start.stage,
+        action_name=start.action,
+        run_order=declaration.run_order,
+        category=declaration.type_id.category,
+        provider=declaration.type_id.provider,
+        status=ActionStatus.IN_PROGRESS.value,
+    )
+    session.add(row)
+    execution.actions.append(row)
+    session.flush()
+    artifacts = {name: record for a in execution.actions for name, record in (a.output_artifacts or {}).items()}
+    context = ActionStart(
+        session=session,
+        outbox=outbox,
+        settings=rt.settings,
+        execution=execution,
+        pipeline_name=definition.name,
+        declaration=declaration,
+        action=row,
+        input_artifacts={name: artifacts[name] for name in declaration.input_artifacts},
+    )
+    starter_for(declaration)(context)
+
+
+def _revision_overrides(definition: PipelineDefinition, revision: str | None) -> dict[str, Any]:
+    if not revision:
+        return {}
+    sources = definition.source_actions()
+    if "=" in revision:
+        action, _, value = revision.partition("=")
+        if action not in {s.name for s in sources}:
+            raise InvalidRequest(f"no source action named {action!r} in pipeline {definition.name!r}")
+        return {action: {"commit": value, "ref": None}}
+    if len(sources) != 1:
+        raise InvalidRequest("this pipeline has several source actions: give the revision as ACTION=SHA")
+    return {sources[0].name: {"commit": revision, "ref": None}}
+
+
+def _check_variables(definition: PipelineDefinition, variables: dict[str, str]) -> None:
+    declared = {v["name"] for v in definition.document.get("variables", [])}
+    unknown = sorted(set(variables) - declared)
+    if unknown:
+        raise InvalidRequest(f"pipeline {definition.name!r} declares no variable named {', '.join(unknown)}")
+    empty = sorted(name for name, value in variables.items() if not value)
+    if empty:
+        raise InvalidRequest(f"pipeline variables must not be empty: {', '.join(empty)}")

@@ -1,0 +1,306 @@
+"""Pipeline definitions in CodePipeline's structure: parse, validate completely, and describe.
+
+A file may hold `{"pipeline": {...}}` (what create-pipeline takes and get-pipeline prints; `metadata` is ignored)
+or the pipeline object itself, as YAML or JSON. Validation reports every problem at once with its path and line:
+first the JSON Schema of the structure (`pipeline.schema.json`), then the rules between fields (§3.1 of the AWS
+semantics: stage 1 holds only sources, artifacts flow forward, names are unique, providers are known).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from conveyor.pipeline.catalog import ProviderSpec, provider_spec
+from conveyor.specfile import Document, ProblemList, load_document
+from conveyor.specfile import Path as SpecPath
+
+SCHEMA_PATH = Path(__file__).with_name("pipeline.schema.json")
+V2_ONLY_FIELDS = ("variables", "triggers")
+
+
+@dataclass(frozen=True)
+class ActionTypeId:
+    category: str
+    owner: str
+    provider: str
+    version: str
+
+
+@dataclass(frozen=True)
+class ActionDeclaration:
+    name: str
+    type_id: ActionTypeId
+    run_order: int
+    configuration: dict[str, str]
+    input_artifacts: tuple[str, ...]
+    output_artifacts: tuple[str, ...]
+    namespace: str | None = None
+    region: str | None = None
+
+    @property
+    def is_source(self) -> bool:
+        return self.type_id.category == "Source"
+
+
+@dataclass(frozen=True)
+class StageDeclaration:
+    name: str
+    actions: tuple[ActionDeclaration, ...]
+
+    def run_orders(self) -> list[int]:
+        return sorted({a.run_order for a in self.actions})
+
+    def action(self, name: str) -> ActionDeclaration:
+        return next(a for a in self.actions if a.name == name)
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    name: str
+    pipeline_type: str
+    execution_mode: str
+    stages: tuple[StageDeclaration, ...]
+    document: dict[str, Any]  # the normalised pipeline object, as stored and served back
+
+    def stage(self, name: str) -> StageDeclaration:
+        return next(s for s in self.stages if s.name == name)
+
+    def source_actions(self) -> tuple[ActionDeclaration, ...]:
+        return self.stages[0].actions
+
+    def triggers(self) -> list[dict[str, Any]]:
+        return list(self.document.get("triggers", []))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def parse_pipeline(text: str, source: str = "pipeline") -> PipelineDefinition:
+    """Parse and validate a definition, raising SpecError with every problem found."""
+    return validate_document(load_document(text, source))
+
+
+def validate_document(document: Document) -> PipelineDefinition:
+    problems = ProblemList(document)
+    data, prefix = _unwrap(document, problems)
+    problems.raise_if_any()
+    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.add((*prefix, *error.absolute_path), _schema_message(error))
+    problems.raise_if_any()
+    document_data = _normalise(data)
+    _check_rules(document_data, prefix, problems)
+    problems.raise_if_any()
+    return from_document(document_data)
+
+
+def from_document(data: dict[str, Any]) -> PipelineDefinition:
+    """Build the typed definition from a normalised, already valid pipeline object (as stored)."""
+    stages = tuple(
+        StageDeclaration(stage["name"], tuple(_action(a) for a in stage["actions"])) for stage in data["stages"]
+    )
+    return PipelineDefinition(data["name"], data["pipelineType"], data["executionMode"], stages, data)
+
+
+def _action(data: dict[str, Any]) -> ActionDeclaration:
+    type_id = data["actionTypeId"]
+    return ActionDeclaration(
+        name=data["name"],
+        type_id=ActionTypeId(type_id["category"], type_id["owner"], type_id["provider"], type_id["version"]),
+        run_order=data["runOrder"],
+        configuration=dict(data.get("configuration", {})),
+        input_artifacts=tuple(a["name"] for a in data.get("inputArtifacts", [])),
+        output_artifacts=tuple(a["name"] for a in data.get("outputArtifacts", [])),
+        namespace=data.get("namespace"),
+        region=data.get("region"),
+    )
+
+
+def _unwrap(document: Document, problems: ProblemList) -> tuple[Any, SpecPath]:
+    data = document.data
+    if isinstance(data, dict) and "pipeline" in data:
+        extra = sorted(set(data) - {"pipeline", "metadata"})
+        for key in extra:
+            problems.add((key,), "unknown top-level key (expected only 'pipeline' and 'metadata')")
+        return data["pipeline"], ("pipeline",)
+    if not isinstance(data, dict):
+        problems.add((), "a pipeline definition must be a mapping with a 'pipeline' key or the pipeline itself")
+    return data, ()
+
+
+def _schema_message(error: Any) -> str:
+    if error.validator == "additionalProperties":
+        return str(error.message).replace("Additional properties are not allowed", "unknown key")
+    if error.validator == "pattern":
+        return f"{error.instance!r} does not match {error.validator_value}"
+    return str(error.message)
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill the defaults AWS fills, and turn YAML scalars in configurations into the strings AWS stores."""
+    out: dict[str, Any] = json.loads(json.dumps(data))
+    out.pop("version", None)  # server-managed
+    if "pipelineType" not in out:
+        out["pipelineType"] = "V2" if any(k in out for k in V2_ONLY_FIELDS) else "V1"
+    out.setdefault("executionMode", "SUPERSEDED")
+    for stage in out["stages"]:
+        for action in stage["actions"]:
+            action.setdefault("runOrder", 1)
+            config = action.get("configuration", {})
+            action["configuration"] = {k: _config_string(v) for k, v in config.items()}
+    return out
+
+
+def _config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    _check_pipeline_type(data, prefix, problems)
+    _check_stages(data, prefix, problems)
+    _check_artifacts_and_namespaces(data, prefix, problems)
+    _check_triggers(data, prefix, problems)
+
+
+def _check_pipeline_type(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    if data["pipelineType"] == "V1":
+        if data["executionMode"] != "SUPERSEDED":
+            problems.add((*prefix, "executionMode"), f"{data['executionMode']} needs pipelineType V2")
+        for key in V2_ONLY_FIELDS:
+            if key in data:
+                problems.add((*prefix, key), f"'{key}' needs pipelineType V2")
+    if "artifactStore" in data and "artifactStores" in data:
+        problems.add((*prefix, "artifactStores"), "give either artifactStore or artifactStores, not both")
+
+
+def _check_stages(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    stage_names: set[str] = set()
+    non_source = 0
+    for s_index, stage in enumerate(data["stages"]):
+        stage_path = (*prefix, "stages", s_index)
+        if stage["name"] in stage_names:
+            problems.add((*stage_path, "name"), f"duplicate stage name {stage['name']!r}")
+        stage_names.add(stage["name"])
+        action_names: set[str] = set()
+        sources = 0
+        for a_index, action in enumerate(stage["actions"]):
+            action_path = (*stage_path, "actions", a_index)
+            if action["name"] in action_names:
+                problems.add((*action_path, "name"), f"duplicate action name {action['name']!r} in this stage")
+            action_names.add(action["name"])
+            is_source = action["actionTypeId"]["category"] == "Source"
+            sources += is_source
+            non_source += not is_source
+            if s_index == 0 and not is_source:
+                problems.add((*action_path, "actionTypeId", "category"), "the first stage may hold only Source actions")
+            if s_index > 0 and is_source:
+                problems.add(
+                    (*action_path, "actionTypeId", "category"), "Source actions belong in the first stage only"
+                )
+            _check_action(action, action_path, problems)
+        if s_index == 0 and sources == 0:
+            problems.add((*stage_path, "actions"), "the first stage must hold at least one Source action")
+    if non_source == 0:
+        problems.add((*prefix, "stages"), "a pipeline needs at least one action that is not a Source action")
+
+
+def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
+    type_id = action["actionTypeId"]
+    spec = provider_spec(type_id["category"], type_id["provider"])
+    if spec is None:
+        problems.add(
+            (*path, "actionTypeId"),
+            f"Conveyor does not run {type_id['category']} actions of provider {type_id['provider']!r} yet",
+        )
+        return
+    if type_id["owner"] not in spec.owners:
+        problems.add(
+            (*path, "actionTypeId", "owner"), f"provider {spec.provider} has owner {'/'.join(sorted(spec.owners))}"
+        )
+    _check_counts(action, spec, path, problems)
+    _check_configuration(action.get("configuration", {}), spec, (*path, "configuration"), problems)
+    if "timeoutInMinutes" in action and type_id["category"] != "Approval":
+        problems.add((*path, "timeoutInMinutes"), "timeoutInMinutes may be set only on manual approval actions")
+
+
+def _check_counts(action: dict[str, Any], spec: ProviderSpec, path: SpecPath, problems: ProblemList) -> None:
+    for key, (low, high) in (("inputArtifacts", spec.inputs), ("outputArtifacts", spec.outputs)):
+        count = len(action.get(key, []))
+        if not low <= count <= high:
+            wanted = f"exactly {low}" if low == high else f"{low} to {high}"
+            problems.add((*path, key), f"{spec.category} provider {spec.provider} takes {wanted} {key}, not {count}")
+
+
+def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecPath, problems: ProblemList) -> None:
+    for key in sorted(spec.required):
+        alternatives = spec.alternatives.get(key, ())
+        if key not in config and not (alternatives and all(a in config for a in alternatives)):
+            also = f" (or {' + '.join(alternatives)})" if alternatives else ""
+            problems.add(path, f"missing required configuration key {key!r}{also}")
+    for key in sorted(set(config) - spec.required - spec.optional):
+        problems.add((*path, key), f"unknown configuration key for provider {spec.provider}")
+    if config.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
+        problems.add((*path, "OutputArtifactFormat"), "only CODE_ZIP is supported so far")
+
+
+def _check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    produced: dict[str, tuple[int, int]] = {}  # artifact → (stage index, runOrder) of its producer
+    for s_index, stage in enumerate(data["stages"]):
+        for a_index, action in enumerate(stage["actions"]):
+            for o_index, artifact in enumerate(action.get("outputArtifacts", [])):
+                if artifact["name"] in produced:
+                    problems.add(
+                        (*prefix, "stages", s_index, "actions", a_index, "outputArtifacts", o_index, "name"),
+                        f"output artifact {artifact['name']!r} is already produced by another action",
+                    )
+                produced.setdefault(artifact["name"], (s_index, action["runOrder"]))
+    namespaces: set[str] = set()
+    for s_index, stage in enumerate(data["stages"]):
+        for a_index, action in enumerate(stage["actions"]):
+            path = (*prefix, "stages", s_index, "actions", a_index)
+            for i_index, artifact in enumerate(action.get("inputArtifacts", [])):
+                origin = produced.get(artifact["name"])
+                if origin is None or origin >= (s_index, action["runOrder"]):
+                    problems.add(
+                        (*path, "inputArtifacts", i_index, "name"),
+                        f"input artifact {artifact['name']!r} is not the output of an earlier action",
+                    )
+            namespace = action.get("namespace")
+            if namespace is None:
+                continue
+            if namespace in namespaces or namespace in produced:
+                problems.add((*path, "namespace"), f"namespace {namespace!r} is already used by an action or artifact")
+            namespaces.add(namespace)
+
+
+def _check_triggers(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    sources = {a["name"]: a for a in data["stages"][0]["actions"] if a["actionTypeId"]["category"] == "Source"}
+    seen: set[str] = set()
+    for t_index, trigger in enumerate(data.get("triggers", [])):
+        path = (*prefix, "triggers", t_index, "gitConfiguration")
+        config = trigger["gitConfiguration"]
+        name = config["sourceActionName"]
+        if name not in sources:
+            problems.add((*path, "sourceActionName"), f"no source action named {name!r} in the first stage")
+        if name in seen:
+            problems.add((*path, "sourceActionName"), f"source action {name!r} already has a trigger")
+        seen.add(name)
+        if "pullRequest" in config:
+            problems.add((*path, "pullRequest"), "pull-request triggers are not supported yet")
+        for f_index, push in enumerate(config.get("push", [])):
+            push_path = (*path, "push", f_index)
+            if "tags" in push and "branches" in push:
+                problems.add(push_path, "a push filter takes either tags or branches, not both")
+            if "tags" not in push and "branches" not in push:
+                problems.add(push_path, "a push filter needs tags or branches")
+            if "filePaths" in push:
+                problems.add((*push_path, "filePaths"), "file path filters are not supported yet")

@@ -1,0 +1,88 @@
+"""Executions as the API and the CLI show them: GetPipelineExecution and GetPipelineState in one answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conveyor.db.models import PipelineExecution
+from conveyor.errors import NotFound
+from conveyor.pipeline.definitions import find_pipeline, load_definition
+from conveyor.runtime import Runtime
+from conveyor.timefmt import iso
+
+
+def get_execution(rt: Runtime, execution_id: str) -> dict[str, Any]:
+    with rt.db.session() as session:
+        execution = session.get(PipelineExecution, execution_id)
+        if execution is None:
+            raise NotFound(f"no pipeline execution {execution_id}")
+        return describe_execution(session, execution)
+
+
+def list_executions(rt: Runtime, pipeline_name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    with rt.db.session() as session:
+        query = select(PipelineExecution).order_by(PipelineExecution.created_at.desc()).limit(limit)
+        if pipeline_name:
+            query = query.where(PipelineExecution.pipeline_id == find_pipeline(session, pipeline_name).id)
+        return [summarise(execution) for execution in session.scalars(query)]
+
+
+def summarise(execution: PipelineExecution) -> dict[str, Any]:
+    """A line of ListPipelineExecutions."""
+    return {
+        "pipelineExecutionId": execution.id,
+        "pipelineName": execution.pipeline.name,
+        "pipelineVersion": execution.pipeline_version,
+        "status": execution.status,
+        "statusSummary": execution.status_summary,
+        "trigger": {"triggerType": execution.trigger_type, "triggerDetail": execution.trigger_detail},
+        "sourceRevisions": [
+            {"actionName": name, "revisionId": revision.get("commit"), "ref": revision.get("ref")}
+            for name, revision in execution.source_revisions.items()
+        ],
+        "startTime": iso(execution.created_at),
+        "lastUpdateTime": iso(execution.updated_at),
+        "endTime": iso(execution.ended_at),
+    }
+
+
+def describe_execution(session: Session, execution: PipelineExecution) -> dict[str, Any]:
+    definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
+    stage_rows = {s.name: s for s in execution.stages}
+    action_rows = {(a.stage_name, a.action_name): a for a in execution.actions}
+    stages = []
+    for stage in definition.stages:
+        row = stage_rows.get(stage.name)
+        actions = []
+        for action in stage.actions:
+            a = action_rows.get((stage.name, action.name))
+            actions.append(
+                {
+                    "actionName": action.name,
+                    "runOrder": action.run_order,
+                    "category": action.type_id.category,
+                    "provider": action.type_id.provider,
+                    "status": a.status if a else None,
+                    "actionExecutionId": a.id if a else None,
+                    "summary": a.summary if a else None,
+                    "errorCode": a.error_code if a else None,
+                    "externalExecutionId": a.external_execution_id if a else None,
+                    "outputArtifacts": a.output_artifacts if a else {},
+                    "outputVariables": a.output_variables if a else {},
+                    "startTime": iso(a.started_at) if a else None,
+                    "endTime": iso(a.ended_at) if a else None,
+                }
+            )
+        stages.append(
+            {
+                "stageName": stage.name,
+                "status": row.status if row else None,
+                "startTime": iso(row.started_at) if row else None,
+                "endTime": iso(row.ended_at) if row else None,
+                "actions": actions,
+            }
+        )
+    return {**summarise(execution), "variables": execution.variables, "stages": stages}

@@ -1,0 +1,37 @@
+"""The one way to Redis, and the names of Conveyor's queues.
+
+Queues: `pipeline` for short control jobs, `build-<compute type>` for builds (one per compute type, so a machine
+runs only the sizes it can), `default` for everything else (source fetches, notifications).
+"""
+
+from __future__ import annotations
+
+import redis
+
+from conveyor.config import Settings
+from conveyor.errors import ServiceUnavailable
+
+PIPELINE_QUEUE = "pipeline"
+DEFAULT_QUEUE = "default"
+
+
+def build_queue(compute_type: str) -> str:
+    """`BUILD_GENERAL1_SMALL` → `build-general1-small`."""
+    return "build-" + compute_type.removeprefix("BUILD_").lower().replace("_", "-")
+
+
+def worker_queues(settings: Settings) -> list[str]:
+    """Every queue a full worker listens on, highest priority first."""
+    return [PIPELINE_QUEUE, *(build_queue(c) for c in settings.compute_types), DEFAULT_QUEUE]
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """A client for the configured Redis; no connection is made until first use."""
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
+
+
+def ping(client: redis.Redis) -> None:
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable(f"Redis is unavailable: {exc}") from exc

@@ -1,0 +1,113 @@
+"""Recovery: work whose queue job vanished is sent again; work that cannot finish is given up, with a reason.
+
+The reconciler runs in the scheduler process every few seconds. For each dispatch not yet done:
+
+* pending, and its RQ job is gone (never enqueued because Redis was down, or Redis lost it): send it again;
+* running, and no heartbeat for `lease_seconds` (the worker was killed or its machine died): start the next
+  attempt, up to `max_attempts`; then give it up.
+
+A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
+InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from conveyor.build import service as builds
+from conveyor.db import lock
+from conveyor.db.models import Dispatch, utcnow
+from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
+from conveyor.pipeline import service as pipelines
+from conveyor.pipeline.actions.base import ActionOutcome
+from conveyor.pipeline.status import ActionStatus
+from conveyor.runtime import Runtime
+
+SEND_GRACE = timedelta(seconds=10)  # a pending dispatch younger than this may still be on its way to the queue
+
+
+@dataclass
+class ReconcileReport:
+    resent: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+
+
+def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
+    """One pass over the unfinished dispatches."""
+    now = now or utcnow()
+    lease = timedelta(seconds=rt.settings.lease_seconds)
+    report = ReconcileReport()
+    abandoned: list[tuple[str, str, str]] = []
+    with rt.transaction() as (session, outbox):
+        query = select(Dispatch).where(Dispatch.state != DispatchState.DONE.value).with_for_update(skip_locked=True)
+        for dispatch in session.scalars(query):
+            if dispatch.state == DispatchState.PENDING.value:
+                if now - dispatch.created_at > SEND_GRACE and not inspector.job_alive(dispatch.job_id):
+                    outbox.pending.append(dispatch)
+                    report.resent.append(dispatch.id)
+                continue
+            if dispatch.heartbeat_at is not None and now - dispatch.heartbeat_at <= lease:
+                continue
+            reason = f"the worker running attempt {dispatch.attempt} stopped sending heartbeats"
+            if next_attempt(dispatch, reason, rt.settings.max_attempts):
+                outbox.pending.append(dispatch)
+                report.retried.append(dispatch.id)
+            else:
+                abandoned.append(
+                    (dispatch.kind, dispatch.subject_id, f"{reason}; gave up after {dispatch.attempt} attempts")
+                )
+                report.given_up.append(dispatch.id)
+    for kind, subject_id, reason in abandoned:
+        give_up(rt, Kind(kind), subject_id, reason)
+    return report
+
+
+def fail_attempt(rt: Runtime, dispatch_id: str, attempt: int, reason: str) -> None:
+    """A job raised: try again while attempts remain, then give the work up."""
+    abandoned: tuple[Kind, str] | None = None
+    with rt.transaction() as (session, outbox):
+        dispatch = lock(session, Dispatch, dispatch_id)
+        if dispatch is None or dispatch.attempt != attempt or dispatch.state == DispatchState.DONE.value:
+            return
+        if next_attempt(dispatch, reason, rt.settings.max_attempts):
+            outbox.pending.append(dispatch)
+        else:
+            abandoned = (Kind(dispatch.kind), dispatch.subject_id)
+    if abandoned is not None:
+        give_up(rt, abandoned[0], abandoned[1], reason)
+
+
+def give_up(rt: Runtime, kind: Kind, subject_id: str, reason: str) -> None:
+    GIVE_UP[kind](rt, subject_id, reason)
+
+
+def _give_up_advance(rt: Runtime, execution_id: str, reason: str) -> None:
+    pipelines.fail_execution(rt, execution_id, f"Conveyor could not advance this execution: {reason}")
+
+
+def _give_up_source(rt: Runtime, action_execution_id: str, reason: str) -> None:
+    outcome = ActionOutcome(
+        ActionStatus.FAILED, summary=f"Conveyor could not fetch the source: {reason}", error_code="SystemUnavailable"
+    )
+    pipelines.complete_action(rt, action_execution_id, outcome)
+
+
+def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
+    build = builds.give_up(rt, build_id, reason)
+    if build is not None and build.action_execution_id is not None:
+        outcome = ActionOutcome(
+            ActionStatus.FAILED, summary=f"Build {build.id} FAULT: {reason}", error_code="SystemUnavailable"
+        )
+        pipelines.complete_action(rt, build.action_execution_id, outcome)
+
+
+GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
+    Kind.ADVANCE: _give_up_advance,
+    Kind.SOURCE: _give_up_source,
+    Kind.BUILD: _give_up_build,
+}

@@ -1,0 +1,121 @@
+"""Reading users' YAML and JSON files with the line of every key, and collecting problems with their paths.
+
+Every spec parser (pipelines, buildspecs, appspecs) loads through `load_document` and reports through a
+`ProblemList`, so errors read alike everywhere: `file:line: path: what is wrong`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from conveyor.errors import Problem, SpecError
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+def render_path(path: Path) -> str:
+    """`("pipeline", "stages", 0, "name")` → `pipeline.stages[0].name`."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass
+class Document:
+    """A parsed file: its data and the line (1-based) where each path starts."""
+
+    source: str
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+class ProblemList:
+    """Problems found in one document, each with its path and line."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(render_path(path), message, self.document.line_of(path)))
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.problems)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            problems = sorted(self.problems, key=lambda p: (p.line or 0, p.path))
+            raise SpecError(self.document.source, problems)
+
+
+def load_document(text: str, source: str) -> Document:
+    """Parse YAML (or JSON) text, raising SpecError with the line of a syntax error."""
+    text = text.replace("\r\n", "\n").lstrip("\ufeff")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        as_json = _try_json(text)
+        if as_json is not None:
+            return Document(source, as_json)
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"not valid YAML: {exc.problem or exc.context}"
+        raise SpecError(source, [Problem("", message, line)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [Problem("", f"not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    document = Document(source, data)
+    duplicates: list[Problem] = []
+    if node is not None:
+        _record_lines(node, (), document.lines, duplicates)
+    if duplicates:
+        raise SpecError(source, duplicates)
+    return document
+
+
+def _try_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _record_lines(node: yaml.Node, path: Path, lines: dict[Path, int], duplicates: list[Problem]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = (*path, key)
+            if key in seen:
+                duplicates.append(Problem(render_path(child), "duplicate key", key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _record_lines(value_node, child, lines, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, (*path, index), lines, duplicates)

@@ -1,0 +1,1 @@
+"""What starts pipelines: GitHub webhooks (and, later, chat commands and schedules)."""

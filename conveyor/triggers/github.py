@@ -1,0 +1,127 @@
+"""GitHub webhooks, pure: the signature check, the push event, and which source actions a push starts.
+
+Matching rules for a push (CodePipeline's change detection, §3.3):
+
+* a branch deletion (`deleted`, or `after` all zeros) starts nothing;
+* a source action with a V2 trigger starts when any of its push filters matches: a filter's `branches` or `tags`
+  (globs, excludes win) must match the pushed ref;
+* a source action without a trigger starts on pushes to its `BranchName` (unless `DetectChanges` is false);
+  tag pushes never start it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.errors import InvalidRequest
+from conveyor.globs import filter_matches
+from conveyor.pipeline.catalog import GitSource, repository_key
+
+ZERO_SHA = "0" * 40
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Check `X-Hub-Signature-256` over the raw body, in constant time."""
+    if not secret or not header:
+        return False
+    return hmac.compare_digest(signature(secret, body).encode(), header.strip().encode())
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    ref: str
+    before: str
+    after: str
+    deleted: bool
+    repository_keys: frozenset[str]
+    repository_name: str
+    head_message: str | None
+    pusher: str
+
+    @property
+    def is_tag(self) -> bool:
+        return self.ref.startswith("refs/tags/")
+
+    @property
+    def is_branch(self) -> bool:
+        return self.ref.startswith("refs/heads/")
+
+    @property
+    def short_ref(self) -> str:
+        return self.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+
+
+def parse_push(payload: Any) -> PushEvent:
+    """Read the fields Conveyor needs from a push payload; InvalidRequest names what is missing."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("the push payload must be a JSON object")
+    missing = [key for key in ("ref", "after", "repository") if key not in payload]
+    if missing:
+        raise InvalidRequest(f"the push payload lacks {', '.join(missing)}")
+    repository = payload["repository"] if isinstance(payload["repository"], dict) else {}
+    names = [repository.get(k) for k in ("full_name", "clone_url", "ssh_url", "git_url", "html_url", "url")]
+    keys = frozenset(repository_key(str(n)) for n in names if isinstance(n, str) and n)
+    if not keys:
+        raise InvalidRequest("the push payload's repository has no full_name or clone_url")
+    after = str(payload["after"] or "")
+    head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else None
+    pusher: dict[str, Any] = payload["pusher"] if isinstance(payload.get("pusher"), dict) else {}
+    return PushEvent(
+        ref=str(payload["ref"]),
+        before=str(payload.get("before") or ""),
+        after=after,
+        deleted=bool(payload.get("deleted")) or after in (ZERO_SHA, ""),
+        repository_keys=keys,
+        repository_name=str(repository.get("full_name") or repository.get("name") or ""),
+        head_message=str(head.get("message")) if head else None,
+        pusher=str(pusher.get("name") or ""),
+    )
+
+
+def push_starts(source: GitSource, push_filters: list[dict[str, Any]] | None, event: PushEvent) -> bool:
+    """Whether this push starts a source action with this configuration and these V2 push filters."""
+    if event.deleted or not (source.repository_keys() & event.repository_keys):
+        return False
+    if push_filters is not None:
+        return any(_filter_matches(f, event) for f in push_filters)
+    return source.detect_changes and event.is_branch and event.short_ref == source.branch
+
+
+def _filter_matches(push_filter: dict[str, Any], event: PushEvent) -> bool:
+    criteria = push_filter.get("tags") if event.is_tag else push_filter.get("branches") if event.is_branch else None
+    if criteria is None:
+        return False
+    return filter_matches(event.short_ref, criteria.get("includes"), criteria.get("excludes"))
+
+
+def push_payload(
+    full_name: str,
+    clone_url: str,
+    after: str,
+    *,
+    ref: str = "refs/heads/main",
+    before: str = ZERO_SHA,
+    message: str = "",
+    pusher: str = "conveyor",
+) -> dict[str, Any]:
+    """A push payload shaped as GitHub sends it (the fields Conveyor reads), for the demo and the tests."""
+    owner, _, name = full_name.partition("/")
+    return {
+        "ref": ref,
+        "before": before,
+        "after": after,
+        "created": before == ZERO_SHA,
+        "deleted": after == ZERO_SHA,
+        "forced": False,
+        "repository": {"name": name, "full_name": full_name, "owner": {"login": owner}, "clone_url": clone_url},
+        "pusher": {"name": pusher},
+        "head_commit": None if after == ZERO_SHA else {"id": after, "message": message},
+        "commits": [] if after == ZERO_SHA else [{"id": after, "message": message}],
+    }

@@ -1,0 +1,1 @@
+"""Flask function handlers: one small module per entry point. They verify, validate, record, enqueue, answer."""

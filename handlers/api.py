@@ -1,0 +1,141 @@
+"""The REST API under `/api/v1`: pipelines, executions and builds. When `api_token` is set, every call needs
+`Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from conveyor.build import views as build_views
+from conveyor.errors import InvalidRequest, Unauthorized
+from conveyor.pipeline import definitions, views
+from conveyor.pipeline import service as pipelines
+from handlers.context import runtime
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+@bp.before_request
+def authenticate() -> None:
+    token = runtime().settings.api_token
+    if not token:
+        return
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Unauthorized("missing or wrong API token (Authorization: Bearer <token>)")
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(OPENAPI.read_text(), mimetype="application/json")
+
+
+@bp.post("/pipelines")
+def create_pipeline() -> tuple[Response, int]:
+    return jsonify(definitions.create_pipeline(runtime(), _definition_text(), _source_name())), 201
+
+
+@bp.put("/pipelines/<name>")
+def update_pipeline(name: str) -> Response:
+    return jsonify(definitions.update_pipeline(runtime(), name, _definition_text(), _source_name()))
+
+
+@bp.get("/pipelines")
+def list_pipelines() -> Response:
+    return jsonify({"pipelines": definitions.list_pipelines(runtime())})
+
+
+@bp.get("/pipelines/<name>")
+def get_pipeline(name: str) -> Response:
+    return jsonify(definitions.get_pipeline(runtime(), name))
+
+
+@bp.post("/pipelines/<name>/executions")
+def start_pipeline(name: str) -> tuple[Response, int]:
+    body = _json_body(optional=True)
+    variables = _variables(body.get("variables", {}))
+    revision = body.get("revision")
+    if revision is not None and not isinstance(revision, str):
+        raise InvalidRequest("'revision' must be a string: a commit id, or ACTION=COMMIT")
+    execution = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
+    return jsonify({"pipelineExecutionId": execution.id}), 202
+
+
+@bp.get("/executions")
+def list_executions() -> Response:
+    limit = _limit()
+    return jsonify({"executions": views.list_executions(runtime(), request.args.get("pipeline"), limit)})
+
+
+@bp.get("/executions/<execution_id>")
+def get_execution(execution_id: str) -> Response:
+    return jsonify(views.get_execution(runtime(), execution_id))
+
+
+@bp.get("/builds")
+def list_builds() -> Response:
+    return jsonify({"builds": build_views.list_builds(runtime(), request.args.get("project"), _limit())})
+
+
+@bp.get("/builds/<path:build_id>/logs")
+def build_logs(build_id: str) -> Response:
+    return Response(build_views.build_log(runtime(), build_id), mimetype="text/plain")
+
+
+@bp.get("/builds/<path:build_id>")
+def get_build(build_id: str) -> Response:
+    return jsonify(build_views.get_build(runtime(), build_id))
+
+
+def _definition_text() -> str:
+    if request.mimetype not in (
+        "application/json",
+        "application/yaml",
+        "application/x-yaml",
+        "text/yaml",
+        "text/plain",
+    ):
+        raise InvalidRequest(f"send the definition as application/json or application/yaml, not {request.mimetype}")
+    text = request.get_data(as_text=True)
+    if not text.strip():
+        raise InvalidRequest("the request body is empty: send a pipeline definition")
+    return text
+
+
+def _source_name() -> str:
+    return request.headers.get("X-Conveyor-Filename") or "pipeline definition"
+
+
+def _json_body(*, optional: bool = False) -> dict[str, Any]:
+    raw = request.get_data(as_text=True)
+    if not raw.strip() and optional:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
+
+
+def _variables(value: Any) -> dict[str, str]:
+    """Accept `{"NAME": "value"}` or the API's `[{"name": ..., "value": ...}]`."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v and "value" in v for v in value):
+        return {str(v["name"]): str(v["value"]) for v in value}
+    raise InvalidRequest("'variables' must be an object of names to values, or a list of {name, value}")
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidRequest("'limit' must be a whole number from 1 to 1000")
+    return int(raw)

@@ -1,0 +1,31 @@
+"""The web application, wired in one visible place: settings, runtime, blueprints, error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from conveyor.config import load_settings
+from handlers import api, errors, github, health
+from jobs.runtime import make_runtime, prepare
+
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `test_config` holds setting overrides (`database_url`, `data_dir`, …)."""
+    settings = load_settings(overrides=test_config)
+    app = Flask("conveyor")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    prepare(settings)
+    app.extensions["conveyor"] = make_runtime(settings)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(github.bp)
+    app.register_blueprint(api.bp)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app

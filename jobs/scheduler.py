@@ -1,0 +1,44 @@
+"""The scheduler process: the reconciler every few seconds (cron schedules and timeouts join it later)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from conveyor.config import Settings
+from conveyor.queues import connect
+from conveyor.recovery import reconcile
+from jobs.dispatch import RQInspector
+from jobs.runtime import make_runtime, prepare
+
+log = logging.getLogger("conveyor.scheduler")
+
+
+def run_scheduler(settings: Settings, *, once: bool = False) -> None:
+    prepare(settings)
+    rt = make_runtime(settings)
+    inspector = RQInspector(connect(settings))
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    if not once:
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    log.info("scheduler running: reconciling every %gs", settings.reconcile_interval)
+    while not stop.is_set():
+        try:
+            report = reconcile(rt, inspector)
+        except Exception:  # SQL or Redis away for a moment: the next pass tries again
+            log.exception("reconcile pass failed")
+        else:
+            if report.resent or report.retried or report.given_up:
+                log.info(
+                    "reconciled: resent %s, retried %s, gave up %s", report.resent, report.retried, report.given_up
+                )
+        if once:
+            return
+        stop.wait(settings.reconcile_interval)

@@ -1,0 +1,97 @@
+"""The worker process: RQ workers supervised as one unit.
+
+By default one `conveyor worker` runs
+
+* a control worker (RQ `SimpleWorker`, no fork per job) on the `pipeline` queue, so pipeline advances never wait
+  behind a build and cost a few milliseconds each;
+* N build workers (RQ's forking `Worker`, a fresh work horse per job) on the `build-<compute type>` queues and
+  `default`.
+
+Given explicit `--queues`, it runs a single forking worker on those. A child that dies is started again; SIGTERM
+and SIGINT are passed to every child (RQ finishes the current job on the first, stops at once on the second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from rq import SimpleWorker, Worker
+
+from conveyor.config import Settings, load_settings
+from conveyor.queues import DEFAULT_QUEUE, PIPELINE_QUEUE, build_queue, connect
+from jobs.runtime import prepare
+
+log = logging.getLogger("conveyor.worker")
+
+
+def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, settings: Settings | None = None) -> None:
+    """Run one RQ worker in this process until it is told to stop (or, with `burst`, until the queues are empty)."""
+    settings = settings or load_settings()
+    worker_class = SimpleWorker if simple else Worker
+    worker = worker_class(queue_names, connection=connect(settings))
+    worker.work(burst=burst, logging_level="INFO")
+
+
+def supervise(settings: Settings, builders: int, queue_names: list[str] | None = None, burst: bool = False) -> int:
+    """Start the children, restart those that die, and pass stop signals on; returns when all have stopped."""
+    prepare(settings)
+    roles = _roles(settings, builders, queue_names)
+    children = {index: _spawn(role, burst) for index, role in enumerate(roles)}
+    stopping = False
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while children:
+        time.sleep(0.2)
+        for index, child in list(children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            if stopping or burst:
+                del children[index]
+            else:
+                log.warning("worker %s exited with %s; starting it again", roles[index], code)
+                time.sleep(1)
+                children[index] = _spawn(roles[index], burst)
+    return 0
+
+
+def _roles(settings: Settings, builders: int, queue_names: list[str] | None) -> list[tuple[bool, list[str]]]:
+    if queue_names:
+        return [(False, queue_names)]
+    build_queues = [build_queue(c) for c in settings.compute_types] + [DEFAULT_QUEUE]
+    return [(True, [PIPELINE_QUEUE])] + [(False, build_queues)] * builders
+
+
+def _spawn(role: tuple[bool, list[str]], burst: bool) -> subprocess.Popen[bytes]:
+    simple, queue_names = role
+    command = [sys.executable, "-m", "jobs.worker", "--queues", ",".join(queue_names)]
+    command += ["--simple"] if simple else []
+    command += ["--burst"] if burst else []
+    return subprocess.Popen(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="one RQ worker (started by `conveyor worker`)")
+    parser.add_argument("--queues", required=True)
+    parser.add_argument("--simple", action="store_true")
+    parser.add_argument("--burst", action="store_true")
+    args = parser.parse_args(argv)
+    run_worker(args.queues.split(","), simple=args.simple, burst=args.burst)
+
+
+if __name__ == "__main__":
+    main()
