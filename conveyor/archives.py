@@ -46,31 +46,43 @@ def write_zip(destination: Path, entries: Iterable[tuple[Path, str]], *, keep_sy
 def extract_zip(archive_path: Path, destination: Path) -> None:
     """Extract into `destination`, refusing absolute or climbing paths and links that leave it."""
     root = destination.resolve()
+    links: list[Path] = []
     try:
         with zipfile.ZipFile(archive_path) as archive:
             for info in archive.infolist():
-                _extract_entry(archive, info, root)
+                _extract_entry(archive, info, root, links)
     except zipfile.BadZipFile as exc:
         raise ArchiveError(f"{archive_path.name} is not a readable zip file: {exc}") from None
+    for link in links:  # a later link can change where an earlier one leads (`x -> a/../b`, then `a -> .`)
+        if not _inside(link, root):
+            raise ArchiveError(f"refusing symbolic link {link.relative_to(root)}: it points outside the source")
 
 
-def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path) -> None:
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symbolic link followed, is `root` or below it (a link loop stays where it is)."""
+    return Path(os.path.realpath(path)).is_relative_to(root)
+
+
+def _extract_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, links: list[Path]) -> None:
     name = PurePosixPath(info.filename)
     if name.is_absolute() or ".." in name.parts:
         raise ArchiveError(f"refusing archive entry {info.filename!r}: it would land outside the destination")
     target = root.joinpath(*name.parts)
     mode = info.external_attr >> 16
+    is_link = stat.S_ISLNK(mode) and not info.is_dir()
+    if not _inside(target.parent if is_link else target, root):  # an earlier link would carry the write outside
+        raise ArchiveError(f"refusing archive entry {info.filename!r}: a symbolic link leads outside the destination")
     if info.is_dir():
         target.mkdir(parents=True, exist_ok=True)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    if stat.S_ISLNK(mode):
+    if is_link:
         link = archive.read(info).decode()
-        resolved = (target.parent / link).resolve()
-        if os.path.isabs(link) or not resolved.is_relative_to(root):
+        if os.path.isabs(link) or not _inside(target.parent / link, root):
             raise ArchiveError(f"refusing symbolic link {info.filename!r} -> {link!r}: it points outside the source")
         target.unlink(missing_ok=True)
         target.symlink_to(link)
+        links.append(target)
         return
     with archive.open(info) as src, target.open("wb") as dst:
         while chunk := src.read(1024 * 1024):

@@ -87,17 +87,25 @@ class LocalBlobStore(BlobStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         return _AtomicFile(path)
 
+    def _existing(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():  # a directory is a key prefix, not a blob: missing, as in S3
+            raise FileNotFoundError(f"no blob {key!r}")
+        return path
+
     def get_file(self, key: str, destination: Path) -> None:
-        shutil.copyfile(self._path(key), destination)
+        shutil.copyfile(self._existing(key), destination)
 
     def get_bytes(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        return self._existing(key).read_bytes()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         keys = (p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
@@ -167,7 +175,7 @@ class S3BlobStore(BlobStore):
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        full_prefix = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix  # a prefix need not be a whole key
         strip = len(f"{self.prefix}/") if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
@@ -198,6 +206,8 @@ def open_blob_store(settings: Settings) -> BlobStore:
     """The store named by `blob_url`: `file:///path` or `s3://bucket/prefix`."""
     parsed = urlparse(settings.blob_url)
     if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+            raise ConfigurationError(f"blob URL {settings.blob_url!r} is not an absolute path: use file:///path")
         return LocalBlobStore(Path(parsed.path))
     if parsed.scheme == "s3":
         if not parsed.netloc:

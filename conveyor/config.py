@@ -123,10 +123,13 @@ def _coerce(name: str, raw: Any) -> Any:
             return False
         raise ValueError(f"expected true or false, got {raw!r}")
     if kind is int or kind is float:
+        wanted = "a whole number" if kind is int else "a number"
+        if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):  # int() would truncate 2.5 to 2
+            raise ValueError(f"expected {wanted}, got {raw!r}")
         try:
             return kind(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {raw!r}") from None
+            raise ValueError(f"expected {wanted}, got {raw!r}") from None
     if kind == tuple[str, ...]:
         items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
         return tuple(str(item).strip() for item in items if str(item).strip())

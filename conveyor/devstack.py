@@ -62,6 +62,7 @@ def embedded_redis(settings: Settings) -> ProcessEntry:
             "redis-server is not installed: install it (Debian/Ubuntu: apt-get install redis-server) "
             "or point CONVEYOR_REDIS_URL at a Redis server"
         )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     socket = settings.embedded_redis_socket
     command = (
         f"exec redis-server --port 0 --unixsocket {socket} --unixsocketperm 700 --save '' "
@@ -89,14 +90,18 @@ class Stack:
             output = (self.log_dir / f"{name}.log").open("ab")
         else:
             output = subprocess.PIPE
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", entry.command],
-            env=self.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        try:
+            process = subprocess.Popen(
+                ["/bin/sh", "-c", entry.command],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            if not isinstance(output, int):
+                output.close()  # the child holds its own descriptor
         if process.stdout is not None:
             threading.Thread(target=_prefix, args=(name, process.stdout), daemon=True).start()
         self.processes[name] = process

@@ -82,7 +82,12 @@ class Mirrors:
     def archive(self, url: str, sha: str, destination: Path) -> None:
         """Write the tree of commit `sha` as a zip file (no `.git` directory)."""
         with self._locked(url) as repo:
-            repo.git.archive("--format=zip", f"--output={destination}", sha)
+            if not _has_commit(repo, sha):
+                raise RevisionNotFound(f"commit {sha} is not in the mirror of {redact(url)}")
+            try:
+                repo.git.archive("--format=zip", f"--output={destination}", "--end-of-options", sha)
+            except GitCommandError as exc:
+                raise GitError(f"git archive of {sha} from {redact(url)} failed: {_stderr(exc)}") from None
 
     @contextmanager
     def _locked(self, url: str) -> Iterator[Repo]:
@@ -103,7 +108,15 @@ class Mirrors:
         refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
         for attempt in range(1, self.retries + 1):
             try:
-                repo.git.fetch("--prune", "--no-write-fetch-head", url, *refspecs, kill_after_timeout=self.timeout)
+                # --end-of-options: a URL or revision starting with `-` is never read as an option (--upload-pack=…)
+                repo.git.fetch(
+                    "--prune",
+                    "--no-write-fetch-head",
+                    "--end-of-options",
+                    url,
+                    *refspecs,
+                    kill_after_timeout=self.timeout,
+                )
                 return
             except GitCommandError as exc:
                 if attempt == self.retries or _permanent(exc):
@@ -113,7 +126,9 @@ class Mirrors:
     def _commit_sha(self, repo: Repo, url: str, commit: str) -> str:
         if not _has_commit(repo, commit):
             try:  # a commit no branch points at any more; servers that allow it hand it over by id
-                repo.git.fetch("--no-write-fetch-head", url, commit, kill_after_timeout=self.timeout)
+                repo.git.fetch(
+                    "--no-write-fetch-head", "--end-of-options", url, commit, kill_after_timeout=self.timeout
+                )
             except GitCommandError:
                 raise RevisionNotFound(f"commit {commit} is not in {redact(url)}") from None
         try:

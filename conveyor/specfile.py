@@ -72,7 +72,11 @@ class ProblemList:
 def load_document(text: str, source: str) -> Document:
     """Parse YAML (or JSON) text, raising SpecError with the line of a syntax error."""
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # the loader checks every character before it parses anything
+        message = f"not valid YAML: character #x{exc.character:04x} is not allowed"
+        raise SpecError(source, [Problem("", message, text.count("\n", 0, exc.position) + 1)]) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -91,7 +95,7 @@ def load_document(text: str, source: str) -> Document:
     document = Document(source, data)
     duplicates: list[Problem] = []
     if node is not None:
-        _record_lines(node, (), document.lines, duplicates)
+        _record_lines(node, (), document.lines, duplicates, set())
     if duplicates:
         raise SpecError(source, duplicates)
     return document
@@ -104,8 +108,13 @@ def _try_json(text: str) -> Any:
         return None
 
 
-def _record_lines(node: yaml.Node, path: Path, lines: dict[Path, int], duplicates: list[Problem]) -> None:
+def _record_lines(
+    node: yaml.Node, path: Path, lines: dict[Path, int], duplicates: list[Problem], visited: set[int]
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in visited:  # an alias: walking it again could recurse forever (`&a [*a]`) or explode (nested aliases)
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
@@ -115,7 +124,7 @@ def _record_lines(node: yaml.Node, path: Path, lines: dict[Path, int], duplicate
                 duplicates.append(Problem(render_path(child), "duplicate key", key_node.start_mark.line + 1))
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
-            _record_lines(value_node, child, lines, duplicates)
+            _record_lines(value_node, child, lines, duplicates, visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines, duplicates)
+            _record_lines(item, (*path, index), lines, duplicates, visited)

@@ -63,8 +63,8 @@ def start_pipeline(name: str) -> tuple[Response, int]:
     revision = body.get("revision")
     if revision is not None and not isinstance(revision, str):
         raise InvalidRequest("'revision' must be a string: a commit id, or ACTION=COMMIT")
-    execution = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
-    return jsonify({"pipelineExecutionId": execution.id}), 202
+    execution_id = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
+    return jsonify({"pipelineExecutionId": execution_id}), 202
 
 
 @bp.get("/executions")

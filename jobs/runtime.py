@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from conveyor.config import Settings, load_settings
+from conveyor.db import Database
 from conveyor.db.migrate import upgrade
 from conveyor.dispatch import claim, finish, heartbeat
 from conveyor.queues import connect
@@ -43,7 +44,11 @@ def use_runtime(rt: Runtime | None) -> None:
 def prepare(settings: Settings) -> None:
     """What every long-running process does first: bring the schema up to date."""
     if settings.auto_migrate:
-        upgrade(make_runtime(settings).db)
+        database = Database(settings.database_url)
+        try:
+            upgrade(database)
+        finally:
+            database.dispose()
 
 
 class Lease:

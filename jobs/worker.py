@@ -4,8 +4,13 @@ By default one `conveyor worker` runs
 
 * a control worker (RQ `SimpleWorker`, no fork per job) on the `pipeline` queue, so pipeline advances never wait
   behind a build and cost a few milliseconds each;
-* N build workers (RQ's forking `Worker`, a fresh work horse per job) on the `build-<compute type>` queues and
-  `default`.
+* a fetch worker (also no fork) on `default`: source fetches and other short jobs, whose heavy lifting happens in
+  git processes anyway;
+* N build workers (RQ's forking `Worker`, a fresh work horse per job, so a build can never leave state behind in
+  the worker) on the `build-<compute type>` queues.
+
+Every worker imports the job modules and builds its runtime before its first job, so a forked work horse starts
+warm instead of paying a second of imports and a new database engine per build.
 
 Given explicit `--queues`, it runs a single forking worker on those. A child that dies is started again; SIGTERM
 and SIGINT are passed to every child (RQ finishes the current job on the first, stops at once on the second).
@@ -14,7 +19,9 @@ and SIGINT are passed to every child (RQ finishes the current job on the first, 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -25,7 +32,8 @@ from rq import SimpleWorker, Worker
 
 from conveyor.config import Settings, load_settings
 from conveyor.queues import DEFAULT_QUEUE, PIPELINE_QUEUE, build_queue, connect
-from jobs.runtime import prepare
+from jobs.dispatch import JOB_FUNCTIONS
+from jobs.runtime import make_runtime, prepare, use_runtime
 
 log = logging.getLogger("conveyor.worker")
 
@@ -33,6 +41,11 @@ log = logging.getLogger("conveyor.worker")
 def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, settings: Settings | None = None) -> None:
     """Run one RQ worker in this process until it is told to stop (or, with `burst`, until the queues are empty)."""
     settings = settings or load_settings()
+    for function in JOB_FUNCTIONS.values():
+        importlib.import_module(function.rpartition(".")[0])
+    rt = make_runtime(settings)
+    use_runtime(rt)
+    os.register_at_fork(after_in_child=lambda: rt.db.dispose(close=False))  # a horse opens its own connections
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class(queue_names, connection=connect(settings))
     worker.work(burst=burst, logging_level="INFO")
@@ -72,8 +85,8 @@ def supervise(settings: Settings, builders: int, queue_names: list[str] | None =
 def _roles(settings: Settings, builders: int, queue_names: list[str] | None) -> list[tuple[bool, list[str]]]:
     if queue_names:
         return [(False, queue_names)]
-    build_queues = [build_queue(c) for c in settings.compute_types] + [DEFAULT_QUEUE]
-    return [(True, [PIPELINE_QUEUE])] + [(False, build_queues)] * builders
+    build_queues = [build_queue(c) for c in settings.compute_types]
+    return [(True, [PIPELINE_QUEUE]), (True, [DEFAULT_QUEUE])] + [(False, build_queues)] * builders
 
 
 def _spawn(role: tuple[bool, list[str]], burst: bool) -> subprocess.Popen[bytes]:

@@ -22,6 +22,8 @@ class ArtifactError(ConveyorError):
 def select_files(source_dir: Path, spec: ArtifactsSpec) -> list[tuple[Path, str]]:
     """The `(file on disk, name in the artifact)` pairs the section selects, in a stable order."""
     root = source_dir.resolve()
+    for pattern in spec.files:  # every pattern, before any file is looked at: a match must not hide a bad one
+        _refuse_climbing(_clean(pattern))
     bases = _base_directories(root, spec.base_directory)
     selected: dict[str, Path] = {}
     for base in bases:
@@ -52,7 +54,6 @@ def _base_directories(root: Path, base_directory: str | None) -> list[Path]:
 
 def _selects(pattern: str, relative: str) -> bool:
     pattern = _clean(pattern)
-    _refuse_climbing(pattern)
     if compile_glob(pattern).match(relative):
         return True
     literal = pattern.rstrip("/")

@@ -32,10 +32,12 @@ def next_phase(phase: PhaseType, status: BuildStatus, on_failure: str | None = N
     if phase is PhaseType.COMPLETED:
         raise ValueError("COMPLETED is the last phase")
     following = ORDER[ORDER.index(phase) + 1]
-    if status is BuildStatus.SUCCEEDED or phase in (PhaseType.FINALIZING, PhaseType.SUBMITTED, PhaseType.QUEUED):
+    if status is BuildStatus.SUCCEEDED or phase is PhaseType.FINALIZING:
         return following
     if status in (BuildStatus.TIMED_OUT, BuildStatus.STOPPED, BuildStatus.FAULT):
         return PhaseType.FINALIZING
+    if phase in (PhaseType.SUBMITTED, PhaseType.QUEUED):
+        return following
     action = (on_failure or "").upper()
     if action == "CONTINUE" and phase in (
         PhaseType.INSTALL,

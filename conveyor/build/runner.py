@@ -235,6 +235,7 @@ class BuildRunner:
 
     def _mark_failing(self) -> None:
         if self.shell is not None and not self._stopped.is_set():
+            self.shell.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"  # for shells started later: 0.1 starts one per command
             with contextlib.suppress(ShellError):
                 self.shell.run("export CODEBUILD_BUILD_SUCCEEDING=0", timeout=max(1.0, self.deadline - self.clock()))
 
@@ -259,7 +260,10 @@ class BuildRunner:
             return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", str(exc))])
         name = "artifact"
         archive = self.request.workspace / "tmp" / "artifact.zip"
-        count = write_zip(archive, files)
+        try:
+            count = write_zip(archive, files)
+        except OSError as exc:
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not read the artifact: {exc}")])
         key = f"{self.request.artifact_key_prefix}{name}.zip"
         try:
             self.blobs.put_file(key, archive)

@@ -108,13 +108,12 @@ class ShellSession:
 
     def close(self) -> None:
         process = self._process
-        if process is None:
-            return
-        if process.stdin is not None and not process.stdin.closed:
-            with contextlib.suppress(BrokenPipeError):
-                process.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
+        if process is not None:  # None once the shell has exited: its background jobs may still be running
+            if process.stdin is not None and not process.stdin.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
         self._kill_group(every=True)
         self._reap(join_reader=True)
 
@@ -173,11 +172,15 @@ class ShellSession:
             "    printf 'cd -- %q\\n' \"$PWD\"",
             f"  }} > {state} 2>/dev/null",
             "}",
-            "trap '__cv_rc=$?; __cv_save; __cv_mark X \"$__cv_rc\"' EXIT",
+            # `set -x` must trace the user's commands only: a traced marker would be read as a second status
+            "trap '{ __cv_rc=$?; set +x; } 2>/dev/null; __cv_save; __cv_mark X \"$__cv_rc\"' EXIT",
             f"[ -f {state} ] && . {state} >/dev/null 2>&1" if restore else ":",
+            "__cv_x=",
             "while IFS= read -r -d '' __cv_cmd; do",
+            '  case "$__cv_x" in *x*) set -x ;; esac',
             '  eval "$__cv_cmd" </dev/null',
-            '  __cv_mark R "$?"',
+            "  { __cv_rc=$?; __cv_x=$-; set +x; } 2>/dev/null",
+            '  __cv_mark R "$__cv_rc"',
             "done",
         ]
         return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ entries (skipped), numbers where strings are expected. Every problem is reported
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ ARTIFACT_KEYS = {
     "secondary-artifacts",
 }
 SHELLS = {"bash", "/bin/sh", "sh", "/bin/bash"}
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # the runner reads exported variables as `${NAME-}`
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,9 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         problems.add(("env", "shell"), f"unsupported shell {shell!r} on Linux (use bash or /bin/sh)")
     exported = _string_list(env.get("exported-variables"), ("env", "exported-variables"), problems)
     for index, name in enumerate(exported):
-        if name.startswith("AWS_"):
+        if not VARIABLE_NAME.match(name):
+            problems.add(("env", "exported-variables", index), f"{name!r} is not a valid variable name")
+        elif name.startswith("AWS_"):
             problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
     phases = _phases(data.get("phases"), problems)
     artifacts = _artifacts(data.get("artifacts"), problems)

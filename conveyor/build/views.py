@@ -15,7 +15,7 @@ from conveyor.timefmt import iso
 
 
 def get_build(rt: Runtime, build_id: str) -> dict[str, Any]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         build = session.get(Build, build_id)
         if build is None:
             raise NotFound(f"no build {build_id}")
@@ -23,7 +23,7 @@ def get_build(rt: Runtime, build_id: str) -> dict[str, Any]:
 
 
 def list_builds(rt: Runtime, project_name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         query = select(Build).order_by(Build.created_at.desc()).limit(limit)
         if project_name:
             query = query.where(Build.project_name == project_name)
@@ -32,7 +32,7 @@ def list_builds(rt: Runtime, project_name: str | None = None, limit: int = 50) -
 
 def build_log(rt: Runtime, build_id: str) -> str:
     """The stored log of a finished build."""
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         build = session.get(Build, build_id)
         if build is None:
             raise NotFound(f"no build {build_id}")

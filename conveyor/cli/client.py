@@ -35,6 +35,7 @@ class Client(Protocol):
     def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
     def get_build(self, build_id: str) -> dict[str, Any]: ...
     def build_logs(self, build_id: str) -> str: ...
+    def close(self) -> None: ...
 
 
 def connect(settings: Settings, server: str | None = None, direct: bool = False) -> Client:
@@ -107,6 +108,9 @@ class HttpClient:
     def build_logs(self, build_id: str) -> str:
         return self._call("GET", f"/builds/{build_id}/logs").text
 
+    def close(self) -> None:
+        self.session.close()
+
 
 def _yaml_headers(filename: str) -> dict[str, str]:
     return {"Content-Type": "application/yaml", "X-Conveyor-Filename": filename}
@@ -148,7 +152,7 @@ class LocalClient:
         return definitions.get_pipeline(self.rt, name)
 
     def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
-        return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli").id
+        return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")
 
     def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]:
         return views.list_executions(self.rt, pipeline, limit)
@@ -164,3 +168,8 @@ class LocalClient:
 
     def build_logs(self, build_id: str) -> str:
         return build_views.build_log(self.rt, build_id)
+
+    def close(self) -> None:
+        self.rt.db.dispose()
+        if self.rt.redis is not None:
+            self.rt.redis.close()

@@ -32,6 +32,10 @@ class Context:
             self._client = connect(self.settings, self.server, self.direct)
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -62,6 +66,7 @@ class ConveyorGroup(click.Group):
 def main(ctx: click.Context, server: str | None, direct: bool) -> None:
     """Conveyor: pipelines, builds and deployments from the AWS files you already have."""
     ctx.obj = Context(server, direct)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:

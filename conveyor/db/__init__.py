@@ -1,18 +1,24 @@
 """The one way to SQL: an engine per process and short sessions, on SQLite (default) or PostgreSQL.
 
-On SQLite every transaction begins with `BEGIN IMMEDIATE`, so a read-modify-write under `lock()` cannot interleave
-with another writer (SQLite has no row locks); WAL lets readers go on meanwhile. On PostgreSQL `lock()` is
-`SELECT ... FOR UPDATE`.
+`session()` is a read-write transaction, `reader()` a read-only one. On PostgreSQL `lock()` is
+`SELECT ... FOR UPDATE`. SQLite has no row locks, so there every read-write transaction begins with
+`BEGIN IMMEDIATE`: a read-modify-write under `lock()` cannot interleave with another writer, and WAL lets readers
+go on meanwhile. Writers from several processes queue on a file lock before they begin, because SQLite's own busy
+handler polls with growing sleeps (up to 100 ms) and makes a queue of writers slow and unfair.
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,6 +56,8 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = self._create_engine(echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(conveyor_read_only=True), expire_on_commit=False)
+        self._write_lock_path = _write_lock_path(self.url) if self.is_sqlite else None
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -64,22 +72,35 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        session = self._sessions()
+        """A read-write transaction: committed when the block ends, rolled back if it raises."""
+        with file_lock(self._write_lock_path):
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only transaction, which never waits for writers (nor makes them wait, on SQLite)."""
+        session = self._readers()
         try:
             yield session
-            session.commit()
         except OperationalError as exc:
-            session.rollback()
             raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
-        except BaseException:
-            session.rollback()
-            raise
         finally:
+            session.rollback()
             session.close()
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with self.engine.execution_options(conveyor_read_only=True).connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self, close: bool = True) -> None:
@@ -87,6 +108,19 @@ class Database:
 
     def describe(self) -> str:
         return _redacted(self.url)
+
+
+def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any], unique: str) -> bool:
+    """INSERT … ON CONFLICT (unique) DO NOTHING, on SQLite and PostgreSQL alike; False if the row existed."""
+    connection = session.connection()
+    statement = _insert_unless_present(model.__table__, connection.dialect.name, unique)
+    return connection.execute(statement, values).first() is not None
+
+
+@cache
+def _insert_unless_present(table: Any, dialect: str, unique: str) -> Any:
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(table).on_conflict_do_nothing(index_elements=[unique]).returning(table.c[unique])
 
 
 def lock(session: Session, model: type[T], key: Any) -> T | None:
@@ -105,4 +139,24 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get("conveyor_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _write_lock_path(url: str) -> Path | None:
+    path = make_url(url).database
+    return Path(f"{path}.write-lock") if path and path != ":memory:" else None
+
+
+@contextmanager
+def file_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (waiters are woken in turn by the kernel); no-op for None."""
+    if path is None:
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

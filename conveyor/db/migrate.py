@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
-from conveyor.db import Database
+from conveyor.db import Database, file_lock
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x436F6E76  # any constant: one advisory lock for schema changes
@@ -48,7 +47,7 @@ def _schema_lock(database: Database) -> Iterator[Connection]:
     if database.is_sqlite:
         path = make_url(database.url).database
         lock_path = Path(f"{path}.migrate.lock") if path and path != ":memory:" else None
-        with _file_lock(lock_path), database.engine.connect() as connection:
+        with file_lock(lock_path), database.engine.connect() as connection:
             connection.commit()  # end the implicit BEGIN IMMEDIATE before Alembic begins its own
             yield connection
         return
@@ -60,16 +59,3 @@ def _schema_lock(database: Database) -> Iterator[Connection]:
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_LOCK_KEY})
             connection.commit()
-
-
-@contextmanager
-def _file_lock(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -64,7 +64,7 @@ class PipelineVersion(Base):
     """One saved definition of a pipeline; executions keep the version they started with."""
 
     __tablename__ = "pipeline_versions"
-    __table_args__ = (UniqueConstraint("pipeline_id", "version"),)
+    __table_args__ = (UniqueConstraint("pipeline_id", "version"), {"sqlite_autoincrement": True})  # ids never reused
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))

@@ -44,7 +44,7 @@ def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline")
 
 
 def get_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         pipeline = _find(session, name)
         if pipeline is None:
             raise NotFound(f"no pipeline named {name!r}")
@@ -52,7 +52,7 @@ def get_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
 
 
 def list_pipelines(rt: Runtime) -> list[dict[str, Any]]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         rows = session.scalars(select(Pipeline).order_by(Pipeline.name))
         return [
             {
@@ -67,10 +67,26 @@ def list_pipelines(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def load_definition(session: Session, pipeline_id: int, version: int) -> PipelineDefinition:
-    row = session.scalars(
-        select(PipelineVersion).where(PipelineVersion.pipeline_id == pipeline_id, PipelineVersion.version == version)
+    version_id = session.scalars(
+        select(PipelineVersion.id).where(PipelineVersion.pipeline_id == pipeline_id, PipelineVersion.version == version)
     ).one()
-    return from_document(row.definition)
+    return definition_of_version(session, version_id)
+
+
+_DEFINITIONS: dict[tuple[str, int], PipelineDefinition] = {}  # saved versions never change: keep parsed ones
+_KEPT = 256
+
+
+def definition_of_version(session: Session, version_id: int) -> PipelineDefinition:
+    """The parsed definition of a saved version (a `pipeline_versions` row id, never reused in a database)."""
+    key = (str(session.get_bind().engine.url), version_id)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        definition = from_document(session.get_one(PipelineVersion, version_id).definition)
+        if len(_DEFINITIONS) >= _KEPT:
+            _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
+        _DEFINITIONS[key] = definition
+    return definition
 
 
 def find_pipeline(session: Session, name: str) -> Pipeline:

@@ -7,12 +7,13 @@ themselves live in the pure engine; this module only loads, applies and saves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from conveyor.db import lock
-from conveyor.db.models import ActionExecution, Pipeline, PipelineExecution, StageExecution, utcnow
+from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
@@ -24,30 +25,40 @@ from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus,
 from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
+_INSERT_EXECUTION = insert(cast(Table, PipelineExecution.__table__))
+
 
 def start_execution(
     session: Session,
     outbox: Outbox,
-    pipeline: Pipeline,
+    pipeline_id: int,
+    pipeline_version: int,
     trigger_type: TriggerType,
     trigger_detail: str,
     source_revisions: dict[str, Any] | None = None,
     variables: dict[str, str] | None = None,
-) -> PipelineExecution:
-    """Create an execution of the pipeline's current version and queue its first advance."""
-    execution = PipelineExecution(
-        pipeline_id=pipeline.id,
-        pipeline_version=pipeline.version,
-        status=ExecutionStatus.IN_PROGRESS.value,
-        trigger_type=trigger_type.value,
-        trigger_detail=trigger_detail,
-        source_revisions=source_revisions or {},
-        variables=variables or {},
+    execution_id: str | None = None,
+) -> str:
+    """Create an execution of a pipeline version and queue its first advance; returns the execution id."""
+    now = utcnow()
+    execution_id = execution_id or new_id()
+    session.connection().execute(  # a prebuilt Core INSERT: this is on the webhook's path
+        _INSERT_EXECUTION,
+        {
+            "id": execution_id,
+            "pipeline_id": pipeline_id,
+            "pipeline_version": pipeline_version,
+            "status": ExecutionStatus.IN_PROGRESS.value,
+            "trigger_type": trigger_type.value,
+            "trigger_detail": trigger_detail,
+            "source_revisions": source_revisions or {},
+            "variables": variables or {},
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    session.add(execution)
-    session.flush()
-    outbox.add(Kind.ADVANCE, execution.id, PIPELINE_QUEUE, timeout_seconds=120)
-    return execution
+    outbox.add(Kind.ADVANCE, execution_id, PIPELINE_QUEUE, timeout_seconds=120)
+    return execution_id
 
 
 def start_pipeline(
@@ -56,7 +67,7 @@ def start_pipeline(
     variables: dict[str, str] | None = None,
     revision: str | None = None,
     requested_by: str = "manual",
-) -> PipelineExecution:
+) -> str:
     """StartPipelineExecution: run the current version now, optionally at a given commit of the source."""
     with rt.transaction() as (session, outbox):
         pipeline = find_pipeline(session, name)
@@ -66,7 +77,8 @@ def start_pipeline(
         return start_execution(
             session,
             outbox,
-            pipeline,
+            pipeline.id,
+            pipeline.version,
             TriggerType.START_PIPELINE_EXECUTION,
             f"started by {requested_by}",
             revisions,
@@ -125,7 +137,7 @@ def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:
 
 def action_declaration(rt: Runtime, action_execution_id: str) -> ActionDeclaration:
     """The declaration (from the execution's own pipeline version) of an action execution."""
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         action = session.get(ActionExecution, action_execution_id)
         if action is None:
             raise NotFound(f"no action execution {action_execution_id}")
@@ -172,7 +184,7 @@ def _save_state(
             row.ended_at = now
     if after.status is not before.status:
         execution.status = after.status.value
-        execution.status_summary = after.summary or _failure_summary(execution, after)
+        execution.status_summary = _failure_summary(execution, after) or after.summary
         execution.ended_at = now if after.status.final else None
     execution.updated_at = now
 
@@ -180,8 +192,10 @@ def _save_state(
 def _failure_summary(execution: PipelineExecution, state: engine.ExecutionState) -> str | None:
     if state.status is not ExecutionStatus.FAILED:
         return None
-    failed = [a for a in execution.actions if a.status == ActionStatus.FAILED.value]
-    return failed[0].summary if failed else None
+    failed = [a for a in execution.actions if a.status == ActionStatus.FAILED.value and a.summary]
+    if not failed:
+        return None
+    return f"Action {failed[0].action_name} in stage {failed[0].stage_name} failed: {failed[0].summary}"
 
 
 def _start_action(

@@ -93,7 +93,8 @@ def validate_document(document: Document) -> PipelineDefinition:
     data, prefix = _unwrap(document, problems)
     problems.raise_if_any()
     for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        problems.add((*prefix, *error.absolute_path), _schema_message(error))
+        for path, message in _schema_problems(error):
+            problems.add((*prefix, *path), message)
     problems.raise_if_any()
     document_data = _normalise(data)
     _check_rules(document_data, prefix, problems)
@@ -126,21 +127,28 @@ def _action(data: dict[str, Any]) -> ActionDeclaration:
 def _unwrap(document: Document, problems: ProblemList) -> tuple[Any, SpecPath]:
     data = document.data
     if isinstance(data, dict) and "pipeline" in data:
-        extra = sorted(set(data) - {"pipeline", "metadata"})
+        extra = sorted(set(data) - {"pipeline", "metadata"}, key=str)  # YAML keys need not be strings
         for key in extra:
-            problems.add((key,), "unknown top-level key (expected only 'pipeline' and 'metadata')")
+            problems.add((str(key),), "unknown top-level key (expected only 'pipeline' and 'metadata')")
         return data["pipeline"], ("pipeline",)
     if not isinstance(data, dict):
         problems.add((), "a pipeline definition must be a mapping with a 'pipeline' key or the pipeline itself")
     return data, ()
 
 
-def _schema_message(error: Any) -> str:
+def _schema_problems(error: Any) -> list[tuple[SpecPath, str]]:
+    """The problems of one schema error; an unknown key is reported at its own path, so at its own line."""
+    path = tuple(error.absolute_path)
     if error.validator == "additionalProperties":
-        return str(error.message).replace("Additional properties are not allowed", "unknown key")
+        known = error.schema.get("properties", {})
+        return [((*path, str(key)), f"unknown key {key!r}") for key in error.instance if key not in known]
     if error.validator == "pattern":
-        return f"{error.instance!r} does not match {error.validator_value}"
-    return str(error.message)
+        return [(path, f"{error.instance!r} does not match {error.validator_value}")]
+    if error.validator in ("minItems", "maxItems"):  # jsonschema's message repeats the whole list
+        bound = "at least" if error.validator == "minItems" else "at most"
+        items = "item" if error.validator_value == 1 else "items"
+        return [(path, f"needs {bound} {error.validator_value} {items}, not {len(error.instance)}")]
+    return [(path, str(error.message))]
 
 
 def _normalise(data: dict[str, Any]) -> dict[str, Any]:

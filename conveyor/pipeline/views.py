@@ -15,7 +15,7 @@ from conveyor.timefmt import iso
 
 
 def get_execution(rt: Runtime, execution_id: str) -> dict[str, Any]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         execution = session.get(PipelineExecution, execution_id)
         if execution is None:
             raise NotFound(f"no pipeline execution {execution_id}")
@@ -23,7 +23,7 @@ def get_execution(rt: Runtime, execution_id: str) -> dict[str, Any]:
 
 
 def list_executions(rt: Runtime, pipeline_name: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         query = select(PipelineExecution).order_by(PipelineExecution.created_at.desc()).limit(limit)
         if pipeline_name:
             query = query.where(PipelineExecution.pipeline_id == find_pipeline(session, pipeline_name).id)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from conveyor.db.models import Pipeline, SourceSubscription, WebhookDelivery
-from conveyor.dispatch import Outbox
+from conveyor.db import insert_unless_present
+from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, WebhookDelivery, new_id, utcnow
 from conveyor.pipeline.catalog import git_source
-from conveyor.pipeline.definitions import load_definition
+from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.service import start_execution
 from conveyor.pipeline.status import TriggerType
 from conveyor.runtime import Runtime
@@ -31,46 +30,64 @@ class DeliveryOutcome:
 
 
 def receive_delivery(rt: Runtime, delivery_id: str, event: str, payload: Any) -> DeliveryOutcome:
-    """Record a delivery (a redelivery of the same id starts nothing) and start what a push asks for."""
+    """Record a delivery (a redelivery of the same id starts nothing) and start what a push asks for.
+
+    One short transaction: find what the push starts (reads), insert the delivery unless its id is known, then the
+    executions and their dispatches. A known id rolls back before anything is written.
+    """
     push = parse_push(payload) if event == "push" else None
     with rt.transaction() as (session, outbox):
-        delivery = WebhookDelivery(
-            delivery_id=delivery_id,
-            event=event,
-            outcome="ignored",
-            repository=push.repository_name if push else None,
-            ref=push.ref if push else None,
-            head_commit=push.after if push else None,
+        starts = _what_starts(session, push) if push is not None else []
+        execution_ids = [new_id() for _ in starts]
+        outcome = _outcome(event, push, execution_ids)
+        recorded = insert_unless_present(
+            session,
+            WebhookDelivery,
+            {
+                "delivery_id": delivery_id,
+                "event": event,
+                "outcome": outcome.status,
+                "repository": push.repository_name if push else None,
+                "ref": push.ref if push else None,
+                "head_commit": push.after if push else None,
+                "execution_ids": execution_ids,
+                "received_at": utcnow(),
+            },
+            unique="delivery_id",
         )
-        session.add(delivery)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
+        if not recorded:
             return DeliveryOutcome("duplicate", detail=f"delivery {delivery_id} was already received")
         if push is None:
-            return DeliveryOutcome("ignored", detail=f"event {event!r} starts nothing")
-        outcome = _start_pipelines(session, outbox, push, delivery_id)
-        delivery.outcome = outcome.status
-        delivery.execution_ids = outcome.execution_ids
+            return outcome
+        for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
+            revisions = {name: {"commit": push.after, "ref": push.ref} for name in actions}
+            detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
+            start_execution(
+                session, outbox, pipeline_id, version, TriggerType.WEBHOOK, detail, revisions, execution_id=execution_id
+            )
         return outcome
 
 
-def _start_pipelines(session: Session, outbox: Outbox, push: PushEvent, delivery_id: str) -> DeliveryOutcome:
+_SUBSCRIBED = (  # built once: this query runs on every push delivery
+    select(SourceSubscription.pipeline_id, Pipeline.version, PipelineVersion.id, SourceSubscription.action_name)
+    .join(Pipeline, Pipeline.id == SourceSubscription.pipeline_id)
+    .join(PipelineVersion, (PipelineVersion.pipeline_id == Pipeline.id) & (PipelineVersion.version == Pipeline.version))
+    .where(SourceSubscription.repository_key.in_(bindparam("keys", expanding=True)))
+    .distinct()
+)
+
+
+def _what_starts(session: Session, push: PushEvent) -> list[tuple[int, int, list[str]]]:
+    """(pipeline id, version, source actions started) for each pipeline this push starts."""
     if push.deleted:
-        return DeliveryOutcome("ignored", detail="a branch or tag deletion starts nothing")
-    rows = session.execute(
-        select(SourceSubscription.pipeline_id, SourceSubscription.action_name)
-        .where(SourceSubscription.repository_key.in_(push.repository_keys))
-        .distinct()
-    ).all()
-    by_pipeline: dict[int, set[str]] = {}
-    for pipeline_id, action_name in rows:
-        by_pipeline.setdefault(pipeline_id, set()).add(action_name)
-    started: list[str] = []
-    for pipeline_id in sorted(by_pipeline):
-        pipeline = session.get_one(Pipeline, pipeline_id)
-        definition = load_definition(session, pipeline.id, pipeline.version)
+        return []
+    rows = session.connection().execute(_SUBSCRIBED, {"keys": sorted(push.repository_keys)}).all()
+    candidates: dict[tuple[int, int, int], set[str]] = {}
+    for pipeline_id, version, version_id, action_name in rows:
+        candidates.setdefault((pipeline_id, version, version_id), set()).add(action_name)
+    starts = []
+    for (pipeline_id, version, version_id), subscribed in sorted(candidates.items()):
+        definition = definition_of_version(session, version_id)
         filters = {  # a trigger on a source action replaces its default change detection
             t["gitConfiguration"]["sourceActionName"]: t["gitConfiguration"].get("push", [])
             for t in definition.triggers()
@@ -78,15 +95,19 @@ def _start_pipelines(session: Session, outbox: Outbox, push: PushEvent, delivery
         matched = [
             action.name
             for action in definition.source_actions()
-            if action.name in by_pipeline[pipeline_id]
+            if action.name in subscribed
             and push_starts(git_source(action.configuration), filters.get(action.name), push)
         ]
-        if not matched:
-            continue
-        revisions = {name: {"commit": push.after, "ref": push.ref} for name in matched}
-        detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
-        execution = start_execution(session, outbox, pipeline, TriggerType.WEBHOOK, detail, revisions)
-        started.append(execution.id)
-    if not started:
+        if matched:
+            starts.append((pipeline_id, version, matched))
+    return starts
+
+
+def _outcome(event: str, push: PushEvent | None, execution_ids: list[str]) -> DeliveryOutcome:
+    if push is None:
+        return DeliveryOutcome("ignored", detail=f"event {event!r} starts nothing")
+    if push.deleted:
+        return DeliveryOutcome("ignored", detail="a branch or tag deletion starts nothing")
+    if not execution_ids:
         return DeliveryOutcome("ignored", detail=f"no pipeline starts on {push.ref} of {push.repository_name}")
-    return DeliveryOutcome("started", started)
+    return DeliveryOutcome("started", execution_ids)

@@ -33,7 +33,7 @@ def mirrors(rt: Runtime) -> Mirrors:
 
 def fetch(rt: Runtime, action_execution_id: str) -> ActionOutcome:
     """Fetch the revision, store the source artifact, and describe the commit in output variables."""
-    with rt.db.session() as session:
+    with rt.db.reader() as session:
         action = session.get(ActionExecution, action_execution_id)
         if action is None:
             raise NotFound(f"no action execution {action_execution_id}")

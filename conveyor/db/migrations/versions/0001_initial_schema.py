@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 10:05:56.914260
+Create Date: 2026-11-27 10:19:50.849527
 """
 
 from __future__ import annotations
@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["pipeline_id"], ["pipelines.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("pipeline_id", "version"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "source_subscriptions",

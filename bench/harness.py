@@ -1,0 +1,80 @@
+"""What the benchmarks share: a Conveyor stack on its embedded defaults in a temporary directory, percentiles,
+and the one JSON line each benchmark ends with."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from conveyor.config import Settings, load_settings  # noqa: E402
+from conveyor.devstack import (  # noqa: E402
+    Stack,
+    embedded_redis,
+    read_procfile,
+    stack_environment,
+    wait_for_socket,
+    wait_healthy,
+)
+
+SECRET = "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class BenchStack:
+    url: str
+    settings: Settings
+    stack: Stack
+    root: Path
+
+
+@contextmanager
+def conveyor_stack(names: tuple[str, ...] = ("web", "worker", "scheduler"), **env: str) -> Iterator[BenchStack]:
+    """Conveyor from the Procfile on SQLite, a local blob directory and its own redis-server on a unix socket."""
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
+        root = Path(tmp)
+        settings = load_settings(environ={}, overrides={"data_dir": root / "data"})
+        port = free_port()
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+        environment = stack_environment(settings, port, base)
+        environment.update({"CONVEYOR_GITHUB_WEBHOOK_SECRET": SECRET, **env})
+        entries = [embedded_redis(settings), *read_procfile(ROOT / "Procfile")]
+        stack = Stack(entries, environment, root / "logs")
+        stack.start(["redis"])
+        wait_for_socket(settings.embedded_redis_socket)
+        stack.start(list(names))
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}", timeout=60, stack=stack)
+            yield BenchStack(f"http://127.0.0.1:{port}", settings, stack, root)
+        finally:
+            stack.stop(timeout=10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(name: str, metrics: dict[str, Any], **context: Any) -> None:
+    """Print the benchmark's one JSON object, as the last line of standard output."""
+    sys.stderr.flush()
+    print(json.dumps({"bench": name, "metrics": metrics, "context": context}), flush=True)

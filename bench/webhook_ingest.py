@@ -1,0 +1,151 @@
+"""Signed push deliveries per second through Conveyor's webhook, beside a bare Flask endpoint, same gunicorn.
+
+Conveyor runs its Procfile `web` command (gunicorn, 2 sync workers) on the embedded defaults; each delivery is
+verified, parsed, recorded, matched to a registered pipeline whose execution it creates, and enqueued. The
+baseline is a Flask app answering 200 to the same request under the same gunicorn command, measured in the same
+run with the same load generator.
+
+Run: .venv/bin/python bench/webhook_ingest.py [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import ROOT, SECRET, conveyor_stack, free_port, percentile, report
+from bench.loadgen import LoadResult, WrkResult, run_load, run_wrk
+from conveyor.devstack import read_procfile, wait_healthy
+from conveyor.triggers.github import push_payload, signature
+
+Result = LoadResult | WrkResult
+PIPELINE = {
+    "pipeline": {
+        "name": "ingest",
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "name": "Source",
+                        "actionTypeId": {
+                            "category": "Source",
+                            "owner": "AWS",
+                            "provider": "CodeStarSourceConnection",
+                            "version": "1",
+                        },
+                        "configuration": {"FullRepositoryId": "bench/ingest", "BranchName": "main"},
+                        "outputArtifacts": [{"name": "Src"}],
+                    }
+                ],
+            },
+            {
+                "name": "Build",
+                "actions": [
+                    {
+                        "name": "Build",
+                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                        "configuration": {"ProjectName": "ingest"},
+                        "inputArtifacts": [{"name": "Src"}],
+                    }
+                ],
+            },
+        ],
+    }
+}
+
+
+def web_command() -> str:
+    return next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
+
+
+def measure(url: str, body: bytes, seconds: float) -> Result:
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": signature(SECRET.encode(), body),
+    }
+    if shutil.which("wrk"):
+        return run_wrk(f"{url}/webhooks/github", body, headers, seconds=seconds)
+    return run_load(f"{url}/webhooks/github", body, headers, seconds=seconds)
+
+
+def p99(result: Result) -> float:
+    return result.p99_ms if isinstance(result, WrkResult) else percentile(result.latencies_ms, 99)
+
+
+def bare_result(body: bytes, seconds: float) -> Result:
+    port = free_port()
+    command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    with Path(os.devnull).open("wb") as sink:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", command], env=env, stdout=sink, stderr=sink, start_new_session=True
+        )
+        try:
+            _wait_up(f"http://127.0.0.1:{port}")
+            return measure(f"http://127.0.0.1:{port}", body, seconds)
+        finally:
+            os.killpg(process.pid, 15)
+            process.wait()
+
+
+def _wait_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            requests.post(f"{url}/webhooks/github", timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--database-url", help="run Conveyor on this database instead of its embedded SQLite")
+    args = parser.parse_args()
+    body = json.dumps(push_payload("bench/ingest", "https://github.com/bench/ingest.git", "a" * 40)).encode()
+    with conveyor_stack(
+        ("web",), **({"CONVEYOR_DATABASE_URL": args.database_url} if args.database_url else {})
+    ) as stack:
+        requests.post(f"{stack.url}/api/v1/pipelines", json=PIPELINE, timeout=10).raise_for_status()
+        wait_healthy(stack.url)
+        conveyor = measure(stack.url, body, args.seconds)
+        started = requests.get(f"{stack.url}/api/v1/executions?limit=1", timeout=10).json()["executions"]
+    bare = bare_result(body, args.seconds)
+    report(
+        "webhook_ingest",
+        {
+            "conveyor_rps": round(conveyor.rps, 1),
+            "bare_rps": round(bare.rps, 1),
+            "ratio": round(conveyor.rps / bare.rps, 3),
+            "p99_ms": round(p99(conveyor), 1),
+            "bare_p99_ms": round(p99(bare), 1),
+        },
+        target_ratio=0.5,
+        conveyor_errors=conveyor.errors,
+        bare_errors=bare.errors,
+        load_generator="wrk" if shutil.which("wrk") else "python (install wrk for figures less bound by the client)",
+        gunicorn=shlex.split(web_command())[1:],
+        executions_created=bool(started),
+    )
+
+
+if __name__ == "__main__":
+    main()

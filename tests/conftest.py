@@ -1,0 +1,160 @@
+"""Shared fixtures: real Redis (a database of its own, flushed around each test), SQLite and PostgreSQL, and
+settings pointing at a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from rq import SimpleWorker
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conveyor import aws
+from conveyor.config import Settings, load_settings
+from conveyor.db import normalise_url
+from conveyor.queues import worker_queues
+from conveyor.runtime import Runtime
+from jobs.runtime import make_runtime, prepare, use_runtime
+from tests.support.gitrepo import GitRepo, make_repo
+
+REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+POSTGRES_URL = os.environ.get("CONVEYOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+WEBHOOK_SECRET = "It's a Secret to Everybody"
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CONVEYOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+    return POSTGRES_URL
+
+
+@contextmanager
+def new_postgres_database(server: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server, dropped afterwards."""
+    name = f"conveyor_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of this test session's own, shared by the tests (emptied after each)."""
+    with new_postgres_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all, of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'conveyor.db'}"
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    yield url
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
+        if tables:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is required at {REDIS_URL}: {exc}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def settings_for(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "redis_url": REDIS_URL,
+        "blob_url": f"file://{tmp_path / 'blobs'}",
+        "github_webhook_secret": WEBHOOK_SECRET,
+        "lease_seconds": 3,
+        "reconcile_interval": 0.2,
+        "git_retries": 1,
+        "git_timeout": 30,
+        **overrides,
+    }
+    return load_settings(environ={}, overrides=values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_client: redis.Redis) -> Settings:
+    return settings_for(tmp_path, database_url)
+
+
+@pytest.fixture
+def rt(settings: Settings) -> Iterator[Runtime]:
+    prepare(settings)
+    runtime = make_runtime(settings)
+    use_runtime(runtime)
+    yield runtime
+    use_runtime(None)
+    runtime.db.dispose()
+    aws.reset()
+
+
+@pytest.fixture
+def run_jobs(rt: Runtime) -> Any:
+    """Work every queue in this process until all are empty (jobs that enqueue jobs included)."""
+
+    def work() -> None:
+        SimpleWorker(worker_queues(rt.settings), connection=rt.redis).work(burst=True, logging_level="WARNING")
+
+    return work
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return make_repo(tmp_path / "repo")

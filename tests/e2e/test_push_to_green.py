@@ -1,0 +1,113 @@
+"""A signed push to a real server runs a real build in a real worker, and the artifact lands in the blob store."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conveyor.blobs import open_blob_store
+from tests.e2e.conftest import RunningStack
+from tests.support.gitrepo import make_repo
+from tests.support.pipelines import as_yaml, pipeline
+
+pytestmark = pytest.mark.e2e
+
+BUILDSPEC = """\
+version: 0.2
+phases:
+  pre_build:
+    commands:
+      - VERSION="1.$CODEBUILD_BUILD_NUMBER"
+  build:
+    commands:
+      - mkdir -p dist && cd dist
+      - echo "$VERSION $CODEBUILD_RESOLVED_SOURCE_VERSION" > version.txt
+      - cp ../app.py .
+artifacts:
+  base-directory: dist
+  files:
+    - '**/*'
+"""
+
+
+def final(execution: dict) -> bool:  # type: ignore[type-arg]
+    return execution["status"] not in ("InProgress", "Stopping")
+
+
+def test_signed_push_goes_green_and_stores_the_artifact(conveyor_stack: RunningStack, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "app", {"buildspec.yml": BUILDSPEC, "app.py": "print('hi')\n"})
+    created = conveyor_stack.api(
+        "POST", "/pipelines", data=as_yaml(pipeline("e2e", repo.url)), headers={"Content-Type": "application/yaml"}
+    )
+    assert created.status_code == 201, created.text
+
+    response = conveyor_stack.push("acme/app", "https://github.com/acme/app.git", repo.head())
+    assert response.status_code == 202, response.text
+    [execution_id] = response.json()["executionIds"]
+
+    execution = conveyor_stack.wait_for(f"/executions/{execution_id}", final)
+    assert execution["status"] == "Succeeded", execution
+    build_id = execution["stages"][1]["actions"][0]["externalExecutionId"]
+    build = conveyor_stack.api("GET", f"/builds/{build_id}").json()
+    assert [p["phaseType"] for p in build["phases"]][-3:] == ["UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"]
+    blobs = open_blob_store(conveyor_stack.settings)
+    with zipfile.ZipFile(io.BytesIO(blobs.get_bytes(build["artifacts"]["key"]))) as archive:
+        assert sorted(archive.namelist()) == ["app.py", "version.txt"]
+        assert archive.read("version.txt").decode() == f"1.1 {repo.head()}\n"
+    log = conveyor_stack.api("GET", f"/builds/{build_id}/logs").text
+    assert "Running command cp ../app.py ." in log
+
+
+def test_a_killed_worker_does_not_leave_the_execution_in_progress(conveyor_stack: RunningStack, tmp_path: Path) -> None:
+    marker = tmp_path / "build-shell.pid"
+    slow = f"""\
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo "$$ $PPID" > {marker}
+      - sleep 4
+      - echo done > result.txt
+artifacts:
+  files: [result.txt]
+"""
+    repo = make_repo(tmp_path / "slow", {"buildspec.yml": slow})
+    conveyor_stack.api(
+        "POST", "/pipelines", data=as_yaml(pipeline("slow", repo.url)), headers={"Content-Type": "application/yaml"}
+    )
+    [execution_id] = conveyor_stack.push("acme/app", repo.url, repo.head()).json()["executionIds"]
+    running = conveyor_stack.wait_for(
+        f"/executions/{execution_id}",
+        lambda e: e["stages"][1]["actions"][0]["status"] == "InProgress" and marker.exists(),
+    )
+    build_id = running["stages"][1]["actions"][0]["externalExecutionId"]
+
+    _kill_worker_machine(conveyor_stack, marker)  # mid-build, as if the worker's machine died
+    conveyor_stack.stack.start_one("worker")
+
+    execution = conveyor_stack.wait_for(f"/executions/{execution_id}", final, timeout=90)
+    log = conveyor_stack.api("GET", f"/builds/{build_id}/logs").text
+    assert execution["status"] == "Succeeded", (execution["statusSummary"], log)
+    build = conveyor_stack.api("GET", f"/builds/{build_id}").json()
+    assert build["attempt"] == 2
+    assert "Attempt 2" in log
+
+
+def _kill_worker_machine(stack: RunningStack, marker: Path) -> None:
+    """SIGKILL the worker processes, the RQ work horse running the build and the build's shell.
+
+    RQ starts each work horse in a session of its own, and the build's shell runs in another: killing the worker's
+    process group alone would leave both running, which a dead machine would not.
+    """
+    shell, horse = (int(pid) for pid in marker.read_text().split())
+    stack.stack.signal("worker", signal.SIGKILL)
+    for group in (horse, shell):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    stack.stack.processes["worker"].wait()

@@ -1,0 +1,48 @@
+"""Fixtures for the web app, on the same settings as the runtime fixtures."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from conveyor.config import Settings
+from conveyor.runtime import Runtime
+from handlers.app import create_app
+from tests.conftest import WEBHOOK_SECRET
+
+
+@pytest.fixture
+def app(settings: Settings, rt: Runtime) -> Iterator[Flask]:
+    app = create_app({field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)})
+    yield app
+    app.extensions["conveyor"].db.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def deliver(client: FlaskClient, event: str, payload: Any, delivery: str | None = None, **headers: str) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sent = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": signed(body),
+        **headers,
+    }
+    return client.post("/webhooks/github", data=body, headers=sent)

@@ -1,0 +1,172 @@
+"""The REST API and /healthz on real SQL and Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from conveyor.runtime import Runtime
+from tests.support.gitrepo import GitRepo
+from tests.support.pipelines import as_yaml, pipeline
+
+YAML = {"Content-Type": "application/yaml"}
+
+
+def test_healthz_checks_sql_and_redis(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_healthz_is_503_naming_redis_when_it_is_unreachable(client: FlaskClient, app: Flask) -> None:
+    import redis
+
+    runtime = app.extensions["conveyor"]
+    runtime.redis = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"].startswith("Redis is unavailable")
+
+
+def test_create_get_list_and_update_a_pipeline(client: FlaskClient, repo: GitRepo) -> None:
+    document = pipeline("api-demo", repo.url)
+    created = client.post("/api/v1/pipelines", data=as_yaml(document), headers=YAML)
+    assert created.status_code == 201
+    assert created.get_json()["pipeline"]["version"] == 1
+
+    document["pipeline"]["stages"][1]["actions"][0]["configuration"]["ProjectName"] = "renamed"
+    updated = client.put(
+        "/api/v1/pipelines/api-demo", data=json.dumps(document), headers={"Content-Type": "application/json"}
+    )
+    assert updated.status_code == 200
+    assert updated.get_json()["pipeline"]["version"] == 2
+
+    got = client.get("/api/v1/pipelines/api-demo").get_json()
+    assert got["pipeline"]["stages"][1]["actions"][0]["configuration"]["ProjectName"] == "renamed"
+    listed = client.get("/api/v1/pipelines").get_json()["pipelines"]
+    assert [(p["name"], p["version"]) for p in listed] == [("api-demo", 2)]
+
+
+def test_creating_a_pipeline_twice_is_409(client: FlaskClient, repo: GitRepo) -> None:
+    text = as_yaml(pipeline("twice", repo.url))
+    assert client.post("/api/v1/pipelines", data=text, headers=YAML).status_code == 201
+    again = client.post("/api/v1/pipelines", data=text, headers=YAML)
+    assert again.status_code == 409
+    assert "already exists" in again.get_json()["message"]
+
+
+def test_an_invalid_definition_is_400_listing_every_problem_with_path_and_line(client: FlaskClient) -> None:
+    text = """\
+pipeline:
+  name: broken
+  stages:
+    - name: Source
+      actions:
+        - name: Fetch
+          actionTypeId: {category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}
+          configuration: {BranchName: main}
+          outputArtifacts: [{name: Src}]
+    - name: Build
+      actions:
+        - name: Compile
+          actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+          configuration: {ProjectName: app}
+          inputArtifacts: [{name: Missing}]
+"""
+    response = client.post("/api/v1/pipelines", data=text, headers={**YAML, "X-Conveyor-Filename": "broken.yml"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "InvalidSpecification"
+    assert body["source"] == "broken.yml"
+    problems = {(p["path"], p["line"]) for p in body["problems"]}
+    assert ("pipeline.stages[0].actions[0].configuration", 8) in problems
+    assert ("pipeline.stages[1].actions[0].inputArtifacts[0].name", 15) in problems
+    assert client.get("/api/v1/pipelines/broken").status_code == 404
+
+
+def test_an_empty_or_wrongly_typed_definition_is_400(client: FlaskClient) -> None:
+    assert client.post("/api/v1/pipelines", data="", headers=YAML).status_code == 400
+    assert client.post("/api/v1/pipelines", data="a", headers={"Content-Type": "image/png"}).status_code == 400
+
+
+def test_start_with_variables_and_revision_then_read_the_execution(client: FlaskClient, repo: GitRepo) -> None:
+    document = pipeline(
+        "vars", repo.url, pipelineType="V2", variables=[{"name": "DEPLOY_ENV", "defaultValue": "staging"}]
+    )
+    client.post("/api/v1/pipelines", data=as_yaml(document), headers=YAML)
+    started = client.post(
+        "/api/v1/pipelines/vars/executions", json={"variables": {"DEPLOY_ENV": "prod"}, "revision": repo.head()}
+    )
+    assert started.status_code == 202
+    execution_id = started.get_json()["pipelineExecutionId"]
+
+    execution = client.get(f"/api/v1/executions/{execution_id}").get_json()
+    assert execution["status"] == "InProgress"
+    assert execution["variables"] == {"DEPLOY_ENV": "prod"}
+    assert execution["trigger"]["triggerType"] == "StartPipelineExecution"
+    assert execution["sourceRevisions"][0]["revisionId"] == repo.head()
+    assert [s["stageName"] for s in execution["stages"]] == ["Source", "Build"]
+    listed = client.get("/api/v1/executions?pipeline=vars").get_json()["executions"]
+    assert [e["pipelineExecutionId"] for e in listed] == [execution_id]
+
+
+def test_start_rejects_unknown_and_empty_variables_and_unknown_pipelines(client: FlaskClient, repo: GitRepo) -> None:
+    client.post("/api/v1/pipelines", data=as_yaml(pipeline("strict", repo.url)), headers=YAML)
+    unknown = client.post("/api/v1/pipelines/strict/executions", json={"variables": {"NOPE": "1"}})
+    malformed = client.post(
+        "/api/v1/pipelines/strict/executions", data="{", headers={"Content-Type": "application/json"}
+    )
+    missing = client.post("/api/v1/pipelines/absent/executions", json={})
+    assert unknown.status_code == 400
+    assert "NOPE" in unknown.get_json()["message"]
+    assert malformed.status_code == 400
+    assert missing.status_code == 404
+
+
+def test_unknown_things_are_404_with_json(client: FlaskClient) -> None:
+    for path in (
+        "/api/v1/executions/nope",
+        "/api/v1/builds/app:nope",
+        "/api/v1/builds/app:nope/logs",
+        "/api/v1/pipelines/nope",
+        "/no/such/route",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.is_json, path
+        assert response.get_json()["message"], path
+
+
+def test_bad_limit_is_400(client: FlaskClient) -> None:
+    assert client.get("/api/v1/executions?limit=0").status_code == 400
+    assert client.get("/api/v1/executions?limit=abc").status_code == 400
+
+
+def test_api_token_is_required_when_configured(client: FlaskClient, app: Flask) -> None:
+    runtime: Runtime = app.extensions["conveyor"]
+    runtime.settings = dataclasses.replace(runtime.settings, api_token="t0ken")
+    assert client.get("/api/v1/pipelines").status_code == 401
+    assert client.get("/api/v1/pipelines", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/v1/pipelines", headers={"Authorization": "Bearer t0ken"}).status_code == 200
+    assert client.get("/healthz").status_code == 200  # health checks stay open for load balancers
+
+
+def test_openapi_document_lists_the_routes(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    for path in (
+        "/pipelines",
+        "/pipelines/{name}",
+        "/pipelines/{name}/executions",
+        "/executions",
+        "/executions/{executionId}",
+        "/builds",
+        "/builds/{buildId}",
+        "/builds/{buildId}/logs",
+    ):
+        assert path in document["paths"], path

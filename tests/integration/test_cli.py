@@ -1,0 +1,81 @@
+"""The `conveyor` command line, working directly on the same settings a server would use."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conveyor.cli import main
+from conveyor.config import Settings
+from conveyor.runtime import Runtime
+from tests.support.gitrepo import GitRepo
+from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
+
+
+@pytest.fixture
+def cli(settings: Settings, rt: Runtime):
+    env = {
+        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
+        for f in dataclasses.fields(settings)
+        if f.name not in ("compute_types",)
+    }
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(main, ["--direct", *args], env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_create_start_and_follow_a_pipeline(cli, repo: GitRepo, tmp_path: Path, run_jobs) -> None:
+    sha = repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC})
+    path = tmp_path / "pipeline.yml"
+    path.write_text(as_yaml(pipeline("cli-demo", repo.url)))
+
+    created = cli("pipeline", "create", "-f", str(path))
+    assert created.exit_code == 0, created.output
+    assert "created pipeline cli-demo (version 1)" in created.output
+
+    started = cli("pipeline", "start", "cli-demo", "--revision", sha, "--output", "json")
+    execution_id = json.loads(started.output)["pipelineExecutionId"]
+    run_jobs()
+
+    listed = json.loads(cli("executions", "list", "--output", "json").output)
+    assert [(e["pipelineExecutionId"], e["status"]) for e in listed] == [(execution_id, "Succeeded")]
+    shown = json.loads(cli("executions", "show", execution_id, "--output", "json").output)
+    build_id = shown["stages"][1]["actions"][0]["externalExecutionId"]
+    assert build_id.startswith("app:")
+
+    logs = cli("builds", "logs", build_id)
+    assert logs.exit_code == 0
+    assert "Running command echo building" in logs.output
+    assert "\nbuilding\n" in logs.output
+    table = cli("executions", "show", execution_id)
+    assert "Succeeded" in table.output
+    assert "Build" in table.output
+
+
+def test_validate_lists_every_problem_and_exits_1(cli, tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(as_yaml(pipeline("good", "file:///srv/git/app")))
+    bad = tmp_path / "bad.yml"
+    bad.write_text("pipeline:\n  name: bad\n  stages:\n    - name: Only\n      actions: []\n")
+
+    assert cli("pipeline", "validate", str(good)).exit_code == 0
+    result = cli("pipeline", "validate", str(good), str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:3: pipeline.stages" in result.output
+    assert f"{bad}:5: pipeline.stages[0].actions" in result.output
+
+
+def test_errors_are_one_readable_line_and_exit_1(cli) -> None:
+    result = cli("executions", "show", "does-not-exist")
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: no pipeline execution does-not-exist"
+    bad_variable = cli("pipeline", "start", "x", "--variable", "novalue")
+    assert bad_variable.exit_code == 1
+    assert "NAME=VALUE" in bad_variable.output
