@@ -93,6 +93,7 @@ class BuildRunner:
         self.shell: ShellSession | None = None
         self.result = BuildResult(BuildStatus.SUCCEEDED)
         self._stopped = threading.Event()
+        self._timed_out = False
 
     def stop(self) -> None:
         """Stop the build from another thread: the running command is killed, FINALIZING still runs."""
@@ -124,6 +125,7 @@ class BuildRunner:
         try:
             return self._phase_body(phase)
         except CommandTimeout:
+            self._timed_out = True
             minutes = self.request.timeout_seconds / 60
             return _PhaseOutcome(
                 BuildStatus.TIMED_OUT, [_context("BUILD_TIMED_OUT", f"Build has timed out. {minutes:g} mins")]
@@ -275,7 +277,7 @@ class BuildRunner:
 
     def _finalize(self) -> _PhaseOutcome:
         if self.shell is not None:
-            if not self._stopped.is_set():
+            if not self._stopped.is_set() and not self._timed_out:  # a killed shell left no state to read back
                 self._capture_exported_variables()
             self.shell.close()
         return _PhaseOutcome(BuildStatus.SUCCEEDED)

@@ -102,7 +102,13 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
     if shell not in SHELLS:
         problems.add(("env", "shell"), f"unsupported shell {shell!r} on Linux (use bash or /bin/sh)")
     exported = _string_list(env.get("exported-variables"), ("env", "exported-variables"), problems)
-    for index, name in enumerate(exported):
+    raw_exported = env.get("exported-variables")
+    positions = (
+        [i for i, item in enumerate(raw_exported) if item is not None and not isinstance(item, dict | list)]
+        if isinstance(raw_exported, list)
+        else [0]
+    )
+    for index, name in zip(positions, exported, strict=False):  # paths keep the file's own index
         if not VARIABLE_NAME.match(name):
             problems.add(("env", "exported-variables", index), f"{name!r} is not a valid variable name")
         elif name.startswith("AWS_"):

@@ -22,6 +22,7 @@ from conveyor.specfile import Path as SpecPath
 
 SCHEMA_PATH = Path(__file__).with_name("pipeline.schema.json")
 V2_ONLY_FIELDS = ("variables", "triggers")
+RESERVED_NAMESPACES = frozenset({"codepipeline", "variables"})  # `#{codepipeline.…}` and `#{variables.…}`
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(data))
     out.pop("version", None)  # server-managed
     if "pipelineType" not in out:
-        out["pipelineType"] = "V2" if any(k in out for k in V2_ONLY_FIELDS) else "V1"
+        v2_features = any(k in out for k in V2_ONLY_FIELDS) or out.get("executionMode") in ("QUEUED", "PARALLEL")
+        out["pipelineType"] = "V2" if v2_features else "V1"
     out.setdefault("executionMode", "SUPERSEDED")
     for stage in out["stages"]:
         for action in stage["actions"]:
@@ -285,7 +287,9 @@ def _check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, prob
             namespace = action.get("namespace")
             if namespace is None:
                 continue
-            if namespace in namespaces or namespace in produced:
+            if namespace in RESERVED_NAMESPACES:
+                problems.add((*path, "namespace"), f"namespace {namespace!r} is reserved for Conveyor's own variables")
+            elif namespace in namespaces or namespace in produced:
                 problems.add((*path, "namespace"), f"namespace {namespace!r} is already used by an action or artifact")
             namespaces.add(namespace)
 

@@ -426,3 +426,13 @@ def test_both_linux_shells_run_the_commands(tmp_path: Path, shell: str) -> None:
     build = run_build(tmp_path, {"buildspec.yml": buildspec})
 
     assert build.output == ["ok"]
+
+
+def test_a_timed_out_build_exports_nothing_rather_than_stale_values(tmp_path: Path) -> None:
+    head = "env:\n  exported-variables:\n    - IMAGE_TAG\n"
+    buildspec = spec(phase("build", "IMAGE_TAG=v1", "sleep 30"), head=head)
+
+    build = run_build(tmp_path, {"buildspec.yml": buildspec}, timeout=0.5)
+
+    assert build.result.status is S.TIMED_OUT
+    assert build.result.exported_variables == {}

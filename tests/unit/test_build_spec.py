@@ -278,3 +278,8 @@ def test_a_document_that_is_not_a_mapping_is_reported() -> None:
     _, _, message = only_problem("- version: 0.2\n")
 
     assert "must be a mapping" in message
+
+
+def test_an_exported_name_problem_points_at_its_own_entry_after_an_empty_dash() -> None:
+    text = "version: 0.2\nenv:\n  exported-variables:\n    -\n    - AWS_SECRET\n"
+    assert only_problem(text) == ("env.exported-variables[1]", 5, "AWS_SECRET: names starting AWS_ cannot be exported")

@@ -225,6 +225,21 @@ def test_a_v2_pipeline_may_queue_or_run_in_parallel() -> None:
         assert parse_pipeline(as_yaml(pipeline(pipelineType="V2", executionMode=mode))).execution_mode == mode
 
 
+def test_queued_or_parallel_without_a_type_makes_the_pipeline_v2() -> None:
+    for mode in ("QUEUED", "PARALLEL"):
+        definition = parse_pipeline(as_yaml(pipeline(executionMode=mode)))
+        assert (definition.pipeline_type, definition.execution_mode) == ("V2", mode)
+
+
+def test_the_codepipeline_and_variables_namespaces_are_reserved() -> None:
+    for reserved in ("codepipeline", "variables"):
+        document = pipeline()
+        document["stages"][1]["actions"][0]["namespace"] = reserved
+        [problem] = problems(as_yaml(document))
+        assert problem.path == "pipeline.stages[1].actions[0].namespace"
+        assert "reserved" in problem.message
+
+
 def test_run_orders_and_artifacts_flow_forward_within_a_stage() -> None:
     document = pipeline(
         stage("Source", source()),
