@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -22,19 +21,53 @@ from conveyor.config import Settings, load_settings  # noqa: E402
 from conveyor.devstack import (  # noqa: E402
     Stack,
     embedded_redis,
+    free_port,
     read_procfile,
     stack_environment,
     wait_for_socket,
     wait_healthy,
 )
 
+__all__ = ["free_port"]
+
 SECRET = "bench-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pipeline_document(name: str, repository_id: str, url: str = "") -> dict[str, Any]:
+    """A two-stage pipeline: a git source of `repository_id` (cloned from `url` if given) and a CodeBuild build."""
+    configuration = {"FullRepositoryId": repository_id, "BranchName": "main", **({"RepositoryUrl": url} if url else {})}
+    source_type = {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"}
+    build_type = {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
+    return {
+        "pipeline": {
+            "name": name,
+            "stages": [
+                {
+                    "name": "Source",
+                    "actions": [
+                        {
+                            "name": "Source",
+                            "actionTypeId": source_type,
+                            "configuration": configuration,
+                            "outputArtifacts": [{"name": "Src"}],
+                        }
+                    ],
+                },
+                {
+                    "name": "Build",
+                    "actions": [
+                        {
+                            "name": "Build",
+                            "actionTypeId": build_type,
+                            "configuration": {"ProjectName": name},
+                            "inputArtifacts": [{"name": "Src"}],
+                            "outputArtifacts": [{"name": "Out"}],
+                        }
+                    ],
+                },
+            ],
+        }
+    }
 
 
 @dataclass

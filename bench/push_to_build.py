@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import SECRET, conveyor_stack, percentile, report
+from bench.harness import SECRET, conveyor_stack, percentile, pipeline_document, report
 from conveyor.triggers.github import push_payload, signature
 
 BUILDSPEC = """\
@@ -37,41 +37,6 @@ phases:
 artifacts:
   files: [out.txt]
 """
-PIPELINE = {
-    "pipeline": {
-        "name": "bench",
-        "stages": [
-            {
-                "name": "Source",
-                "actions": [
-                    {
-                        "name": "Source",
-                        "actionTypeId": {
-                            "category": "Source",
-                            "owner": "AWS",
-                            "provider": "CodeStarSourceConnection",
-                            "version": "1",
-                        },
-                        "configuration": {"FullRepositoryId": "bench/app", "BranchName": "main", "RepositoryUrl": ""},
-                        "outputArtifacts": [{"name": "Src"}],
-                    }
-                ],
-            },
-            {
-                "name": "Build",
-                "actions": [
-                    {
-                        "name": "Build",
-                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
-                        "configuration": {"ProjectName": "bench"},
-                        "inputArtifacts": [{"name": "Src"}],
-                        "outputArtifacts": [{"name": "Out"}],
-                    }
-                ],
-            },
-        ],
-    }
-}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -160,8 +125,8 @@ def main() -> None:
     with conveyor_stack(CONVEYOR_BUILDERS="1") as stack:
         marks = stack.root / "marks.txt"
         repo = make_repository(stack.root, marks)
-        PIPELINE["pipeline"]["stages"][0]["actions"][0]["configuration"]["RepositoryUrl"] = repo.as_uri()
-        created = requests.post(f"{stack.url}/api/v1/pipelines", json=PIPELINE, timeout=10)
+        document = pipeline_document("bench", "bench/app", repo.as_uri())
+        created = requests.post(f"{stack.url}/api/v1/pipelines", json=document, timeout=10)
         created.raise_for_status()
         latencies = []
         statuses = set()

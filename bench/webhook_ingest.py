@@ -23,46 +23,12 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import ROOT, SECRET, conveyor_stack, free_port, percentile, report
+from bench.harness import ROOT, SECRET, conveyor_stack, free_port, percentile, pipeline_document, report
 from bench.loadgen import LoadResult, WrkResult, run_load, run_wrk
 from conveyor.devstack import read_procfile, wait_healthy
 from conveyor.triggers.github import push_payload, signature
 
 Result = LoadResult | WrkResult
-PIPELINE = {
-    "pipeline": {
-        "name": "ingest",
-        "stages": [
-            {
-                "name": "Source",
-                "actions": [
-                    {
-                        "name": "Source",
-                        "actionTypeId": {
-                            "category": "Source",
-                            "owner": "AWS",
-                            "provider": "CodeStarSourceConnection",
-                            "version": "1",
-                        },
-                        "configuration": {"FullRepositoryId": "bench/ingest", "BranchName": "main"},
-                        "outputArtifacts": [{"name": "Src"}],
-                    }
-                ],
-            },
-            {
-                "name": "Build",
-                "actions": [
-                    {
-                        "name": "Build",
-                        "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
-                        "configuration": {"ProjectName": "ingest"},
-                        "inputArtifacts": [{"name": "Src"}],
-                    }
-                ],
-            },
-        ],
-    }
-}
 
 
 def web_command() -> str:
@@ -124,7 +90,8 @@ def main() -> None:
     with conveyor_stack(
         ("web",), **({"CONVEYOR_DATABASE_URL": args.database_url} if args.database_url else {})
     ) as stack:
-        requests.post(f"{stack.url}/api/v1/pipelines", json=PIPELINE, timeout=10).raise_for_status()
+        document = pipeline_document("ingest", "bench/ingest")
+        requests.post(f"{stack.url}/api/v1/pipelines", json=document, timeout=10).raise_for_status()
         wait_healthy(stack.url)
         conveyor = measure(stack.url, body, args.seconds)
         started = requests.get(f"{stack.url}/api/v1/executions?limit=1", timeout=10).json()["executions"]

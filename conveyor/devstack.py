@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +31,13 @@ from conveyor.errors import ConfigurationError, ServiceUnavailable
 class ProcessEntry:
     name: str
     command: str
+
+
+def free_port() -> int:
+    """A TCP port on the loopback nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def read_procfile(path: Path) -> list[ProcessEntry]:

@@ -96,8 +96,7 @@ class Database:
         except OperationalError as exc:
             raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the transaction; what was loaded stays readable on the detached objects
 
     def ping(self) -> None:
         with self.engine.execution_options(conveyor_read_only=True).connect() as connection:

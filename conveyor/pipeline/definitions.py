@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, utcnow
+from conveyor.db.models import (
+    ActionExecution,
+    Pipeline,
+    PipelineExecution,
+    PipelineVersion,
+    SourceSubscription,
+    utcnow,
+)
 from conveyor.errors import Conflict, NotFound
 from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
-from conveyor.pipeline.spec import PipelineDefinition, from_document, parse_pipeline
+from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition, from_document, parse_pipeline
 from conveyor.runtime import Runtime
 
 
@@ -87,6 +95,27 @@ def definition_of_version(session: Session, version_id: int) -> PipelineDefiniti
             _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
         _DEFINITIONS[key] = definition
     return definition
+
+
+@dataclass(frozen=True)
+class ActionInContext:
+    """An action execution with its execution and the declaration from the execution's own pipeline version."""
+
+    action: ActionExecution
+    execution: PipelineExecution
+    definition: PipelineDefinition
+    declaration: ActionDeclaration
+
+
+def action_in_context(session: Session, action_execution_id: str) -> ActionInContext:
+    action = session.get(ActionExecution, action_execution_id)
+    if action is None:
+        raise NotFound(f"no action execution {action_execution_id}")
+    execution = session.get_one(PipelineExecution, action.execution_id)
+    definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
+    return ActionInContext(
+        action, execution, definition, definition.stage(action.stage_name).action(action.action_name)
+    )
 
 
 def find_pipeline(session: Session, name: str) -> Pipeline:

@@ -19,7 +19,7 @@ from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
 from conveyor.pipeline.actions import ActionStart, starter_for
 from conveyor.pipeline.actions.base import ActionOutcome
-from conveyor.pipeline.definitions import find_pipeline, load_definition
+from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
 from conveyor.queues import PIPELINE_QUEUE
@@ -138,13 +138,7 @@ def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:
 def action_declaration(rt: Runtime, action_execution_id: str) -> ActionDeclaration:
     """The declaration (from the execution's own pipeline version) of an action execution."""
     with rt.db.reader() as session:
-        action = session.get(ActionExecution, action_execution_id)
-        if action is None:
-            raise NotFound(f"no action execution {action_execution_id}")
-        execution = session.get(PipelineExecution, action.execution_id)
-        assert execution is not None
-        definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
-        return definition.stage(action.stage_name).action(action.action_name)
+        return action_in_context(session, action_execution_id).declaration
 
 
 def _advance_locked(rt: Runtime, session: Session, outbox: Outbox, execution: PipelineExecution) -> None:

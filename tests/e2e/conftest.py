@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,17 +16,11 @@ import redis
 import requests
 
 from conveyor.config import Settings
-from conveyor.devstack import Stack, read_procfile, stack_environment, wait_healthy
+from conveyor.devstack import Stack, free_port, read_procfile, stack_environment, wait_healthy
 from conveyor.triggers.github import push_payload, signature
 from tests.conftest import REDIS_URL, WEBHOOK_SECRET, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

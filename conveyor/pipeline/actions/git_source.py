@@ -9,13 +9,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from conveyor.db.models import ActionExecution, PipelineExecution
 from conveyor.dispatch import Kind
-from conveyor.errors import NotFound
 from conveyor.git import GitError, Mirrors, RevisionNotFound, redact
 from conveyor.pipeline.actions.base import ActionOutcome, ActionStart, artifact_key
 from conveyor.pipeline.catalog import git_source
-from conveyor.pipeline.definitions import load_definition
+from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.status import ActionStatus
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
@@ -34,15 +32,9 @@ def mirrors(rt: Runtime) -> Mirrors:
 def fetch(rt: Runtime, action_execution_id: str) -> ActionOutcome:
     """Fetch the revision, store the source artifact, and describe the commit in output variables."""
     with rt.db.reader() as session:
-        action = session.get(ActionExecution, action_execution_id)
-        if action is None:
-            raise NotFound(f"no action execution {action_execution_id}")
-        execution = session.get(PipelineExecution, action.execution_id)
-        assert execution is not None
-        definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
-        declaration = definition.stage(action.stage_name).action(action.action_name)
-        revision = execution.source_revisions.get(action.action_name) or {}
-        execution_id = execution.id
+        found = action_in_context(session, action_execution_id)
+        definition, declaration, execution_id = found.definition, found.declaration, found.execution.id
+        revision = found.execution.source_revisions.get(declaration.name) or {}
     source = git_source(declaration.configuration)
     try:
         commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"))
