@@ -35,13 +35,13 @@ def web_command() -> str:
     return next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
 
 
-def measure(url: str, body: bytes, seconds: float) -> Result:
+def measure(url: str, body: bytes, seconds: float, generator: str) -> Result:
     headers = {
         "Content-Type": "application/json",
         "X-GitHub-Event": "push",
         "X-Hub-Signature-256": signature(SECRET.encode(), body),
     }
-    if shutil.which("wrk"):
+    if generator == "wrk":
         return run_wrk(f"{url}/webhooks/github", body, headers, seconds=seconds)
     return run_load(f"{url}/webhooks/github", body, headers, seconds=seconds)
 
@@ -50,7 +50,7 @@ def p99(result: Result) -> float:
     return result.p99_ms if isinstance(result, WrkResult) else percentile(result.latencies_ms, 99)
 
 
-def bare_result(body: bytes, seconds: float) -> Result:
+def bare_result(body: bytes, seconds: float, generator: str) -> Result:
     port = free_port()
     command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
     env = {
@@ -65,7 +65,7 @@ def bare_result(body: bytes, seconds: float) -> Result:
         )
         try:
             _wait_up(f"http://127.0.0.1:{port}")
-            return measure(f"http://127.0.0.1:{port}", body, seconds)
+            return measure(f"http://127.0.0.1:{port}", body, seconds, generator)
         finally:
             os.killpg(process.pid, 15)
             process.wait()
@@ -85,6 +85,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--database-url", help="run Conveyor on this database instead of its embedded SQLite")
+    parser.add_argument(
+        "--generator",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator (default: wrk when installed)",
+    )
     args = parser.parse_args()
     body = json.dumps(push_payload("bench/ingest", "https://github.com/bench/ingest.git", "a" * 40)).encode()
     with conveyor_stack(
@@ -93,9 +99,9 @@ def main() -> None:
         document = pipeline_document("ingest", "bench/ingest")
         requests.post(f"{stack.url}/api/v1/pipelines", json=document, timeout=10).raise_for_status()
         wait_healthy(stack.url)
-        conveyor = measure(stack.url, body, args.seconds)
+        conveyor = measure(stack.url, body, args.seconds, args.generator)
         started = requests.get(f"{stack.url}/api/v1/executions?limit=1", timeout=10).json()["executions"]
-    bare = bare_result(body, args.seconds)
+    bare = bare_result(body, args.seconds, args.generator)
     report(
         "webhook_ingest",
         {
@@ -108,7 +114,7 @@ def main() -> None:
         target_ratio=0.5,
         conveyor_errors=conveyor.errors,
         bare_errors=bare.errors,
-        load_generator="wrk" if shutil.which("wrk") else "python (install wrk for figures less bound by the client)",
+        load_generator=args.generator,
         gunicorn=shlex.split(web_command())[1:],
         executions_created=bool(started),
     )
