@@ -1,7 +1,9 @@
 """A build's log: the output of its commands and Conveyor's own `[Container]` lines, in order, to a file.
 
-Output arrives in chunks from the shell's reader thread; lines are written whole, and a command's last line that
-lacks a newline is ended before the next `[Container]` line, so the log always reads line by line.
+Output arrives in chunks; lines are written whole, and a command's last line that lacks a newline is ended before the
+next `[Container]` line, so the log always reads line by line. Writes are buffered and flushed at most every
+`FLUSH_SECONDS` by a background thread (and at close), so a build of many quick commands does not pay a system call
+per line; each flushed piece also goes to `on_flush` (live log streaming).
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+FLUSH_SECONDS = 0.1
+
 
 class BuildLog:
-    def __init__(self, path: Path, on_line: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: Path, on_flush: Callable[[str], None] | None = None) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", encoding="utf-8", errors="replace")
         self._partial = ""
+        self._unflushed: list[str] = []
         self._lock = threading.Lock()
-        self._on_line = on_line
+        self._on_flush = on_flush
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="build-log-flush", daemon=True)
+        self._flusher.start()
 
     def container(self, message: str) -> None:
         """Write one of Conveyor's own lines, CodeBuild style."""
@@ -38,8 +46,11 @@ class BuildLog:
                 self._write(complete + "\n")
 
     def close(self) -> None:
+        self._closed.set()
+        self._flusher.join(timeout=5)
         with self._lock:
             self._end_partial()
+            self._flush()
             self._file.close()
 
     def _end_partial(self) -> None:
@@ -48,7 +59,19 @@ class BuildLog:
             self._partial = ""
 
     def _write(self, text: str) -> None:
+        self._unflushed.append(text)
+
+    def _flush(self) -> None:
+        if not self._unflushed:
+            return
+        text = "".join(self._unflushed)
+        self._unflushed.clear()
         self._file.write(text)
         self._file.flush()
-        if self._on_line is not None:
-            self._on_line(text)
+        if self._on_flush is not None:
+            self._on_flush(text)
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.wait(FLUSH_SECONDS):
+            with self._lock:
+                self._flush()

@@ -99,7 +99,7 @@ class BuildRunner:
         """Stop the build from another thread: the running command is killed, FINALIZING still runs."""
         self._stopped.set()
         if self.shell is not None:
-            self.shell.close()
+            self.shell.kill()
 
     def run(self) -> BuildResult:
         statuses: list[BuildStatus] = []
@@ -210,30 +210,34 @@ class BuildRunner:
         self.shell.start()
 
     def _run_commands(self, phase: PhaseSpec) -> _PhaseOutcome:
-        contexts: list[dict[str, str]] = []
-        for command in phase.commands:
-            if not self._run_one(command, contexts):
-                break
-        for command in phase.finally_commands:
-            if not self._run_one(command, contexts):
-                break  # decided: a failing `finally` command ends the `finally` block, as in `commands`
+        contexts = self._run_list(list(phase.commands))
+        # decided: a failing `finally` command ends the `finally` block, as a failing command ends `commands`
+        contexts += self._run_list(list(phase.finally_commands))
         status = BuildStatus.FAILED if contexts else BuildStatus.SUCCEEDED
         return _PhaseOutcome(status, contexts[:1], phase.on_failure)
 
-    def _run_one(self, command: str, contexts: list[dict[str, str]]) -> bool:
+    def _run_list(self, commands: list[str]) -> list[dict[str, str]]:
+        """Run commands until one fails (one batch to the shell); the failure's context, if any."""
         assert self.shell is not None
+        if not commands:
+            return []
         if self._stopped.is_set():
             raise ShellError("stopped")
-        self.log.container(f"Running command {command}")
-        code = self.shell.run(command, timeout=max(0.0, self.deadline - self.clock()))
+        results = self.shell.run_batch(
+            commands,
+            timeout=max(0.0, self.deadline - self.clock()),
+            on_start=lambda index: self.log.container(f"Running command {commands[index]}"),
+        )
         if self._stopped.is_set():
             raise ShellError("stopped")
-        if code == 0:
-            return True
-        message = f"Error while executing command: {command}. Reason: exit status {code}"
-        contexts.append(_context("COMMAND_EXECUTION_ERROR", message))
+        failed = [r for r in results if r.exit_status != 0]
+        if not failed:
+            return []
+        command, code = commands[failed[0].index], failed[0].exit_status
         self.log.container(f"Command did not exit successfully {command} exit status {code}")
-        return False
+        return [
+            _context("COMMAND_EXECUTION_ERROR", f"Error while executing command: {command}. Reason: exit status {code}")
+        ]
 
     def _mark_failing(self) -> None:
         if self.shell is not None and not self._stopped.is_set():

@@ -10,9 +10,11 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -177,32 +179,67 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
     )
 
 
+_PHASES = cast(Table, BuildPhase.__table__)
+_BUILDS = cast(Table, Build.__table__)
+_START_PHASE = insert(_PHASES).returning(_PHASES.c.id)
+_END_PHASE = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
+_SET_CURRENT = update(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
+
+
+@dataclass
+class _OpenPhase:
+    row_id: int
+    started: datetime
+    ended: tuple[BuildStatus, list[dict[str, str]], datetime] | None = None
+
+
 class PhaseRecorder:
-    """Writes each phase of one build as it starts and ends."""
+    """Writes each phase of one build as it starts and ends, in prebuilt statements (a build has a dozen).
+
+    A phase's end is written together with the next phase's start (they follow each other at once), so a build
+    costs one transaction per phase; the last end, FINALIZING's, is written on its own.
+    """
 
     def __init__(self, db: Database, build_id: str) -> None:
         self.db = db
         self.build_id = build_id
+        self._open: _OpenPhase | None = None
 
     def phase_started(self, phase: PhaseType) -> None:
+        now = utcnow()
         with self.db.session() as session:
-            session.add(BuildPhase(build_id=self.build_id, phase_type=phase.value, start_time=utcnow()))
-            build = session.get(Build, self.build_id)
-            assert build is not None
-            build.current_phase = phase.value
+            connection = session.connection()
+            self._write_end(connection)
+            row_id = connection.execute(
+                _START_PHASE, {"build_id": self.build_id, "phase_type": phase.value, "start_time": now, "contexts": []}
+            ).scalar_one()
+            connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": phase.value})
+        self._open = _OpenPhase(row_id, now)
 
     def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
-        with self.db.session() as session:
-            row = session.scalars(
-                select(BuildPhase)
-                .where(BuildPhase.build_id == self.build_id, BuildPhase.phase_type == phase.value)
-                .order_by(BuildPhase.id.desc())
-                .limit(1)
-            ).one()
-            row.end_time = utcnow()
-            row.phase_status = status.value
-            row.duration_seconds = int((row.end_time - row.start_time).total_seconds())
-            row.contexts = contexts
+        if self._open is None:
+            return
+        self._open.ended = (status, contexts, utcnow())
+        if phase is PhaseType.FINALIZING:
+            with self.db.session() as session:
+                self._write_end(session.connection())
+
+    def _write_end(self, connection: Connection) -> None:
+        if self._open is None or self._open.ended is None:
+            return
+        status, contexts, ended_at = self._open.ended
+        duration = int((ended_at - self._open.started).total_seconds())
+        connection.execute(
+            _END_PHASE,
+            {
+                "phase_id": self._open.row_id,
+                "end_time": ended_at,
+                "phase_status": status.value,
+                "duration_seconds": duration,
+                "contexts": contexts,
+            },
+        )
+        self._open = None
 
 
 def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:

@@ -3,16 +3,20 @@
 Lifecycle of a `ShellSession`:
 
 1. `start()` launches `bash --noprofile --norc` in its own process group, in the source directory, with the
-   build's environment. Its stdout and stderr are one pipe; a reader thread hands every chunk of output to the
-   `on_output` callback, in order.
-2. `run(command)` writes the command to bash's stdin; bash `eval`s it with stdin from /dev/null, then writes a
-   status marker (a per-session random token, the exit status) on a descriptor the user's commands do not touch.
-   Because output and markers share one pipe, all output of a command has reached `on_output` before `run`
-   returns its exit status.
+   build's environment. Its stdout and stderr are one pipe.
+2. `run_batch(commands)` writes a list of commands to bash's stdin at once; bash `eval`s them one after the other
+   with stdin from /dev/null and stops at the first that fails (the rest of the batch is skipped, as a phase's
+   `commands` are). Around each command it writes markers (a per-session random token, the command's index, its
+   exit status) on a descriptor the user's commands do not touch. `run_batch` reads the pipe itself, on the calling
+   thread, handing every chunk of output to `on_output` and each start to `on_start`, in order: all output of a
+   command has been delivered when its result is known. Sending the whole batch keeps bash from waiting on Python
+   between commands. `run(command)` is a batch of one.
 3. A command that ends the shell (`exit 3`, `set -e` and a failure) fires bash's EXIT trap, which saves the shell
    state (variables, functions, working directory) before reporting the status. The next `run` starts a new bash
-   that restores that state, so later phases still see what earlier ones set.
-4. `close()` ends bash and kills its whole process group, background jobs included.
+   that restores that state, so later phases still see what earlier ones set. Background jobs of the old shell
+   keep running, and their output keeps arriving.
+4. `close()` ends bash, kills every process group the session started (background jobs included) and delivers
+   the last output. `kill()` may be called from another thread to stop the session at once.
 
 `fresh_shell_per_command=True` gives buildspec 0.1 behaviour: each command starts from the initial state.
 `posix=True` (for `env.shell: /bin/sh`) runs bash in POSIX mode.
@@ -22,26 +26,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import re
 import secrets
+import select
 import shlex
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from conveyor.errors import ConveyorError
 
 MARKER_FD = 93  # where status markers go; far above the descriptors scripts commonly redirect
+NULL_FD = 94  # /dev/null, opened once: every command's stdin, and where the session's own tracing goes
 _NOT_RESTORED = (
     "BASH* SHELLOPTS EUID UID PPID PWD OLDPWD SHLVL _ FUNCNAME GROUPS DIRSTACK PIPESTATUS LINENO RANDOM SECONDS "
     "SRANDOM EPOCHSECONDS EPOCHREALTIME HISTCMD COMP_WORDBREAKS OPTIND OPTARG IFS PS4 __cv_*"
 )
+_DRAIN_SECONDS = 5.0
+COALESCE_SECONDS = 0.002
 
 
 class ShellError(ConveyorError):
@@ -54,8 +59,46 @@ class CommandTimeout(ShellError):
 
 @dataclass(frozen=True)
 class _Status:
-    kind: str  # "R": the command ran; "X": the shell exited; "EOF": the pipe closed without a marker
+    kind: str  # S: a command starts; R: it ended; D: the batch ended; X: the shell exited; EOF: the pipe closed
+    batch: int
+    index: int
     code: int
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    index: int  # position in the batch
+    exit_status: int
+
+
+def _batch_script(batch: int, commands: list[str]) -> str:
+    """The batch as a script the session's bash sources: markers around each command, stop at the first failure.
+
+    Every command is evaluated at the top level of the session's shell (not in a function), so `declare`, `cd` and
+    assignments behave as they would typed at a prompt. The session's own lines run with tracing off.
+    """
+    parts = []
+    for index, command in enumerate(commands):
+        at = f'"{batch} {index}"'
+        parts.append(
+            f"__cv_mark S {at} 0\n"
+            'case "$__cv_x" in *x*) set -x ;; esac\n'
+            f"eval {shlex.quote(command)} <&{NULL_FD}\n"
+            f"{{ __cv_rc=$?; __cv_x=$-; set +x; }} 2>&{NULL_FD}\n"
+            f'__cv_mark R {at} "$__cv_rc"\n'
+            '[ "$__cv_rc" = 0 ] || return 0\n'
+        )
+    return "".join(parts)
+
+
+@dataclass
+class _Stream:
+    """The output pipe of one bash process of the session."""
+
+    process: subprocess.Popen[bytes]
+    fd: int
+    pending: bytes = b""
+    statuses: list[_Status] = field(default_factory=list)
 
 
 class ShellSession:
@@ -77,10 +120,12 @@ class ShellSession:
         self.fresh = fresh_shell_per_command
         self._token = secrets.token_hex(16)
         self._process: subprocess.Popen[bytes] | None = None
-        self._statuses: queue.Queue[_Status] = queue.Queue()
-        self._reader: threading.Thread | None = None
+        self._streams: list[_Stream] = []  # the current shell's last; older ones stay while background jobs write
         self._groups: list[int] = []  # every process group started: background jobs may outlive their shell
         self._used = False
+        self._pattern = re.compile(rb"\n?" + self._token.encode() + rb" ([SRXD]) (\d+) (\d+) (\d+)\n")
+        self._batches = 0
+        self._on_start: tuple[int, Callable[[int], None] | None] = (0, None)
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -89,33 +134,103 @@ class ShellSession:
         self._spawn(restore=False)
 
     def run(self, command: str, timeout: float | None = None) -> int:
-        """Run one command in the shell and return its exit status; raises CommandTimeout past `timeout`."""
+        """Run one command and return its exit status; raises CommandTimeout past `timeout`."""
+        return self.run_batch([command], timeout)[0].exit_status
+
+    def run_batch(
+        self, commands: list[str], timeout: float | None = None, on_start: Callable[[int], None] | None = None
+    ) -> list[CommandResult]:
+        """Run commands in order until one fails; the results of those that ran. Raises CommandTimeout.
+
+        A command that ends the shell with status 0 (`exit 0`) succeeded: the rest run in a new shell that has
+        the old one's state. In buildspec 0.1 mode every command gets a new shell from the initial state.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        results: list[CommandResult] = []
+        offset = 0
+        while offset < len(commands):
+            part = commands[offset : offset + 1] if self.fresh else commands[offset:]
+            shifted = None if on_start is None else (lambda i, o=offset: on_start(i + o))
+            ran, shell_ended = self._send(part, deadline, timeout, shifted)
+            results += [CommandResult(r.index + offset, r.exit_status) for r in ran]
+            if results and results[-1].exit_status != 0:
+                break
+            offset = results[-1].index + 1 if results else len(commands)
+            if not shell_ended and not self.fresh:
+                break
+        return results
+
+    def _send(
+        self,
+        commands: list[str],
+        deadline: float | None,
+        timeout: float | None,
+        on_start: Callable[[int], None] | None,
+    ) -> tuple[list[CommandResult], bool]:
         if self._process is None or self._process.poll() is not None or (self.fresh and self._used):
             self._respawn()
         self._used = True
         assert self._process is not None
         assert self._process.stdin is not None
+        self._batches += 1
+        batch = self._batches
+        script = self.state_file.with_name(f"batch-{batch}.sh")
+        script.write_text(_batch_script(batch, commands))
         try:
-            self._process.stdin.write(command.encode() + b"\0")
+            self._process.stdin.write(f"{batch} {script}".encode() + b"\0")
             self._process.stdin.flush()
         except BrokenPipeError:
             self._respawn()
-            return self.run(command, timeout)
-        status = self._wait_status(timeout)
-        if status.kind != "R":
-            self._reap()
-        return status.code
+            return self._send(commands, deadline, timeout, on_start)
+        try:
+            return self._collect(batch, len(commands), deadline, timeout, on_start)
+        finally:
+            script.unlink(missing_ok=True)
+
+    def _collect(
+        self,
+        batch: int,
+        count: int,
+        deadline: float | None,
+        timeout: float | None,
+        on_start: Callable[[int], None] | None,
+    ) -> tuple[list[CommandResult], bool]:
+        """Follow one batch's markers; also says whether the shell ended (`exit`, `set -e`, killed)."""
+        results: list[CommandResult] = []
+        started = -1
+        self._on_start = (batch, on_start)  # called as the start markers are read, in order with the output
+        while True:
+            status = self._wait_status(deadline, timeout)
+            if status.kind in ("X", "EOF"):  # the shell ended inside the command that had started
+                self._reap()
+                if started >= 0 and (not results or results[-1].index != started):
+                    results.append(CommandResult(started, status.code))
+                elif not results:
+                    results.append(CommandResult(0, status.code or 1))
+                return results, True
+            if status.batch != batch:
+                continue  # a late marker of an earlier batch
+            if status.kind == "S":
+                started = status.index
+                continue
+            if status.kind == "D":  # the batch ended early: a top-level `return` in the command that had started
+                results.append(CommandResult(max(started, 0), status.code))
+                return results, True
+            results.append(CommandResult(status.index, status.code))
+            if status.code != 0 or status.index == count - 1:
+                return results, False
 
     def close(self) -> None:
-        process = self._process
-        if process is not None:  # None once the shell has exited: its background jobs may still be running
-            if process.stdin is not None and not process.stdin.closed:
-                with contextlib.suppress(BrokenPipeError):
-                    process.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
-        self._kill_group(every=True)
-        self._reap(join_reader=True)
+        """End the session: every process it started is killed (nothing of a build may outlive it)."""
+        self.kill()
+        self._reap()
+        self._drain(time.monotonic() + _DRAIN_SECONDS)
+
+    def kill(self) -> None:
+        """Kill every process the session started (safe from another thread: the running `run` returns)."""
+        for group in self._groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
 
     def __enter__(self) -> ShellSession:
         self.start()
@@ -138,7 +253,6 @@ class ShellSession:
         self._spawn(restore=not self.fresh)
 
     def _spawn(self, restore: bool) -> None:
-        self._statuses = queue.Queue()
         try:
             self._process = subprocess.Popen(
                 ["bash", "--noprofile", "--norc", *(["--posix"] if self.posix else []), "-c", self._driver(restore)],
@@ -153,17 +267,14 @@ class ShellSession:
             raise ShellError(f"could not start bash: {exc}") from exc
         assert self._process.stdout is not None
         self._groups.append(self._process.pid)
-        self._reader = threading.Thread(
-            target=self._read, args=(self._process.stdout, self._statuses, self._process), daemon=True
-        )
-        self._reader.start()
+        self._streams.append(_Stream(self._process, self._process.stdout.fileno()))
 
     def _driver(self, restore: bool) -> str:
         token, state = self._token, shlex.quote(str(self.state_file))
         skip = "|".join(_NOT_RESTORED.split())
         lines = [
-            f"exec {MARKER_FD}>&1",
-            f'__cv_mark() {{ printf \'\\n%s %s %d\\n\' {token} "$1" "$2" >&{MARKER_FD}; }}',
+            f"exec {MARKER_FD}>&1 {NULL_FD}<>/dev/null",
+            f'__cv_mark() {{ printf \'\\n%s %s %s %d\\n\' {token} "$1" "$2" "$3" >&{MARKER_FD}; }}',
             "__cv_save() {",
             "  { declare -f",
             "    for __cv_n in $(compgen -v); do",
@@ -173,40 +284,72 @@ class ShellSession:
             f"  }} > {state} 2>/dev/null",
             "}",
             # `set -x` must trace the user's commands only: a traced marker would be read as a second status
-            "trap '{ __cv_rc=$?; set +x; } 2>/dev/null; __cv_save; __cv_mark X \"$__cv_rc\"' EXIT",
+            'trap \'{ __cv_rc=$?; set +x; } 2>/dev/null; __cv_save; __cv_mark X "0 0" "$__cv_rc"\' EXIT',
             f"[ -f {state} ] && . {state} >/dev/null 2>&1" if restore else ":",
             "__cv_x=",
-            "while IFS= read -r -d '' __cv_cmd; do",
-            '  case "$__cv_x" in *x*) set -x ;; esac',
-            '  eval "$__cv_cmd" </dev/null',
-            "  { __cv_rc=$?; __cv_x=$-; set +x; } 2>/dev/null",
-            '  __cv_mark R "$__cv_rc"',
+            "while IFS= read -r -d '' __cv_batch; do",
+            '  . "${__cv_batch#* }"',  # a command's top-level `return` ends the batch early: D tells
+            f"  {{ __cv_rc=$?; set +x; }} 2>&{NULL_FD}",
+            '  __cv_mark D "${__cv_batch%% *} 0" "$__cv_rc"',
             "done",
         ]
         return "\n".join(lines) + "\n"
 
-    def _read(self, stream: IO[bytes], statuses: queue.Queue[_Status], process: subprocess.Popen[bytes]) -> None:
-        fd = stream.fileno()
-        pattern = re.compile(rb"\n?" + self._token.encode() + rb" ([RX]) (\d+)\n")
-        pending = b""
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            pending += chunk
-            pending = self._emit_complete(pending, pattern, statuses)
-        if pending:
-            self.on_output(pending)
-        stream.close()
-        code = process.wait()
-        statuses.put(_Status("EOF", 128 - code if code < 0 else code))
+    def _wait_status(self, deadline: float | None, timeout: float | None) -> _Status:
+        """Read every open pipe until the current shell reports something (or its pipe closes)."""
+        current = self._streams[-1]
+        while not current.statuses:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                self._kill_current()
+                self._drain(time.monotonic() + _DRAIN_SECONDS, only=current)
+                self._reap()
+                raise CommandTimeout(f"the command did not finish within {timeout:g} s")
+            self._pump(remaining)
+        return current.statuses.pop(0)
 
-    def _emit_complete(self, pending: bytes, pattern: re.Pattern[bytes], statuses: queue.Queue[_Status]) -> bytes:
+    def _pump(self, timeout: float | None) -> None:
+        readable, _, _ = select.select([s.fd for s in self._streams], [], [], timeout)
+        if readable and (timeout is None or timeout > COALESCE_SECONDS):
+            time.sleep(COALESCE_SECONDS)  # let a run of quick commands fill the pipe: one wake-up for many markers
+        for stream in [s for s in self._streams if s.fd in readable]:
+            chunk = os.read(stream.fd, 65536)
+            if chunk:
+                stream.pending = self._emit_complete(stream, stream.pending + chunk)
+            else:
+                self._end(stream)
+
+    def _end(self, stream: _Stream) -> None:
+        if stream.pending:
+            self.on_output(stream.pending)
+            stream.pending = b""
+        if stream.process.stdout is not None:
+            stream.process.stdout.close()
+        self._streams.remove(stream)
+        code = stream.process.wait()
+        stream.statuses.append(_Status("EOF", 0, 0, 128 - code if code < 0 else code))
+
+    def _drain(self, deadline: float, only: _Stream | None = None) -> None:
+        """Deliver what is left in the pipes once their writers are gone (or the deadline passes)."""
+        while (only in self._streams) if only is not None else self._streams:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                for stream in list(self._streams if only is None else [only]):
+                    self._end(stream)
+                return
+            self._pump(remaining)
+
+    def _emit_complete(self, stream: _Stream, pending: bytes) -> bytes:
         """Hand over output up to each marker, and the markers' statuses; keep what may be a partial marker."""
-        while match := pattern.search(pending):
+        while match := self._pattern.search(pending):
             if match.start():
                 self.on_output(pending[: match.start()])
-            statuses.put(_Status(match.group(1).decode(), int(match.group(2))))
+            kind, batch, index, code = match.groups()
+            status = _Status(kind.decode(), int(batch), int(index), int(code))
+            stream.statuses.append(status)
+            current_batch, on_start = self._on_start
+            if status.kind == "S" and status.batch == current_batch and on_start is not None:
+                on_start(status.index)
             pending = pending[match.end() :]
         keep = len(self._token) + 16  # a marker may be split across reads: hold back its possible start
         cut = pending.rfind(b"\n", 0, max(0, len(pending) - keep))
@@ -218,36 +361,20 @@ class ShellSession:
             pending = pending[-keep:]
         return pending
 
-    def _wait_status(self, timeout: float | None) -> _Status:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                self._kill_group()
-                self._reap()
-                raise CommandTimeout(f"the command did not finish within {timeout:g} s")
-            try:
-                return self._statuses.get(timeout=remaining)
-            except queue.Empty:
-                continue
-
-    def _kill_group(self, every: bool = False) -> None:
-        groups = self._groups if every else self._groups[-1:]
-        for group in groups:
+    def _kill_current(self) -> None:
+        if self._groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
+                os.killpg(self._groups[-1], signal.SIGKILL)
 
-    def _reap(self, join_reader: bool = False) -> None:
+    def _reap(self) -> None:
         process = self._process
         if process is None:
             return
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self._kill_group()
+            self._kill_current()
             process.wait()
-        if join_reader and self._reader is not None:
-            self._reader.join(timeout=5)
         if process.stdin is not None and not process.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.close()

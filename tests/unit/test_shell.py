@@ -240,3 +240,20 @@ def test_posix_mode_runs_commands_and_keeps_state(open_session: Any, output: Out
     shell.run('case ":$SHELLOPTS:" in *:posix:*) echo "posix $VALUE $PWD" ;; esac')
 
     assert output.text == "posix kept /\n"
+
+
+def test_a_top_level_return_ends_its_command_with_that_status_and_later_commands_still_run(tmp_path: Path) -> None:
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, lambda _: None) as shell:
+        failed = shell.run_batch(["X=1", "return 4", "echo never"])
+        assert [(r.index, r.exit_status) for r in failed] == [(0, 0), (1, 4)]
+        passed = shell.run_batch(["return 0", "test $X = 1"])
+        assert [(r.index, r.exit_status) for r in passed] == [(0, 0), (1, 0)]
+
+
+def test_a_batch_stops_at_its_first_failure_and_reports_each_start_in_order(tmp_path: Path) -> None:
+    events: list[str] = []
+    output = lambda chunk: events.append(chunk.decode().strip())  # noqa: E731
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, output) as shell:
+        results = shell.run_batch(["echo a", "printf b", "false", "echo c"], on_start=lambda i: events.append(f"#{i}"))
+    assert [(r.index, r.exit_status) for r in results] == [(0, 0), (1, 0), (2, 1)]
+    assert [e for e in events if e] == ["#0", "a", "#1", "b", "#2"]
