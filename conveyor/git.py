@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from git import GitCommandError, Repo
+from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
 from conveyor.errors import ConveyorError
 
@@ -196,3 +196,12 @@ def commit_all(path: Path, message: str, author: str = "Conveyor <conveyor@local
         repo.git.add("--all")
         repo.git.commit("--allow-empty", "-m", message)
         return str(repo.head.commit.hexsha)
+
+
+def head_commit(path: Path) -> str | None:
+    """The commit checked out in the work tree at `path` (or a parent), or None outside git or before any commit."""
+    try:
+        with Repo(path, search_parent_directories=True) as repo:
+            return str(repo.head.commit.hexsha)
+    except (InvalidGitRepositoryError, NoSuchPathError, ValueError):
+        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -50,6 +51,9 @@ class BuildRequest:
     timeout_seconds: float
     buildspec: str | None = None  # a path inside the source, or the whole YAML inline; None: buildspec.yml
     artifact_key_prefix: str = ""
+    local_source: Path | None = None  # a directory to build instead of input artifacts (local runs)
+    in_place: bool = False  # build in `local_source` itself rather than in a copy of it
+    buildspec_file: Path | None = None  # a buildspec outside the source (local runs)
 
 
 @dataclass
@@ -88,7 +92,8 @@ class BuildRunner:
         self.log = log
         self.clock = clock
         self.deadline = clock() + request.timeout_seconds
-        self.source_dir = request.workspace / "src"
+        in_place = request.local_source is not None and request.in_place
+        self.source_dir = request.local_source if in_place and request.local_source else request.workspace / "src"
         self.spec: BuildSpec | None = None
         self.shell: ShellSession | None = None
         self.result = BuildResult(BuildStatus.SUCCEEDED)
@@ -159,6 +164,8 @@ class BuildRunner:
 
     def _download_source(self) -> _PhaseOutcome:
         try:
+            if self.request.local_source is not None and not self.request.in_place:
+                shutil.copytree(self.request.local_source, self.source_dir, symlinks=True, dirs_exist_ok=True)
             for index, artifact in enumerate(self.request.inputs):
                 target = self.source_dir if index == 0 else self.request.workspace / f"src_{artifact.name}"
                 target.mkdir(parents=True, exist_ok=True)
@@ -180,6 +187,9 @@ class BuildRunner:
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
 
     def _load_buildspec(self) -> BuildSpec:
+        if self.request.buildspec_file is not None:
+            path = self.request.buildspec_file
+            return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), str(path))
         given = self.request.buildspec
         if given and "\n" in given:
             return parse_buildspec(given, "buildspec (inline)")

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.status import BuildStatus, PhaseType
@@ -26,8 +27,6 @@ from conveyor.db import Database, lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, utcnow
 from conveyor.errors import NotFound
 from conveyor.runtime import Runtime
-
-ACCOUNT = "000000000000"  # Conveyor has no AWS account of its own; ARNs carry this one
 
 
 @dataclass(frozen=True)
@@ -147,32 +146,24 @@ def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
 
 
 def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
-    start = build.start_time or utcnow()
     primary = build.input_artifacts[0] if build.input_artifacts else {}
-    environment = {
-        "CODEBUILD_BUILD_ID": build.id,
-        "CODEBUILD_BUILD_ARN": build_arn(settings, build.id),
-        "CODEBUILD_BUILD_NUMBER": str(build.build_number),
-        "CODEBUILD_BUILD_IMAGE": "conveyor/host",
-        "CODEBUILD_INITIATOR": build.initiator,
-        "CODEBUILD_LOG_PATH": build.id.split(":")[-1],
-        "CODEBUILD_PROJECT_ARN": f"arn:aws:codebuild:{settings.aws_region}:{ACCOUNT}:project/{build.project_name}",
-        "CODEBUILD_RESOLVED_SOURCE_VERSION": build.resolved_source_version or "",
-        "CODEBUILD_SOURCE_VERSION": build.source_version or "",
-        "CODEBUILD_SOURCE_REPO_URL": primary.get("repository_url") or "",
-        "CODEBUILD_START_TIME": str(int(start.timestamp() * 1000)),
-        "AWS_REGION": settings.aws_region,
-        "AWS_DEFAULT_REGION": settings.aws_region,
-        **build.environment,
-    }
-    if not build.resolved_source_version:
-        del environment["CODEBUILD_RESOLVED_SOURCE_VERSION"]  # not set when no revision is known, as in CodeBuild
+    identity = BuildIdentity(
+        build_id=build.id,
+        build_number=build.build_number,
+        project_name=build.project_name,
+        initiator=build.initiator,
+        start=build.start_time or utcnow(),
+        region=settings.aws_region,
+        source_version=build.source_version,
+        resolved_source_version=build.resolved_source_version,
+        repository_url=primary.get("repository_url"),
+    )
     return BuildRequest(
         build_id=build.id,
         project_name=build.project_name,
         workspace=workspace,
         inputs=tuple(InputArtifact(i["name"], i["key"]) for i in build.input_artifacts),
-        environment=environment,
+        environment={**codebuild_variables(identity), **build.environment},
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",
@@ -284,10 +275,6 @@ def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
         build.end_time = now
         session.flush()
         return build
-
-
-def build_arn(settings: Settings, build_id: str) -> str:
-    return f"arn:aws:codebuild:{settings.aws_region}:{ACCOUNT}:build/{build_id}"
 
 
 def _log_key(build_id: str) -> str:

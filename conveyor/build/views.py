@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from conveyor.build.service import build_arn
+from conveyor.build.environment import build_arn
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import Build
 from conveyor.errors import Conflict, NotFound
@@ -47,7 +47,7 @@ def build_log(rt: Runtime, build_id: str) -> str:
 def describe_build(rt: Runtime, build: Build, *, phases: bool = True) -> dict[str, Any]:
     described: dict[str, Any] = {
         "id": build.id,
-        "arn": build_arn(rt.settings, build.id),
+        "arn": build_arn(rt.settings.aws_region, build.id),
         "buildNumber": build.build_number,
         "projectName": build.project_name,
         "buildStatus": build.status,

@@ -86,7 +86,7 @@ def get(context: Context, name: str) -> None:
 @pass_context
 def start(context: Context, name: str, variables: tuple[str, ...], revision: str | None, output: str) -> None:
     """Start an execution of pipeline NAME now."""
-    execution_id = context.client.start_pipeline(name, _pairs(variables), revision)
+    execution_id = context.client.start_pipeline(name, pairs(variables), revision)
     if output == "json":
         print_json({"pipelineExecutionId": execution_id})
     else:
@@ -94,14 +94,15 @@ def start(context: Context, name: str, variables: tuple[str, ...], revision: str
         click.echo(f"  follow it with: conveyor executions show {execution_id}")
 
 
-def _pairs(values: tuple[str, ...]) -> dict[str, str]:
-    pairs = {}
+def pairs(values: tuple[str, ...]) -> dict[str, str]:
+    """`("A=1", "B=x=y")` → `{"A": "1", "B": "x=y"}`; a value without `=` is an error naming it."""
+    found = {}
     for value in values:
         name, sep, rest = value.partition("=")
         if not sep or not name:
-            raise InvalidRequest(f"--variable {value!r}: write it as NAME=VALUE")
-        pairs[name] = rest
-    return pairs
+            raise InvalidRequest(f"{value!r}: write it as NAME=VALUE")
+        found[name] = rest
+    return found
 
 
 def _print_saved(answer: dict[str, object], output: str, verb: str) -> None:

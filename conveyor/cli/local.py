@@ -1,0 +1,139 @@
+"""`conveyor build local` and `conveyor buildspec validate`: the build engine on this machine, no server needed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from conveyor.build.local import PhaseRecord, run_local
+from conveyor.build.spec import parse_buildspec
+from conveyor.build.status import BuildStatus
+from conveyor.cli.main import Context, pass_context
+from conveyor.cli.output import print_table, status_text
+from conveyor.cli.pipelines import pairs
+from conveyor.errors import SpecError
+
+EXIT_STATUS = {
+    BuildStatus.SUCCEEDED: 0,
+    BuildStatus.FAILED: 1,
+    BuildStatus.TIMED_OUT: 2,
+    BuildStatus.STOPPED: 2,
+    BuildStatus.FAULT: 3,
+}
+
+
+@click.group("build")
+def build() -> None:
+    """Run builds on this machine."""
+
+
+@build.command("local")
+@click.option(
+    "-b",
+    "--buildspec",
+    "buildspec",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Buildspec to run (default: buildspec.yml in the current directory).",
+)
+@click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Variable that wins over the buildspec's.")
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the artifact zip and the build log.",
+)
+@click.option("--in-place", is_flag=True, help="Build in the current directory instead of a copy of it.")
+@click.option(
+    "--timeout",
+    "timeout_minutes",
+    default=60,
+    show_default=True,
+    type=click.IntRange(1, 2160),
+    help="Build timeout in minutes.",
+)
+@pass_context
+def local(
+    context: Context,
+    buildspec: Path | None,
+    env: tuple[str, ...],
+    artifacts: Path | None,
+    in_place: bool,
+    timeout_minutes: int,
+) -> None:
+    """Run a buildspec in the current directory with the server's build engine; exit non-zero unless it succeeds.
+
+    Exit status: 0 SUCCEEDED, 1 FAILED, 2 TIMED_OUT or STOPPED, 3 FAULT (Conveyor could not run it).
+    """
+    console = Console(stderr=True, highlight=False)
+    run = run_local(
+        Path.cwd(),
+        buildspec_file=buildspec,
+        environment=pairs(env),
+        artifacts_dir=artifacts,
+        in_place=in_place,
+        timeout_minutes=timeout_minutes,
+        region=context.settings.aws_region,
+        on_output=_echo,
+        on_phase=lambda record: _show_failure(console, record),
+    )
+    rows = [
+        [
+            p.phase.value,
+            status_text(p.status.value if p.status else None),
+            f"{p.seconds:.2f}",
+            (p.contexts[0]["message"] if p.contexts else "")[:100],
+        ]
+        for p in run.phases
+    ]
+    print_table(["PHASE", "STATUS", "SECONDS", "CONTEXT"], rows)
+    console.print(f"build {run.build_id}: {status_text(run.result.status.value)}")
+    if run.result.exported_variables:
+        console.print(
+            "exported: " + ", ".join(f"{k}={v}" for k, v in run.result.exported_variables.items()), markup=False
+        )
+    if run.artifact:
+        console.print(f"artifact: {run.artifact}", markup=False)
+    if run.log:
+        console.print(f"log: {run.log}", markup=False)
+    raise SystemExit(EXIT_STATUS.get(run.result.status, 1))
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _show_failure(console: Console, record: PhaseRecord) -> None:
+    if record.status is not None and record.status is not BuildStatus.SUCCEEDED:
+        sys.stdout.flush()
+        console.print(f"[bold red]✗ {record.phase.value} {record.status.value}[/] ({record.seconds:.2f} s)")
+
+
+@click.group("buildspec")
+def buildspec_group() -> None:
+    """Buildspec files."""
+
+
+@buildspec_group.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check buildspecs; list every problem of each with its path and line, exit 1 if any."""
+    failed = False
+    for path in paths:
+        try:
+            spec = parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        except SpecError as exc:
+            failed = True
+            click.echo(exc.describe(), err=True)
+        else:
+            phases = ", ".join(p.name for p in spec.phases) or "no phases"
+            click.echo(f"{path}: valid (version {spec.version}; {phases})")
+            for key in spec.not_yet_run:
+                click.echo(f"  note: '{key}' is accepted but not carried out by Conveyor yet", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+COMMANDS = [build, buildspec_group]

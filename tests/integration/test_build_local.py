@@ -1,0 +1,97 @@
+"""`conveyor build local` and `conveyor buildspec validate`: the real engine, real bash, no server."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conveyor.cli import main
+
+BUILDSPEC = """\
+version: 0.2
+env:
+  variables:
+    TARGET: buildspec
+  exported-variables: [TARGET]
+phases:
+  build:
+    commands:
+      - mkdir -p out && echo "built for $TARGET" > out/result.txt
+      - echo "commit=${CODEBUILD_RESOLVED_SOURCE_VERSION:-none}"
+artifacts:
+  files: [out/result.txt]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "buildspec.yml").write_text(BUILDSPEC)
+    monkeypatch.chdir(root)
+    return root
+
+
+def conveyor(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_a_green_local_build_writes_the_artifact_and_log_and_leaves_the_source_alone(
+    project: Path, tmp_path: Path
+) -> None:
+    result = conveyor("build", "local", "--artifacts", str(tmp_path / "artifacts"), "--env", "TARGET=cli")
+
+    assert result.exit_code == 0, result.output
+    assert "Running command mkdir -p out" in result.output
+    assert "commit=none" in result.output
+    assert "exported: TARGET=cli" in result.output
+    with zipfile.ZipFile(tmp_path / "artifacts" / "artifact.zip") as archive:
+        assert archive.read("out/result.txt") == b"built for cli\n"
+    assert "Phase complete: BUILD State: SUCCEEDED" in (tmp_path / "artifacts" / "build.log").read_text()
+    assert not (project / "out").exists()  # the build ran in a copy
+
+
+def test_a_failing_command_fails_the_run_with_a_non_zero_exit(project: Path) -> None:
+    (project / "buildspec.yml").write_text(
+        BUILDSPEC.replace('      - echo "commit', '      - exit 4\n      - echo "commit')
+    )
+
+    result = conveyor("build", "local", "--in-place")
+
+    assert result.exit_code == 1
+    assert "Command did not exit successfully exit 4 exit status 4" in result.output
+    assert "BUILD FAILED" in result.output
+    assert (project / "out" / "result.txt").exists()  # in place: the build wrote into the directory itself
+
+
+def test_an_invalid_buildspec_fails_before_any_command_runs(project: Path) -> None:
+    (project / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - echo: oops\n")
+
+    result = conveyor("build", "local")
+
+    assert result.exit_code == 1
+    assert "YAML_FILE_ERROR" in result.output
+    assert "Running command" not in result.output
+
+
+def test_a_buildspec_given_with_b_runs_against_the_current_directory(project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.yml"
+    other.write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - test -f buildspec.yml\n")
+
+    assert conveyor("build", "local", "-b", str(other)).exit_code == 0
+
+
+def test_validate_accepts_good_files_and_lists_every_problem_of_bad_ones(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(BUILDSPEC)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: 0.3\nphases:\n  compile:\n    commands: [make]\n")
+
+    assert conveyor("buildspec", "validate", str(good)).exit_code == 0
+    result = conveyor("buildspec", "validate", str(good), str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:1: version: unsupported version '0.3'" in result.output
+    assert f"{bad}:3: phases.compile: unknown phase" in result.output
