@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +87,25 @@ def list_builds() -> Response:
 
 @bp.get("/builds/<path:build_id>/logs")
 def build_logs(build_id: str) -> Response:
-    return Response(build_views.build_log(runtime(), build_id), mimetype="text/plain")
+    """The stored log; with `?follow=1` (or `Accept: text/event-stream`) the live log as server-sent events."""
+    if request.args.get("follow") not in ("1", "true") and request.accept_mimetypes.best != "text/event-stream":
+        return Response(build_views.build_log(runtime(), build_id), mimetype="text/plain")
+    after = request.headers.get("Last-Event-ID") or request.args.get("after")
+    events = build_views.follow_log(runtime(), build_id, after)
+    first = next(events, None)  # a missing build fails here, as a 404, before the stream starts
+    return Response(
+        _server_sent(first, events),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _server_sent(first: build_views.LogEvent | None, rest: Iterator[build_views.LogEvent]) -> Iterator[str]:
+    """Each event as `id`, `event` and one JSON `data` line; the client reconnects with Last-Event-ID."""
+    yield "retry: 1000\n\n"
+    for event in itertools.chain([first] if first else [], rest):
+        payload = json.dumps({"text": event.text}) if event.kind == "log" else json.dumps({"status": event.text})
+        yield f"id: {event.event_id}\nevent: {event.kind}\ndata: {payload}\n\n"
 
 
 @bp.get("/builds/<path:build_id>")

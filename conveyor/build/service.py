@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from conveyor.build.environment import BuildIdentity, codebuild_variables
+from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.status import BuildStatus, PhaseType
@@ -107,7 +108,8 @@ def run_build(
         return build
     workspace = rt.settings.path("workspaces", f"{build.id.split(':')[-1]}-{attempt}")
     shutil.rmtree(workspace, ignore_errors=True)
-    log = BuildLog(workspace / "build.log")
+    live = LogPublisher(rt.redis, build.id) if rt.redis is not None else None
+    log = BuildLog(workspace / "build.log", on_flush=live.publish if live else None)
     if attempt > 1:
         log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
     runner = BuildRunner(_request(rt.settings, build, workspace), rt.blobs, PhaseRecorder(rt.db, build.id), log)
@@ -120,6 +122,8 @@ def run_build(
     log_key = _log_key(build.id)
     rt.blobs.put_file(log_key, log.path)
     finished = _finish(rt.db, build.id, result, log_key)
+    if live is not None:
+        live.finish(finished.status)
     if not rt.settings.keep_workspaces:
         shutil.rmtree(workspace, ignore_errors=True)
     return finished
@@ -258,11 +262,18 @@ def _reason(build: Build) -> str | None:
 
 
 def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
-    """Record a build that no worker can finish as FAULT, with the reason; None if it had already ended."""
+    """Record a build that no worker can finish as FAULT, with the reason; None if it had already ended.
+
+    What the lost attempt had written to the live log becomes the stored log, with the reason at its end.
+    """
+    log_key = _log_key(build_id).replace(".log", ".given-up.log")  # never over a log a late finish stores
+    written = live_text(rt.redis, build_id) if rt.redis is not None else ""
+    rt.blobs.put_bytes(log_key, f"{written}[Container] {reason}\n".encode())
     with rt.db.session() as session:
         build = lock(session, Build, build_id)
         if build is None or BuildStatus(build.status).final:
             return None
+        build.log_key = log_key
         now = utcnow()
         for phase in build.phases:
             if phase.end_time is None:
@@ -274,7 +285,11 @@ def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
         build.current_phase = PhaseType.COMPLETED.value
         build.end_time = now
         session.flush()
-        return build
+    if rt.redis is not None:
+        publisher = LogPublisher(rt.redis, build_id)
+        publisher.publish(f"[Container] {reason}\n")
+        publisher.finish(BuildStatus.FAULT.value)
+    return build
 
 
 def _log_key(build_id: str) -> str:

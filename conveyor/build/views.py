@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from conveyor.build.environment import build_arn
+from conveyor.build.livelog import read_live
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import Build
 from conveyor.errors import Conflict, NotFound
@@ -89,3 +93,56 @@ def _artifacts(rt: Runtime, build: Build) -> dict[str, Any] | None:
         "files": build.artifact.get("files"),
         "size": build.artifact.get("size"),
     }
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    kind: str  # "log": a piece of the log; "end": the log is complete (text: the build status)
+    event_id: str
+    text: str
+
+
+def follow_log(
+    rt: Runtime, build_id: str, after: str | None = None, window_seconds: float = 25.0
+) -> Iterator[LogEvent]:
+    """The log as it is written, from `after` (an event id) on, for at most `window_seconds`; ends with "end".
+
+    A finished build whose live log has expired (or never existed) gives its stored log as one piece.
+    """
+    with rt.db.reader() as session:
+        build = session.get(Build, build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}")
+    if rt.redis is None:
+        yield from _stored(rt, build_id)
+        return
+    deadline = time.monotonic() + window_seconds
+    cursor, block_ms = after or "0", None  # the first read does not wait: an old build answers at once
+    while (remaining_ms := int((deadline - time.monotonic()) * 1000)) > 0:
+        page = read_live(rt.redis, build_id, cursor, block_ms=block_ms)
+        for chunk in page.chunks:
+            yield LogEvent("log", chunk.entry_id, chunk.text)
+        cursor = page.last_id
+        if page.ended is not None:
+            yield LogEvent("end", cursor, page.ended)
+            return
+        if cursor == "0" and _finished(rt, build_id):  # finished, and nothing live: the stored log
+            yield from _stored(rt, build_id)
+            return
+        block_ms = min(remaining_ms, 5000)
+
+
+def _finished(rt: Runtime, build_id: str) -> bool:
+    with rt.db.reader() as session:
+        build = session.get(Build, build_id)
+        return build is not None and BuildStatus(build.status).final
+
+
+def _stored(rt: Runtime, build_id: str) -> Iterator[LogEvent]:
+    with rt.db.reader() as session:
+        build = session.get_one(Build, build_id)
+        status, key = build.status, build.log_key
+    if key is not None:
+        yield LogEvent("log", "stored", rt.blobs.get_bytes(key).decode("utf-8", errors="replace"))
+    if BuildStatus(status).final:
+        yield LogEvent("end", "stored", status)

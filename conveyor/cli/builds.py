@@ -58,10 +58,18 @@ def show(context: Context, build_id: str, output: str) -> None:
 
 @builds.command("logs")
 @click.argument("build_id")
+@click.option("--follow", "-f", is_flag=True, help="Print the log as it is written, until the build ends.")
 @pass_context
-def logs(context: Context, build_id: str) -> None:
+def logs(context: Context, build_id: str, follow: bool) -> None:
     """Print a build's log."""
-    click.echo(context.client.build_logs(build_id), nl=False)
+    if not follow:
+        click.echo(context.client.build_logs(build_id), nl=False)
+        return
+    for event in context.client.follow_build_logs(build_id):
+        if event.kind == "log":
+            click.echo(event.text, nl=False)
+        elif event.kind == "end":
+            click.echo(f"[build ended: {event.text}]", err=True)
 
 
 COMMANDS = [builds]

@@ -7,11 +7,14 @@ settings (database, Redis, blob store) the server would use.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import requests
 
 from conveyor.build import views as build_views
+from conveyor.build.views import LogEvent
 from conveyor.config import Settings
 from conveyor.errors import ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
 from conveyor.pipeline import definitions, views
@@ -35,6 +38,7 @@ class Client(Protocol):
     def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
     def get_build(self, build_id: str) -> dict[str, Any]: ...
     def build_logs(self, build_id: str) -> str: ...
+    def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]: ...
     def close(self) -> None: ...
 
 
@@ -108,8 +112,49 @@ class HttpClient:
     def build_logs(self, build_id: str) -> str:
         return self._call("GET", f"/builds/{build_id}/logs").text
 
+    def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]:
+        """Server-sent events until the log ends, reconnecting with the last event id as the server asks."""
+        last: str | None = None
+        while True:
+            headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last} if last else {})}
+            try:
+                response = self.session.get(
+                    f"{self.url}/api/v1/builds/{build_id}/logs",
+                    params={"follow": "1"},
+                    headers=headers,
+                    stream=True,
+                    timeout=(10, 60),
+                )
+            except requests.RequestException as exc:
+                raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {exc}") from None
+            if response.status_code >= 400:
+                raise _error_from(response)
+            with response:
+                for event in _parse_events(response.iter_lines(decode_unicode=True)):
+                    if event.event_id != "stored":
+                        last = event.event_id
+                    yield event
+                    if event.kind == "end":
+                        return
+
     def close(self) -> None:
         self.session.close()
+
+
+def _parse_events(lines: Iterator[str]) -> Iterator[LogEvent]:
+    event_id, kind, data = "", "message", ""
+    for line in lines:
+        if line == "":
+            if data:
+                body = json.loads(data)
+                yield LogEvent(kind, event_id, body.get("text", body.get("status", "")))
+            event_id, kind, data = "", "message", ""
+        elif line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            data += line[6:]
 
 
 def _yaml_headers(filename: str) -> dict[str, str]:
@@ -168,6 +213,15 @@ class LocalClient:
 
     def build_logs(self, build_id: str) -> str:
         return build_views.build_log(self.rt, build_id)
+
+    def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]:
+        last: str | None = None
+        while True:
+            for event in build_views.follow_log(self.rt, build_id, last):
+                last = event.event_id if event.event_id != "stored" else last
+                yield event
+                if event.kind == "end":
+                    return
 
     def close(self) -> None:
         self.rt.db.dispose()

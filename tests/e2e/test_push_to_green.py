@@ -6,6 +6,8 @@ import contextlib
 import io
 import os
 import signal
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -111,3 +113,38 @@ def _kill_worker_machine(stack: RunningStack, marker: Path) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
     stack.stack.processes["worker"].wait()
+
+
+def test_the_cli_follows_a_running_build_over_server_sent_events(conveyor_stack: RunningStack, tmp_path: Path) -> None:
+    slow = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo one\n      - sleep 2\n      - echo two\n"
+    repo = make_repo(tmp_path / "follow", {"buildspec.yml": slow})
+    conveyor_stack.api(
+        "POST",
+        "/pipelines",
+        data=as_yaml(pipeline("follow", repo.url, build_actions=[_no_outputs()])),
+        headers={"Content-Type": "application/yaml"},
+    )
+    [execution_id] = conveyor_stack.push("acme/app", repo.url, repo.head()).json()["executionIds"]
+    running = conveyor_stack.wait_for(
+        f"/executions/{execution_id}", lambda e: bool(e["stages"][1]["actions"][0].get("externalExecutionId"))
+    )
+    build_id = running["stages"][1]["actions"][0]["externalExecutionId"]
+
+    cli = Path(sys.executable).parent / "conveyor"
+    followed = subprocess.run(
+        [str(cli), "--server", conveyor_stack.url, "builds", "logs", build_id, "--follow"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert followed.stdout.index("\none\n") < followed.stdout.index("\ntwo\n")
+    assert "[build ended: SUCCEEDED]" in followed.stderr
+    assert conveyor_stack.api("GET", f"/builds/{build_id}").json()["buildStatus"] == "SUCCEEDED"
+
+
+def _no_outputs() -> dict:  # type: ignore[type-arg]
+    from tests.support.pipelines import build_action
+
+    return build_action(outputs=())
