@@ -46,6 +46,7 @@ class Settings:
     git_timeout: float = 300.0
     git_retries: int = 3
     build_timeout_minutes: int = 60  # CodeBuild's default
+    build_queued_timeout_minutes: int = 480  # CodeBuild's default: a build queued longer than this times out
     keep_workspaces: bool = False
     auto_migrate: bool = True
 

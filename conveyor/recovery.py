@@ -19,8 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from conveyor.build import service as builds
+from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
-from conveyor.db.models import Dispatch, utcnow
+from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
@@ -35,6 +36,7 @@ class ReconcileReport:
     resent: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
     given_up: list[str] = field(default_factory=list)
+    queue_timed_out: list[str] = field(default_factory=list)
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -64,6 +66,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
                 report.given_up.append(dispatch.id)
     for kind, subject_id, reason in abandoned:
         give_up(rt, Kind(kind), subject_id, reason)
+    report.queue_timed_out = expire_queued_builds(rt, now)
     return report
 
 
@@ -99,11 +102,25 @@ def _give_up_source(rt: Runtime, action_execution_id: str, reason: str) -> None:
 
 def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
     build = builds.give_up(rt, build_id, reason)
-    if build is not None and build.action_execution_id is not None:
-        outcome = ActionOutcome(
-            ActionStatus.FAILED, summary=f"Build {build.id} FAULT: {reason}", error_code="SystemUnavailable"
-        )
-        pipelines.complete_action(rt, build.action_execution_id, outcome)
+    if build is not None:
+        pipelines.report_build(rt, build)
+
+
+def expire_queued_builds(rt: Runtime, now: datetime | None = None) -> list[str]:
+    """Builds that waited in the queue past their queued timeout end TIMED_OUT (CodeBuild's rule)."""
+    now = now or utcnow()
+    with rt.db.reader() as session:
+        queued = session.execute(
+            select(Build.id, Build.created_at, Build.queued_timeout_minutes).where(
+                Build.status == BuildStatus.IN_PROGRESS.value, Build.current_phase == PhaseType.QUEUED.value
+            )
+        ).all()
+    expired = [build_id for build_id, created, minutes in queued if now - created > timedelta(minutes=minutes)]
+    for build_id in expired:
+        build = builds.time_out_queued(rt, build_id)
+        if build is not None:
+            pipelines.report_build(rt, build)
+    return expired
 
 
 GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.errors import InvalidRequest, Unauthorized
 from conveyor.pipeline import definitions, views
@@ -106,6 +107,15 @@ def _server_sent(first: build_views.LogEvent | None, rest: Iterator[build_views.
     for event in itertools.chain([first] if first else [], rest):
         payload = json.dumps({"text": event.text}) if event.kind == "log" else json.dumps({"status": event.text})
         yield f"id: {event.event_id}\nevent: {event.kind}\ndata: {payload}\n\n"
+
+
+@bp.post("/builds/<path:build_id>/stop")
+def stop_build(build_id: str) -> Response:
+    """StopBuild: a queued build stops at once, a running one within a second or so."""
+    rt = runtime()
+    build = builds.stop_build(rt, build_id)
+    pipelines.report_build(rt, build)  # a build stopped in the queue is final already; a running one reports later
+    return jsonify(build_views.get_build(rt, build_id))
 
 
 @bp.get("/builds/<path:build_id>")

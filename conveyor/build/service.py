@@ -25,8 +25,9 @@ from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputA
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import Database, lock
-from conveyor.db.models import Build, BuildPhase, BuildProject, utcnow
-from conveyor.errors import NotFound
+from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
+from conveyor.dispatch import DispatchState, Kind
+from conveyor.errors import Conflict, NotFound
 from conveyor.runtime import Runtime
 
 
@@ -63,6 +64,7 @@ def submit_build(
         compute_type=project.compute_type or settings.default_compute_type,
         buildspec=project.buildspec,
         timeout_minutes=project.timeout_minutes or settings.build_timeout_minutes,
+        queued_timeout_minutes=project.queued_timeout_minutes or settings.build_queued_timeout_minutes,
         source_version=primary.revision if primary else None,
         resolved_source_version=primary.revision if primary else None,
         action_execution_id=action_execution_id,
@@ -259,6 +261,68 @@ def _reason(build: Build) -> str | None:
         if phase.phase_status not in (None, "SUCCEEDED") and phase.contexts:
             return f"{phase.phase_type}: {phase.contexts[0]['message']}"
     return None
+
+
+def stop_key(build_id: str) -> str:
+    """The Redis key a running build's worker watches for a stop request."""
+    return f"conveyor:stop:{build_id}"
+
+
+def stop_build(rt: Runtime, build_id: str) -> Build:
+    """StopBuild: a queued build ends STOPPED at once; a running one is told to stop and ends STOPPED soon after.
+
+    Returns the build as it is now (IN_PROGRESS with `stop_requested_at` set while the worker stops it).
+    """
+    with rt.db.session() as session:
+        build = lock(session, Build, build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}")
+        if BuildStatus(build.status).final:
+            raise Conflict(f"build {build_id} already ended {build.status}")
+        now = utcnow()
+        build.stop_requested_at = now
+        if build.current_phase in (PhaseType.SUBMITTED.value, PhaseType.QUEUED.value):
+            _end_unstarted(
+                session, build, BuildStatus.STOPPED, "BUILD_STOPPED", "the build was stopped before it started"
+            )
+        session.flush()
+    if rt.redis is not None:
+        if BuildStatus(build.status).final:
+            LogPublisher(rt.redis, build_id).finish(build.status)
+        else:
+            rt.redis.set(stop_key(build_id), "1", ex=24 * 3600)
+    return build
+
+
+def time_out_queued(rt: Runtime, build_id: str) -> Build | None:
+    """End a build that waited in the queue past its queued timeout; None if it had started or ended."""
+    with rt.db.session() as session:
+        build = lock(session, Build, build_id)
+        if build is None or BuildStatus(build.status).final or build.current_phase != PhaseType.QUEUED.value:
+            return None
+        message = f"Build has timed out in the queue. {build.queued_timeout_minutes} mins"
+        _end_unstarted(session, build, BuildStatus.TIMED_OUT, "BUILD_TIMED_OUT", message)
+        session.flush()
+    if rt.redis is not None:
+        LogPublisher(rt.redis, build_id).finish(BuildStatus.TIMED_OUT.value)
+    return build
+
+
+def _end_unstarted(session: Session, build: Build, status: BuildStatus, code: str, message: str) -> None:
+    now = utcnow()
+    for phase in build.phases:
+        if phase.end_time is None:
+            phase.end_time, phase.phase_status = now, status.value
+            phase.duration_seconds = int((now - phase.start_time).total_seconds())
+            phase.contexts = [{"statusCode": code, "message": message}]
+    build.phases.append(BuildPhase(phase_type=PhaseType.COMPLETED.value, start_time=now))
+    build.status, build.status_reason = status.value, message
+    build.current_phase, build.end_time = PhaseType.COMPLETED.value, now
+    dispatches = session.scalars(
+        select(Dispatch).where(Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
+    )
+    for dispatch in dispatches:  # its queue job, when a worker takes it, finds nothing to do
+        dispatch.state, dispatch.finished_at = DispatchState.DONE.value, now
 
 
 def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:

@@ -65,6 +65,7 @@ def describe_build(rt: Runtime, build: Build, *, phases: bool = True) -> dict[st
         "startTime": iso(build.start_time),
         "endTime": iso(build.end_time),
         "attempt": build.attempt,
+        "stopRequestedAt": iso(build.stop_requested_at),
         "exportedEnvironmentVariables": [{"name": k, "value": v} for k, v in build.exported_variables.items()],
         "artifacts": _artifacts(rt, build),
         "logs": {"location": rt.blobs.url(build.log_key) if build.log_key else None},

@@ -72,4 +72,14 @@ def logs(context: Context, build_id: str, follow: bool) -> None:
             click.echo(f"[build ended: {event.text}]", err=True)
 
 
+@builds.command("stop")
+@click.argument("build_id")
+@pass_context
+def stop(context: Context, build_id: str) -> None:
+    """Stop a build: at once if it is queued, within a second or so if it runs."""
+    build = context.client.stop_build(build_id)
+    state = build["buildStatus"] if build["buildComplete"] else "stopping"
+    click.echo(f"{build_id}: {state}")
+
+
 COMMANDS = [builds]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import requests
 
+from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
 from conveyor.config import Settings
@@ -39,6 +40,7 @@ class Client(Protocol):
     def get_build(self, build_id: str) -> dict[str, Any]: ...
     def build_logs(self, build_id: str) -> str: ...
     def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]: ...
+    def stop_build(self, build_id: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -137,6 +139,9 @@ class HttpClient:
                     if event.kind == "end":
                         return
 
+    def stop_build(self, build_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/builds/{build_id}/stop").json())
+
     def close(self) -> None:
         self.session.close()
 
@@ -222,6 +227,11 @@ class LocalClient:
                 yield event
                 if event.kind == "end":
                     return
+
+    def stop_build(self, build_id: str) -> dict[str, Any]:
+        build = builds.stop_build(self.rt, build_id)
+        pipelines.report_build(self.rt, build)
+        return build_views.get_build(self.rt, build_id)
 
     def close(self) -> None:
         self.rt.db.dispose()

@@ -154,6 +154,7 @@ class BuildProject(Base):
     compute_type: Mapped[str | None] = mapped_column(String(64))
     environment_variables: Mapped[list[Any]] = mapped_column(default=list)
     timeout_minutes: Mapped[int | None]
+    queued_timeout_minutes: Mapped[int | None]
     last_build_number: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -172,6 +173,8 @@ class Build(Base):
     compute_type: Mapped[str] = mapped_column(String(64))
     buildspec: Mapped[str | None] = mapped_column(Text)
     timeout_minutes: Mapped[int]
+    queued_timeout_minutes: Mapped[int] = mapped_column(default=480, server_default="480")
+    stop_requested_at: Mapped[datetime | None]
     source_version: Mapped[str | None] = mapped_column(String(200))
     resolved_source_version: Mapped[str | None] = mapped_column(String(64))
     action_execution_id: Mapped[str | None] = mapped_column(ForeignKey("action_executions.id"), index=True)

@@ -12,12 +12,13 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from conveyor.build.status import BuildStatus
 from conveyor.db import lock
-from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution, new_id, utcnow
+from conveyor.db.models import ActionExecution, Build, PipelineExecution, StageExecution, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
-from conveyor.pipeline.actions import ActionStart, starter_for
+from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
@@ -116,6 +117,14 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action.ended_at = utcnow()
         _advance_locked(rt, session, outbox, execution)
         return True
+
+
+def report_build(rt: Runtime, build: Build) -> None:
+    """Tell the pipeline action that started a build how it ended (nothing while it runs, or without an action)."""
+    if build.action_execution_id is None or not BuildStatus(build.status).final:
+        return
+    declaration = action_declaration(rt, build.action_execution_id)
+    complete_action(rt, build.action_execution_id, codebuild.outcome_of(build, declaration.output_artifacts))
 
 
 def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:
