@@ -21,6 +21,7 @@ from conveyor.blobs import LocalBlobStore
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner
+from conveyor.build.secrets import SecretSource
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.git import head_commit
 
@@ -77,6 +78,7 @@ def run_local(
     region: str = "us-east-1",
     on_output: Callable[[str], None] | None = None,
     on_phase: Callable[[PhaseRecord], None] | None = None,
+    secrets: SecretSource | None = None,
 ) -> LocalRun:
     """Build `source` with its buildspec (or `buildspec_file`); `environment` wins over the buildspec's."""
     build_id = f"local:{uuid.uuid4()}"
@@ -108,7 +110,7 @@ def run_local(
             buildspec_file=buildspec_file.resolve() if buildspec_file else None,
         )
         try:
-            result = BuildRunner(request, blobs, collector, log).run()
+            result = BuildRunner(request, blobs, collector, log, secrets=secrets).run()
         finally:
             log.close()
         return LocalRun(result, collector.phases, build_id, *_keep(artifacts_dir, blobs, result, log.path))

@@ -3,7 +3,9 @@
 Output arrives in chunks; lines are written whole, and a command's last line that lacks a newline is ended before the
 next `[Container]` line, so the log always reads line by line. Writes are buffered and flushed at most every
 `FLUSH_SECONDS` by a background thread (and at close), so a build of many quick commands does not pay a system call
-per line; each flushed piece also goes to `on_flush` (live log streaming).
+per line; each flushed piece also goes to `on_flush` (live log streaming). Every line passes through `mask` first
+(secret values become ***): output is masked line by line, so a value split across chunks of output is still
+hidden; a line longer than `LONGEST_LINE` is cut, keeping back enough to catch a value at the cut.
 """
 
 from __future__ import annotations
@@ -12,12 +14,21 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 FLUSH_SECONDS = 0.1
+LONGEST_LINE = 64 * 1024
+
+
+class Masking(Protocol):
+    @property
+    def longest(self) -> int: ...
+
+    def __call__(self, text: str) -> str: ...
 
 
 class BuildLog:
-    def __init__(self, path: Path, on_flush: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: Path, on_flush: Callable[[str], None] | None = None, mask: Masking | None = None) -> None:
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", encoding="utf-8", errors="replace")
@@ -25,6 +36,7 @@ class BuildLog:
         self._unflushed: list[str] = []
         self._lock = threading.Lock()
         self._on_flush = on_flush
+        self.mask = mask
         self._closed = threading.Event()
         self._flusher = threading.Thread(target=self._flush_periodically, name="build-log-flush", daemon=True)
         self._flusher.start()
@@ -44,6 +56,10 @@ class BuildLog:
             complete, _, self._partial = text.rpartition("\n")
             if complete or text.endswith("\n"):
                 self._write(complete + "\n")
+            if len(self._partial) > LONGEST_LINE:
+                keep = self.mask.longest if self.mask is not None else 0
+                self._write(self._partial[: len(self._partial) - keep])
+                self._partial = self._partial[len(self._partial) - keep :]
 
     def close(self) -> None:
         self._closed.set()
@@ -59,7 +75,7 @@ class BuildLog:
             self._partial = ""
 
     def _write(self, text: str) -> None:
-        self._unflushed.append(text)
+        self._unflushed.append(self.mask(text) if self.mask is not None else text)
 
     def _flush(self) -> None:
         if not self._unflushed:

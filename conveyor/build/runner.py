@@ -25,6 +25,7 @@ from conveyor.blobs import BlobStore
 from conveyor.build import engine
 from conveyor.build.artifacts import ArtifactError, select_files
 from conveyor.build.log import BuildLog
+from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
 from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
@@ -85,8 +86,13 @@ class BuildRunner:
         recorder: PhaseRecorder,
         log: BuildLog,
         clock: Callable[[], float] = time.monotonic,
+        secrets: SecretSource | None = None,
     ) -> None:
         self.request = request
+        self.secrets = secrets
+        self._secret_values: dict[str, str] = {}
+        self.masker = Masker()
+        log.mask = self.masker
         self.blobs = blobs
         self.recorder = recorder
         self.log = log
@@ -183,8 +189,23 @@ class BuildRunner:
             return _PhaseOutcome(BuildStatus.FAILED, [_context("YAML_FILE_ERROR", str(exc))])
         for key in self.spec.not_yet_run:
             self.log.container(f"Warning: '{key}' is not carried out by Conveyor yet; ignoring it")
+        if self.spec.secrets:
+            failure = self._resolve_secrets(self.spec)
+            if failure is not None:
+                return failure
         self._start_shell(self.spec)
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _resolve_secrets(self, spec: BuildSpec) -> _PhaseOutcome | None:
+        if self.secrets is None:
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("SECRETS_ERROR", "this runner has no secret source")])
+        try:
+            self._secret_values = resolve(spec.secrets, self.secrets)
+        except SecretError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("SECRETS_ERROR", exc.message)])
+        for value in self._secret_values.values():
+            self.masker.add(value)
+        return None
 
     def _load_buildspec(self) -> BuildSpec:
         if self.request.buildspec_file is not None:
@@ -207,6 +228,7 @@ class BuildRunner:
         for artifact in self.request.inputs[1:]:
             environment[f"CODEBUILD_SRC_DIR_{artifact.name}"] = str(self.request.workspace / f"src_{artifact.name}")
         environment.update(spec.variables)
+        environment.update(self._secret_values)
         environment.update(self.request.environment)
         environment["CODEBUILD_BUILD_SUCCEEDING"] = "1"
         self.shell = ShellSession(

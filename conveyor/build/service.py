@@ -22,6 +22,7 @@ from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
+from conveyor.build.secrets import AwsSecrets
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import Database, lock
@@ -114,7 +115,13 @@ def run_build(
     log = BuildLog(workspace / "build.log", on_flush=live.publish if live else None)
     if attempt > 1:
         log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
-    runner = BuildRunner(_request(rt.settings, build, workspace), rt.blobs, PhaseRecorder(rt.db, build.id), log)
+    runner = BuildRunner(
+        _request(rt.settings, build, workspace),
+        rt.blobs,
+        PhaseRecorder(rt.db, build.id),
+        log,
+        secrets=AwsSecrets(rt.settings),
+    )
     if on_runner is not None:
         on_runner(runner)
     try:

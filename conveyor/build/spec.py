@@ -59,11 +59,24 @@ class ArtifactsSpec:
 
 
 @dataclass(frozen=True)
+class SecretReference:
+    """A variable whose value comes from SSM Parameter Store or Secrets Manager, resolved when the build starts."""
+
+    variable: str
+    store: str  # "parameter-store" or "secrets-manager"
+    name: str  # the parameter name, or the secret's name or ARN
+    json_key: str | None = None
+    version_stage: str | None = None
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     version: str
     shell: str = "bash"
     variables: dict[str, str] = field(default_factory=dict)
     exported_variables: tuple[str, ...] = ()
+    secrets: tuple[SecretReference, ...] = ()
     phases: tuple[PhaseSpec, ...] = ()
     artifacts: ArtifactsSpec | None = None
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
@@ -113,6 +126,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
             problems.add(("env", "exported-variables", index), f"{name!r} is not a valid variable name")
         elif name.startswith("AWS_"):
             problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
+    secrets = _secrets(env, set(variables), problems)
     phases = _phases(data.get("phases"), problems)
     artifacts = _artifacts(data.get("artifacts"), problems)
     return BuildSpec(
@@ -120,6 +134,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         shell=shell,
         variables=variables,
         exported_variables=tuple(exported),
+        secrets=secrets,
         phases=phases,
         artifacts=artifacts,
         not_yet_run=_not_yet_run(data),
@@ -157,6 +172,35 @@ def _variables(value: Any, problems: ProblemList) -> dict[str, str]:
         else:
             out[str(name)] = _scalar(raw)
     return out
+
+
+def _secrets(env: dict[str, Any], plain: set[str], problems: ProblemList) -> tuple[SecretReference, ...]:
+    found: list[SecretReference] = []
+    for store in ("parameter-store", "secrets-manager"):
+        for variable, raw in _mapping(env.get(store), ("env", store), problems).items():
+            path: SpecPath = ("env", store, str(variable))
+            if str(variable) in plain or any(s.variable == str(variable) for s in found):
+                problems.add(path, f"{variable} is defined more than once in env")
+            elif not VARIABLE_NAME.match(str(variable)) or str(variable).startswith("CODEBUILD_"):
+                problems.add(path, f"{variable!r} cannot be a variable name here")
+            elif not isinstance(raw, str) or not raw.strip():
+                problems.add(path, "needs the name of a parameter or secret")
+            elif store == "parameter-store":
+                found.append(SecretReference(str(variable), store, raw.strip()))
+            else:
+                reference = _secrets_manager_reference(str(variable), raw.strip())
+                if reference.version_stage and reference.version_id:
+                    problems.add(path, "give a version stage or a version id, not both")
+                found.append(reference)
+    return tuple(found)
+
+
+def _secrets_manager_reference(variable: str, text: str) -> SecretReference:
+    """`secret-id[:json-key[:version-stage[:version-id]]]`, where the secret id may be an ARN (itself with colons)."""
+    parts = text.split(":")
+    cut = 7 if text.startswith("arn:") else 1  # arn:aws:secretsmanager:<region>:<account>:secret:<name>
+    secret_id, rest = ":".join(parts[:cut]), [*parts[cut:], "", "", ""]
+    return SecretReference(variable, "secrets-manager", secret_id, rest[0] or None, rest[1] or None, rest[2] or None)
 
 
 def _scalar(value: Any) -> str:
@@ -243,7 +287,7 @@ def _artifacts(value: Any, problems: ProblemList) -> ArtifactsSpec | None:
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
     present: list[str] = [k for k in ("proxy", "batch", "reports", "cache", "run-as") if k in data]
     env = _as_dict(data.get("env"))
-    present += [f"env.{k}" for k in ("parameter-store", "secrets-manager", "git-credential-helper") if k in env]
+    present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
     artifacts = _as_dict(data.get("artifacts"))
     present += [
         f"artifacts.{k}"

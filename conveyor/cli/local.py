@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from conveyor.build.local import PhaseRecord, run_local
+from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import parse_buildspec
 from conveyor.build.status import BuildStatus
 from conveyor.cli.main import Context, pass_context
@@ -77,6 +78,7 @@ def local(
         region=context.settings.aws_region,
         on_output=_echo,
         on_phase=lambda record: _show_failure(console, record),
+        secrets=AwsSecrets(context.settings),
     )
     rows = [
         [

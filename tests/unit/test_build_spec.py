@@ -116,13 +116,13 @@ def test_artifacts_section_is_read() -> None:
 def test_not_yet_run_lists_keys_conveyor_does_not_carry_out() -> None:
     text = (
         "version: 0.2\ncache:\n  paths: ['/root/.m2/**/*']\nreports:\n  unit:\n    files: [report.xml]\n"
-        "env:\n  parameter-store:\n    TOKEN: /ci/token\n"
+        "env:\n  git-credential-helper: yes\n"
         "phases:\n  install:\n    runtime-versions:\n      python: 3.12\n"
     )
 
     spec = parse_buildspec(text)
 
-    assert set(spec.not_yet_run) == {"cache", "reports", "env.parameter-store", "phases.install.runtime-versions"}
+    assert set(spec.not_yet_run) == {"cache", "reports", "env.git-credential-helper", "phases.install.runtime-versions"}
 
 
 def test_a_plain_buildspec_has_nothing_not_yet_run() -> None:
