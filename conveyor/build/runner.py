@@ -9,6 +9,7 @@ build FAILED; Conveyor being unable to run it (the shell, the blob store, an unr
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shutil
@@ -91,6 +92,7 @@ class BuildRunner:
         self.request = request
         self.secrets = secrets
         self._secret_values: dict[str, str] = {}
+        self._attempt_output: collections.deque[str] = collections.deque(maxlen=256)
         self.masker = Masker()
         log.mask = self.masker
         self.blobs = blobs
@@ -235,18 +237,34 @@ class BuildRunner:
             self.source_dir,
             environment,
             self.request.workspace / "tmp",
-            self.log.output,
+            self._output,
             posix=spec.shell in ("sh", "/bin/sh"),
             fresh_shell_per_command=not spec.one_shell,
         )
         self.shell.start()
 
     def _run_commands(self, phase: PhaseSpec) -> _PhaseOutcome:
-        contexts = self._run_list(list(phase.commands))
-        # decided: a failing `finally` command ends the `finally` block, as a failing command ends `commands`
-        contexts += self._run_list(list(phase.finally_commands))
-        status = BuildStatus.FAILED if contexts else BuildStatus.SUCCEEDED
-        return _PhaseOutcome(status, contexts[:1], phase.on_failure)
+        """The phase's commands then its `finally`; with `on-failure: RETRY…`, again while the policy allows.
+
+        Decided where AWS is silent: a failing `finally` command ends the `finally` block, as a failing command
+        ends `commands`; a RETRY regular expression is searched in the failure's message and in what the failed
+        attempt printed; the retried phase keeps one record, with the last attempt's context.
+        """
+        policy, retried = phase.retry, 0
+        while True:
+            self._attempt_output.clear()
+            contexts = self._run_list(list(phase.commands)) + self._run_list(list(phase.finally_commands))
+            if not contexts:
+                return _PhaseOutcome(BuildStatus.SUCCEEDED, [], phase.on_failure)
+            failure = contexts[0]["message"] + "\n" + "".join(self._attempt_output)
+            if policy is None or retried >= policy.retries or not policy.matches(failure):
+                return _PhaseOutcome(BuildStatus.FAILED, contexts[:1], phase.on_failure)
+            retried += 1
+            self.log.container(f"Phase {phase.name} failed; retrying it ({retried} of {policy.retries})")
+
+    def _output(self, data: bytes) -> None:
+        self._attempt_output.append(data[-4096:].decode("utf-8", errors="replace"))
+        self.log.output(data)
 
     def _run_list(self, commands: list[str]) -> list[dict[str, str]]:
         """Run commands until one fails (one batch to the shell); the failure's context, if any."""

@@ -43,11 +43,39 @@ VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # the runner reads expo
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """`on-failure: RETRY…`: run a failed phase again, up to `retries` more times, when its failure matches."""
+
+    retries: int
+    pattern: str | None = None  # a regular expression searched in the failure and the phase's output
+
+    def matches(self, failure_text: str) -> bool:
+        return self.pattern is None or re.search(self.pattern, failure_text) is not None
+
+
+def retry_policy(on_failure: str | None) -> RetryPolicy | None:
+    """`RETRY` (3 retries of any failure), `RETRY-<count>`, `RETRY-<regex>` (3 retries), `RETRY-<count>-<regex>`."""
+    if on_failure is None or not on_failure.startswith("RETRY"):
+        return None
+    if on_failure == "RETRY":
+        return RetryPolicy(3)
+    rest = on_failure.removeprefix("RETRY-")
+    count, dash, regex = rest.partition("-")
+    if count.isdigit():
+        return RetryPolicy(int(count), regex or None if dash else None)
+    return RetryPolicy(3, rest)
+
+
+@dataclass(frozen=True)
 class PhaseSpec:
     name: str
     commands: tuple[str, ...] = ()
     finally_commands: tuple[str, ...] = ()
     on_failure: str | None = None
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return retry_policy(self.on_failure)
 
 
 @dataclass(frozen=True)
@@ -258,12 +286,16 @@ def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
 
 
 def _valid_on_failure(value: str) -> bool:
-    if value in {"ABORT", "CONTINUE", "RETRY"}:
+    if value in {"ABORT", "CONTINUE"}:
         return True
-    if not value.startswith("RETRY-"):
+    policy = retry_policy(value)
+    if policy is None or not 0 <= policy.retries <= 100 or value == "RETRY-":
         return False
-    count, _, _regex = value.removeprefix("RETRY-").partition("-")
-    return not count.isdigit() or 0 <= int(count) <= 100
+    try:
+        re.compile(policy.pattern or "")
+    except re.error:
+        return False
+    return True
 
 
 def _artifacts(value: Any, problems: ProblemList) -> ArtifactsSpec | None:
@@ -298,8 +330,6 @@ def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
     for name, body in phases.items():
         if isinstance(body, dict):
             present += [f"phases.{name}.{k}" for k in ("run-as", "runtime-versions") if k in body]
-            if str(body.get("on-failure", "")).upper().startswith("RETRY"):
-                present.append(f"phases.{name}.on-failure: {body['on-failure']}")
     return tuple(present)
 
 

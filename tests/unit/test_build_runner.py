@@ -436,3 +436,41 @@ def test_a_timed_out_build_exports_nothing_rather_than_stale_values(tmp_path: Pa
 
     assert build.result.status is S.TIMED_OUT
     assert build.result.exported_variables == {}
+
+
+@pytest.mark.parametrize(
+    ("on_failure", "runs"),
+    [
+        ("RETRY", 4),
+        ("RETRY-1", 2),
+        ("RETRY-0", 1),
+        ("RETRY-.*flaky network.*", 4),
+        ("RETRY-2-flaky", 3),
+        ("RETRY-2-disk full", 1),
+    ],
+)
+def test_retry_runs_a_failed_phase_again_while_the_policy_allows(tmp_path: Path, on_failure: str, runs: int) -> None:
+    counter = tmp_path / "runs"
+    buildspec = spec(
+        phase("build", f"echo x >> {counter}", "echo 'flaky network'; exit 7", extra=f"    on-failure: {on_failure}\n"),
+        phase("post_build", "echo post"),
+    )
+
+    build = run_build(tmp_path, {"buildspec.yml": buildspec})
+
+    assert len(counter.read_text().splitlines()) == runs
+    assert build.result.status is S.FAILED
+    assert build.log.count("retrying it") == runs - 1
+    assert ("BUILD", "FAILED") in build.recorder.phases
+    assert ("POST_BUILD", "SUCCEEDED") in build.recorder.phases  # after the retries, the usual rules
+
+
+def test_a_retried_phase_that_then_passes_succeeds(tmp_path: Path) -> None:
+    counter = tmp_path / "runs"
+    flaky = f'echo x >> {counter}; [ "$(wc -l < {counter})" -ge 3 ]'
+    buildspec = spec(phase("build", flaky, extra="    on-failure: RETRY\n"))
+
+    build = run_build(tmp_path, {"buildspec.yml": buildspec})
+
+    assert build.result.status is S.SUCCEEDED
+    assert len(counter.read_text().splitlines()) == 3

@@ -283,3 +283,29 @@ def test_a_document_that_is_not_a_mapping_is_reported() -> None:
 def test_an_exported_name_problem_points_at_its_own_entry_after_an_empty_dash() -> None:
     text = "version: 0.2\nenv:\n  exported-variables:\n    -\n    - AWS_SECRET\n"
     assert only_problem(text) == ("env.exported-variables[1]", 5, "AWS_SECRET: names starting AWS_ cannot be exported")
+
+
+@pytest.mark.parametrize(
+    ("value", "retries", "pattern"),
+    [
+        ("RETRY", 3, None),
+        ("RETRY-5", 5, None),
+        ("RETRY-timeout", 3, "timeout"),
+        ("RETRY-2-time.*out", 2, "time.*out"),
+        ("RETRY-5xx", 3, "5xx"),
+    ],
+)
+def test_retry_forms_are_understood(value: str, retries: int, pattern: str | None) -> None:
+    spec = parse_buildspec(f"version: 0.2\nphases:\n  build:\n    on-failure: {value}\n    commands: [make]\n")
+    policy = spec.phases[0].retry
+    assert policy is not None
+    assert (policy.retries, policy.pattern) == (retries, pattern)
+
+
+def test_a_retry_count_over_100_or_a_broken_regex_is_refused() -> None:
+    for value in ("RETRY-101", "RETRY-3-(unclosed"):
+        path, line, message = only_problem(
+            f"version: 0.2\nphases:\n  build:\n    on-failure: {value}\n    commands: [make]\n"
+        )
+        assert (path, line) == ("phases.build.on-failure", 4)
+        assert value in message
