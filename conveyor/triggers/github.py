@@ -44,6 +44,7 @@ class PushEvent:
     repository_name: str
     head_message: str | None
     pusher: str
+    sender_id: str = ""
 
     @property
     def is_tag(self) -> bool:
@@ -73,6 +74,7 @@ def parse_push(payload: Any) -> PushEvent:
     after = str(payload["after"] or "")
     head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else None
     pusher: dict[str, Any] = payload["pusher"] if isinstance(payload.get("pusher"), dict) else {}
+    sender: dict[str, Any] = payload["sender"] if isinstance(payload.get("sender"), dict) else {}
     return PushEvent(
         ref=str(payload["ref"]),
         before=str(payload.get("before") or ""),
@@ -82,6 +84,7 @@ def parse_push(payload: Any) -> PushEvent:
         repository_name=str(repository.get("full_name") or repository.get("name") or ""),
         head_message=str(head.get("message")) if head else None,
         pusher=str(pusher.get("name") or ""),
+        sender_id=str(sender.get("id") or ""),
     )
 
 
@@ -122,6 +125,7 @@ def push_payload(
         "forced": False,
         "repository": {"name": name, "full_name": full_name, "owner": {"login": owner}, "clone_url": clone_url},
         "pusher": {"name": pusher},
+        "sender": {"login": pusher, "id": 1000 + sum(map(ord, pusher))},
         "head_commit": None if after == ZERO_SHA else {"id": after, "message": message},
         "commits": [] if after == ZERO_SHA else [{"id": after, "message": message}],
     }

@@ -60,7 +60,8 @@ def receive_delivery(rt: Runtime, delivery_id: str, event: str, payload: Any) ->
         if push is None:
             return outcome
         for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
-            revisions = {name: {"commit": push.after, "ref": push.ref} for name in actions}
+            pushed = {"commit": push.after, "ref": push.ref, "before": push.before, "actor": push.sender_id}
+            revisions = dict.fromkeys(actions, pushed)
             detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
             start_execution(
                 session, outbox, pipeline_id, version, TriggerType.WEBHOOK, detail, revisions, execution_id=execution_id

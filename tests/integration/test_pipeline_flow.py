@@ -49,3 +49,32 @@ def test_a_failing_command_fails_the_build_and_the_execution(rt: Runtime, repo: 
     assert build_action["status"] == "Failed"
     assert "exit 3" in execution["statusSummary"]
     assert "exit status 3" in build_action["summary"]
+
+
+def test_a_push_gives_its_builds_codebuilds_webhook_variables(rt: Runtime, repo: GitRepo, run_jobs) -> None:
+    names = ["EVENT", "HEAD_REF", "TRIGGER", "PREV_COMMIT", "ACTOR_ACCOUNT_ID"]
+    lines = "".join(f'      - echo "{n}=${{CODEBUILD_WEBHOOK_{n}:-unset}}" >> out/env.txt\n' for n in names)
+    head = "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p out\n"
+    buildspec = f"{head}{lines}artifacts:\n  files: [out/env.txt]\n"
+    before = repo.head()
+    sha = repo.commit({"buildspec.yml": buildspec})
+    definitions.create_pipeline(rt, as_yaml(pipeline("hooks", repo.url)))
+
+    payload = push_payload("acme/app", repo.url, sha, before=before, pusher="octocat")
+    pushed = receive_delivery(rt, "hook-1", "push", payload).execution_ids[0]
+    manual = pipelines.start_pipeline(rt, "hooks")
+    run_jobs()
+
+    def env_of(execution_id: str) -> dict[str, str]:
+        artifact = views.get_execution(rt, execution_id)["stages"][1]["actions"][0]["outputArtifacts"]["BuildOutput"]
+        with zipfile.ZipFile(io.BytesIO(rt.blobs.get_bytes(artifact["key"]))) as archive:
+            return dict(line.split("=", 1) for line in archive.read("out/env.txt").decode().splitlines())
+
+    assert env_of(pushed) == {
+        "EVENT": "PUSH",
+        "HEAD_REF": "refs/heads/main",
+        "TRIGGER": "branch/main",
+        "PREV_COMMIT": before,
+        "ACTOR_ACCOUNT_ID": str(payload["sender"]["id"]),
+    }
+    assert set(env_of(manual).values()) == {"unset"}

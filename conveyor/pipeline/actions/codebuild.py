@@ -37,11 +37,31 @@ def start(context: ActionStart) -> None:
         initiator=f"codepipeline/{context.pipeline_name}",
         inputs=inputs,
         action_execution_id=context.action.id,
+        environment=webhook_variables(context.input_artifacts[primary].get("push")),
     )
     context.action.external_execution_id = build.id
     context.outbox.add(
         Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
     )
+
+
+def webhook_variables(push: dict[str, str] | None) -> dict[str, str]:
+    """CODEBUILD_WEBHOOK_* for a build whose source a push delivered (none otherwise)."""
+    if not push:
+        return {}
+    ref = push["ref"]
+    kind = "tag" if ref.startswith("refs/tags/") else "branch"
+    name = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    variables = {
+        "CODEBUILD_WEBHOOK_EVENT": "PUSH",
+        "CODEBUILD_WEBHOOK_HEAD_REF": ref,
+        "CODEBUILD_WEBHOOK_TRIGGER": f"{kind}/{name}",
+    }
+    if push.get("before"):
+        variables["CODEBUILD_WEBHOOK_PREV_COMMIT"] = push["before"]
+    if push.get("actor"):
+        variables["CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID"] = push["actor"]
+    return variables
 
 
 def outcome_of(build: Build, declared_outputs: tuple[str, ...]) -> ActionOutcome:

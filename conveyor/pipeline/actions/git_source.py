@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from conveyor.dispatch import Kind
 from conveyor.git import GitError, Mirrors, RevisionNotFound, redact
@@ -55,7 +56,9 @@ def fetch(rt: Runtime, action_execution_id: str) -> ActionOutcome:
         "ConnectionArn": declaration.configuration.get("ConnectionArn", ""),
         "FullRepositoryName": source.repository_id,
     }
-    artifact = {"key": key, "revision": commit.sha, "repository_url": redact(source.url)}
+    artifact: dict[str, Any] = {"key": key, "revision": commit.sha, "repository_url": redact(source.url)}
+    if revision.get("ref"):  # started by a push: builds over this artifact get CodeBuild's webhook variables
+        artifact["push"] = {"ref": revision["ref"], "before": revision.get("before"), "actor": revision.get("actor")}
     summary = commit.message.splitlines()[0] if commit.message else commit.sha
     return ActionOutcome(
         ActionStatus.SUCCEEDED,
