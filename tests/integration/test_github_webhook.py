@@ -106,7 +106,8 @@ def test_push_starts_matching_pipelines_and_enqueues_their_advance(
         assert execution is not None
         assert execution.pipeline.name == "web-app"
         assert execution.trigger_type == "Webhook"
-        assert execution.source_revisions == {"Source": {"commit": repo.head(), "ref": "refs/heads/main"}}
+        revision = execution.source_revisions["Source"]
+        assert (revision["commit"], revision["ref"]) == (repo.head(), "refs/heads/main")
         dispatch = session.scalars(select(Dispatch)).one()
     assert (dispatch.kind, dispatch.subject_id) == ("pipeline.advance", execution_id)
     assert Queue(PIPELINE_QUEUE, connection=rt.redis).job_ids == [dispatch.job_id]
