@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from conveyor.build import projects
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.errors import InvalidRequest, Unauthorized
@@ -68,6 +69,26 @@ def start_pipeline(name: str) -> tuple[Response, int]:
         raise InvalidRequest("'revision' must be a string: a commit id, or ACTION=COMMIT")
     execution_id = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
     return jsonify({"pipelineExecutionId": execution_id}), 202
+
+
+@bp.post("/projects")
+def create_project() -> tuple[Response, int]:
+    return jsonify(projects.put_project(runtime(), _definition_text(), _source_name())), 201
+
+
+@bp.put("/projects/<name>")
+def put_project(name: str) -> Response:
+    return jsonify(projects.put_project(runtime(), _definition_text(), _source_name(), name=name))
+
+
+@bp.get("/projects")
+def list_projects() -> Response:
+    return jsonify({"projects": projects.list_projects(runtime())})
+
+
+@bp.get("/projects/<name>")
+def get_project(name: str) -> Response:
+    return jsonify(projects.get_project(runtime(), name))
 
 
 @bp.get("/executions")

@@ -28,7 +28,7 @@ from conveyor.build.artifacts import ArtifactError, select_files
 from conveyor.build.log import BuildLog
 from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
-from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
+from conveyor.build.spec import BuildSpec, PhaseSpec, SecretReference, parse_buildspec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
 from conveyor.errors import SpecError
 
@@ -56,6 +56,7 @@ class BuildRequest:
     local_source: Path | None = None  # a directory to build instead of input artifacts (local runs)
     in_place: bool = False  # build in `local_source` itself rather than in a copy of it
     buildspec_file: Path | None = None  # a buildspec outside the source (local runs)
+    secret_references: tuple[SecretReference, ...] = ()  # the project's secret variables: they win over the buildspec's
 
 
 @dataclass
@@ -191,7 +192,7 @@ class BuildRunner:
             return _PhaseOutcome(BuildStatus.FAILED, [_context("YAML_FILE_ERROR", str(exc))])
         for key in self.spec.not_yet_run:
             self.log.container(f"Warning: '{key}' is not carried out by Conveyor yet; ignoring it")
-        if self.spec.secrets:
+        if self.spec.secrets or self.request.secret_references:
             failure = self._resolve_secrets(self.spec)
             if failure is not None:
                 return failure
@@ -202,7 +203,7 @@ class BuildRunner:
         if self.secrets is None:
             return _PhaseOutcome(BuildStatus.FAULT, [_context("SECRETS_ERROR", "this runner has no secret source")])
         try:
-            self._secret_values = resolve(spec.secrets, self.secrets)
+            self._secret_values = resolve(spec.secrets + self.request.secret_references, self.secrets)
         except SecretError as exc:
             return _PhaseOutcome(BuildStatus.FAILED, [_context("SECRETS_ERROR", exc.message)])
         for value in self._secret_values.values():
@@ -296,7 +297,10 @@ class BuildRunner:
                 self.shell.run("export CODEBUILD_BUILD_SUCCEEDING=0", timeout=max(1.0, self.deadline - self.clock()))
 
     def _capture_exported_variables(self) -> None:
-        names = self.spec.exported_variables if self.spec else ()
+        project_secrets = {reference.variable for reference in self.request.secret_references}
+        names = tuple(n for n in (self.spec.exported_variables if self.spec else ()) if n not in project_secrets)
+        for name in sorted(set(self.spec.exported_variables if self.spec else ()) & project_secrets):
+            self.log.container(f"Warning: {name} is a secret of the project and is not exported")
         if not names or self.shell is None:
             return
         target = self.request.workspace / "tmp" / f"exported-{uuid.uuid4().hex}"

@@ -23,6 +23,7 @@ from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
+from conveyor.build.spec import SecretReference, secrets_manager_reference
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import Database, lock
@@ -71,6 +72,7 @@ def submit_build(
         action_execution_id=action_execution_id,
         input_artifacts=[vars(i) for i in inputs],
         environment={**_project_variables(project), **(environment or {})},
+        secret_variables=[v for v in project.environment_variables or [] if v.get("type", "PLAINTEXT") != "PLAINTEXT"],
         created_at=now,
     )
     session.add(build)
@@ -100,6 +102,13 @@ def _project_variables(project: BuildProject) -> dict[str, str]:
         for v in project.environment_variables or []
         if v.get("type", "PLAINTEXT") == "PLAINTEXT"
     }
+
+
+def _secret_reference(variable: dict[str, str]) -> SecretReference:
+    """A project's PARAMETER_STORE or SECRETS_MANAGER variable, read as the buildspec's are."""
+    if variable["type"] == "PARAMETER_STORE":
+        return SecretReference(variable["name"], "parameter-store", variable["value"])
+    return secrets_manager_reference(variable["name"], variable["value"])
 
 
 def run_build(
@@ -177,6 +186,7 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         workspace=workspace,
         inputs=tuple(InputArtifact(i["name"], i["key"]) for i in build.input_artifacts),
         environment={**codebuild_variables(identity), **build.environment},
+        secret_references=tuple(_secret_reference(v) for v in build.secret_variables),
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

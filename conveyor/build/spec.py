@@ -216,14 +216,14 @@ def _secrets(env: dict[str, Any], plain: set[str], problems: ProblemList) -> tup
             elif store == "parameter-store":
                 found.append(SecretReference(str(variable), store, raw.strip()))
             else:
-                reference = _secrets_manager_reference(str(variable), raw.strip())
+                reference = secrets_manager_reference(str(variable), raw.strip())
                 if reference.version_stage and reference.version_id:
                     problems.add(path, "give a version stage or a version id, not both")
                 found.append(reference)
     return tuple(found)
 
 
-def _secrets_manager_reference(variable: str, text: str) -> SecretReference:
+def secrets_manager_reference(variable: str, text: str) -> SecretReference:
     """`secret-id[:json-key[:version-stage[:version-id]]]`, where the secret id may be an ARN (itself with colons)."""
     parts = text.split(":")
     cut = 7 if text.startswith("arn:") else 1  # arn:aws:secretsmanager:<region>:<account>:secret:<name>

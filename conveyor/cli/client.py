@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import requests
 
+from conveyor.build import projects
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
@@ -41,6 +42,9 @@ class Client(Protocol):
     def build_logs(self, build_id: str) -> str: ...
     def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]: ...
     def stop_build(self, build_id: str) -> dict[str, Any]: ...
+    def put_project(self, text: str, filename: str) -> dict[str, Any]: ...
+    def list_projects(self) -> list[dict[str, Any]]: ...
+    def get_project(self, name: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -142,6 +146,15 @@ class HttpClient:
     def stop_build(self, build_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/builds/{build_id}/stop").json())
 
+    def put_project(self, text: str, filename: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/projects", data=text.encode(), headers=_yaml_headers(filename)).json())
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/projects").json()["projects"])
+
+    def get_project(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/projects/{name}").json())
+
     def close(self) -> None:
         self.session.close()
 
@@ -227,6 +240,15 @@ class LocalClient:
                 yield event
                 if event.kind == "end":
                     return
+
+    def put_project(self, text: str, filename: str) -> dict[str, Any]:
+        return projects.put_project(self.rt, text, filename)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return projects.list_projects(self.rt)
+
+    def get_project(self, name: str) -> dict[str, Any]:
+        return projects.get_project(self.rt, name)
 
     def stop_build(self, build_id: str) -> dict[str, Any]:
         build = builds.stop_build(self.rt, build_id)

@@ -25,7 +25,7 @@ from jobs.worker import supervise
 
 @click.command("worker")
 @click.option("--builders", default=1, show_default=True, help="Build workers beside the pipeline worker.")
-@click.option("--queues", help="Comma-separated queues for a single worker instead (e.g. build-general1-large).")
+@click.option("--queues", help="Comma-separated queues for a single worker instead (e.g. build-large).")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
 @pass_context
 def worker(context: Context, builders: int, queues: str | None, burst: bool) -> None:

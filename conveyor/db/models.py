@@ -150,6 +150,7 @@ class BuildProject(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
     buildspec: Mapped[str | None] = mapped_column(Text)  # a path in the source, or inline YAML; None = buildspec.yml
     compute_type: Mapped[str | None] = mapped_column(String(64))
     environment_variables: Mapped[list[Any]] = mapped_column(default=list)
@@ -157,6 +158,7 @@ class BuildProject(Base):
     queued_timeout_minutes: Mapped[int | None]
     last_build_number: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
 
 
 class Build(Base):
@@ -180,6 +182,9 @@ class Build(Base):
     action_execution_id: Mapped[str | None] = mapped_column(ForeignKey("action_executions.id"), index=True)
     input_artifacts: Mapped[list[Any]] = mapped_column(default=list)
     environment: Mapped[dict[str, Any]] = mapped_column(default=dict)  # CODEBUILD_* and webhook values given at start
+    secret_variables: Mapped[list[Any]] = mapped_column(
+        default=list, server_default="[]"
+    )  # the project's PARAMETER_STORE/SECRETS_MANAGER
     attempt: Mapped[int] = mapped_column(default=0)
     log_key: Mapped[str | None] = mapped_column(String(500))
     artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -91,7 +91,7 @@ def test_stopping_a_finished_build_is_409(rt: Runtime, client: FlaskClient, repo
 
 def test_a_build_queued_past_its_queued_timeout_times_out(rt: Runtime, repo: GitRepo) -> None:
     execution_id, build_id = _queued_build(rt, repo, "version: 0.2\nphases:\n  build:\n    commands: [true]\n", "wait")
-    Queue("build-general1-small", connection=rt.redis).empty()  # no build worker ever comes
+    Queue("build-small", connection=rt.redis).empty()  # no build worker ever comes
 
     soon = reconcile(rt, RQInspector(rt.redis), now=utcnow() + timedelta(minutes=5))
     late = reconcile(rt, RQInspector(rt.redis), now=utcnow() + timedelta(minutes=481))

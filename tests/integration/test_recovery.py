@@ -79,7 +79,7 @@ def test_work_of_a_dead_worker_is_retried_as_a_new_attempt(rt: Runtime, started:
 def test_a_build_whose_attempts_ran_out_is_fault_and_fails_its_action(rt: Runtime, started: str, run_jobs) -> None:
     rt.settings = dataclasses.replace(rt.settings, max_attempts=1)
     SimpleWorker(["pipeline", "default"], connection=rt.redis).work(burst=True, logging_level="WARNING")
-    queue = Queue("build-general1-small", connection=rt.redis)
+    queue = Queue("build-small", connection=rt.redis)
     assert queue.count == 1  # the source ran; the build waits for a build worker
     [build_dispatch] = dispatches(rt, Kind.BUILD)
     assert claim(rt.db, build_dispatch.id, 1) is not None
