@@ -2,7 +2,9 @@
 
 Patterns are relative to the source directory, or to each directory `base-directory` matches (whose own name is
 then dropped from the stored paths). `**/*` takes everything below, `dir/*` the files directly in `dir`, a plain
-path that file (or, for a directory, everything in it). Nothing may come from outside the source directory.
+path that file (or, for a directory, everything in it); `exclude-paths` (relative to the base directory, same
+globs) take files back out. Nothing may come from outside the source directory: with `enable-symlinks` a link is
+stored as a link, and must point inside; without it, the file it points to is stored, and must be inside too.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ def select_files(source_dir: Path, spec: ArtifactsSpec) -> list[tuple[Path, str]
         _refuse_climbing(_clean(pattern))
     bases = _base_directories(root, spec.base_directory)
     selected: dict[str, Path] = {}
+    excluded = [compile_glob(_clean(p)) for p in spec.exclude_paths]
     for base in bases:
         for relative in _walk(base):
+            if any(pattern.match(relative) for pattern in excluded):
+                continue
             if any(_selects(pattern, relative) for pattern in spec.files):
                 path = base / relative
                 _check_inside(root, path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import shlex
 import shutil
 import threading
 import time
@@ -28,7 +29,7 @@ from conveyor.build.artifacts import ArtifactError, select_files
 from conveyor.build.log import BuildLog
 from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
-from conveyor.build.spec import BuildSpec, PhaseSpec, SecretReference, parse_buildspec
+from conveyor.build.spec import ArtifactsSpec, BuildSpec, PhaseSpec, SecretReference, parse_buildspec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
 from conveyor.errors import SpecError
 
@@ -312,26 +313,61 @@ class BuildRunner:
             target.unlink()
 
     def _upload_artifacts(self) -> _PhaseOutcome:
+        """The primary artifact, then each secondary one, zipped into the blob store."""
         if self.spec is None or self.spec.artifacts is None:
             return _PhaseOutcome(BuildStatus.SUCCEEDED)
+        primary = self.spec.artifacts
+        stored: dict[str, dict[str, Any]] = {}
+        for identifier, section in (("", primary), *primary.secondary):
+            record, failure = self._store_artifact(identifier, section)
+            if failure is not None:
+                return failure
+            stored[identifier] = record
+        self.result.artifact = {**stored.pop(""), "secondary": stored}
+        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _store_artifact(self, identifier: str, section: ArtifactsSpec) -> tuple[dict[str, Any], _PhaseOutcome | None]:
         try:
-            files = select_files(self.source_dir, self.spec.artifacts)
+            files = select_files(self.source_dir, section)
         except ArtifactError as exc:
-            return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", str(exc))])
-        name = "artifact"
-        archive = self.request.workspace / "tmp" / "artifact.zip"
+            where = f"secondary artifact {identifier}: " if identifier else ""
+            return {}, _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", f"{where}{exc}")])
+        name = self._artifact_name(section, identifier or "artifact")
+        archive = self.request.workspace / "tmp" / f"artifact-{uuid.uuid4().hex}.zip"
         try:
-            count = write_zip(archive, files)
+            count = write_zip(archive, files, keep_symlinks=section.enable_symlinks)
         except OSError as exc:
-            return _PhaseOutcome(BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not read the artifact: {exc}")])
-        key = f"{self.request.artifact_key_prefix}{name}.zip"
+            return {}, _PhaseOutcome(
+                BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not read the artifact: {exc}")]
+            )
+        if section.s3_prefix:  # namespace BUILD_ID: <s3-prefix>/<build id>/<name>.zip
+            key = f"{_safe_key(section.s3_prefix)}/{self.request.build_id}/{name}.zip"
+        else:
+            key = f"{self.request.artifact_key_prefix}{name}.zip"
         try:
             self.blobs.put_file(key, archive)
         except OSError as exc:
-            return _PhaseOutcome(BuildStatus.FAULT, [_context("UPLOAD_ERROR", f"could not store the artifact: {exc}")])
-        self.result.artifact = {"key": key, "name": name, "files": count, "size": archive.stat().st_size}
+            return {}, _PhaseOutcome(
+                BuildStatus.FAULT, [_context("UPLOAD_ERROR", f"could not store the artifact: {exc}")]
+            )
         self.log.container(f"Uploaded {count} files as {name}.zip")
-        return _PhaseOutcome(BuildStatus.SUCCEEDED)
+        return {"key": key, "name": name, "files": count, "size": archive.stat().st_size}, None
+
+    def _artifact_name(self, section: ArtifactsSpec, default: str) -> str:
+        """`name`, evaluated by the build's shell (`myapp-$(date +%F)`); the default when absent or unusable."""
+        if not section.name:
+            return default
+        text = section.name
+        if self.shell is not None and not self._stopped.is_set():
+            target = self.request.workspace / "tmp" / f"name-{uuid.uuid4().hex}"
+            quoted = shlex.quote(section.name)
+            code = self.shell.run(
+                f"__cv_name={quoted}; eval \"printf '%s' \\\"$__cv_name\\\"\" > '{target}'",
+                timeout=max(1.0, self.deadline - self.clock()),
+            )
+            if code == 0 and target.exists():
+                text = target.read_text(errors="replace")
+        return _safe_key(text) or default
 
     def _finalize(self) -> _PhaseOutcome:
         if self.shell is not None:
@@ -339,6 +375,11 @@ class BuildRunner:
                 self._capture_exported_variables()
             self.shell.close()
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+
+def _safe_key(text: str) -> str:
+    """A blob key part from user text: no empty, `.` or `..` segments, no leading or trailing slash."""
+    return "/".join(part for part in text.replace("\\", "/").split("/") if part not in ("", ".", ".."))
 
 
 def _context(code: str, message: str) -> dict[str, str]:

@@ -83,7 +83,11 @@ class ArtifactsSpec:
     files: tuple[str, ...]
     base_directory: str | None = None
     discard_paths: bool = False
-    name: str | None = None
+    name: str | None = None  # evaluated by the build's shell when the artifact is stored
+    exclude_paths: tuple[str, ...] = ()
+    enable_symlinks: bool = False
+    s3_prefix: str | None = None
+    secondary: tuple[tuple[str, ArtifactsSpec], ...] = ()  # (artifact identifier, its section)
 
 
 @dataclass(frozen=True)
@@ -298,34 +302,49 @@ def _valid_on_failure(value: str) -> bool:
     return True
 
 
-def _artifacts(value: Any, problems: ProblemList) -> ArtifactsSpec | None:
+def _artifacts(value: Any, problems: ProblemList, path: SpecPath = ("artifacts",)) -> ArtifactsSpec | None:
     if value is None:
         return None
-    body = _mapping(value, ("artifacts",), problems)
-    for key in sorted(set(map(str, body)) - ARTIFACT_KEYS):
-        problems.add(("artifacts", key), "unknown key")
-    files = _string_list(body.get("files"), ("artifacts", "files"), problems)
+    body = _mapping(value, path, problems)
+    allowed = ARTIFACT_KEYS if len(path) == 1 else ARTIFACT_KEYS - {"secondary-artifacts"}
+    for key in sorted(set(map(str, body)) - allowed):
+        problems.add((*path, key), "unknown key")
+    files = _string_list(body.get("files"), (*path, "files"), problems)
     if not files:
-        problems.add(("artifacts", "files"), "artifacts needs a non-empty 'files' list")
-    discard = body.get("discard-paths", False)
+        problems.add((*path, "files"), "artifacts needs a non-empty 'files' list")
+    secondary = []
+    for identifier, section in _mapping(
+        body.get("secondary-artifacts"), (*path, "secondary-artifacts"), problems
+    ).items():
+        if not re.match(r"^[A-Za-z0-9_-]{1,100}$", str(identifier)):
+            problems.add((*path, "secondary-artifacts", str(identifier)), "an identifier is letters, digits, - and _")
+        parsed = _artifacts(section, problems, (*path, "secondary-artifacts", str(identifier)))
+        if parsed is not None:
+            secondary.append((str(identifier), parsed))
     return ArtifactsSpec(
         files=tuple(files),
-        base_directory=None if body.get("base-directory") is None else str(body["base-directory"]),
-        discard_paths=discard is True or str(discard).lower() == "yes",
-        name=None if body.get("name") is None else str(body["name"]),
+        base_directory=_optional(body.get("base-directory")),
+        discard_paths=_yes(body.get("discard-paths")),
+        name=_optional(body.get("name")),
+        exclude_paths=tuple(_string_list(body.get("exclude-paths"), (*path, "exclude-paths"), problems)),
+        enable_symlinks=_yes(body.get("enable-symlinks")),
+        s3_prefix=_optional(body.get("s3-prefix")),
+        secondary=tuple(secondary),
     )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _yes(value: Any) -> bool:
+    return value is True or str(value).lower() in ("yes", "true")
 
 
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
     present: list[str] = [k for k in ("proxy", "batch", "reports", "cache", "run-as") if k in data]
     env = _as_dict(data.get("env"))
     present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
-    artifacts = _as_dict(data.get("artifacts"))
-    present += [
-        f"artifacts.{k}"
-        for k in ("name", "secondary-artifacts", "exclude-paths", "enable-symlinks", "s3-prefix")
-        if k in artifacts
-    ]
     phases = _as_dict(data.get("phases"))
     for name, body in phases.items():
         if isinstance(body, dict):

@@ -93,6 +93,10 @@ def _artifacts(rt: Runtime, build: Build) -> dict[str, Any] | None:
         "key": build.artifact["key"],
         "files": build.artifact.get("files"),
         "size": build.artifact.get("size"),
+        "secondaryArtifacts": [
+            {"artifactIdentifier": identifier, "location": rt.blobs.url(record["key"]), "key": record["key"]}
+            for identifier, record in (build.artifact.get("secondary") or {}).items()
+        ],
     }
 
 

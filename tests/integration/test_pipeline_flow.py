@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 from conveyor.pipeline import definitions, views
@@ -11,7 +12,7 @@ from conveyor.runtime import Runtime
 from conveyor.triggers.github import push_payload
 from conveyor.triggers.service import receive_delivery
 from tests.support.gitrepo import GitRepo
-from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
+from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, build_action, pipeline
 
 
 def test_push_runs_source_and_build_and_stores_the_artifact(rt: Runtime, repo: GitRepo, run_jobs) -> None:
@@ -78,3 +79,32 @@ def test_a_push_gives_its_builds_codebuilds_webhook_variables(rt: Runtime, repo:
         "ACTOR_ACCOUNT_ID": str(payload["sender"]["id"]),
     }
     assert set(env_of(manual).values()) == {"unset"}
+
+
+def test_secondary_artifacts_reach_later_actions_by_name(rt: Runtime, repo: GitRepo, run_jobs) -> None:
+    build_spec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - mkdir -p app docs\n"
+        "      - echo app > app/main.txt\n      - echo docs > docs/index.html\n"
+        "artifacts:\n  base-directory: app\n  files: ['**/*']\n  secondary-artifacts:\n"
+        "    Docs:\n      base-directory: docs\n      files: ['**/*']\n"
+    )
+    check_spec = 'version: 0.2\nphases:\n  build:\n    commands:\n      - test "$(cat index.html)" = docs\n'
+    repo.commit({"buildspec.yml": build_spec})
+    document = pipeline("secondary", repo.url, build_actions=[build_action(outputs=("App", "Docs"))])
+    check = build_action("CheckDocs", project="check", inputs=("Docs",), outputs=())
+    check["actionTypeId"]["category"] = "Test"
+    document["pipeline"]["stages"].append({"name": "Test", "actions": [check]})
+    definitions.create_pipeline(rt, as_yaml(document))
+    from conveyor.build import projects
+
+    projects.put_project(rt, json.dumps({"name": "check", "source": {"buildspec": check_spec}}))  # inline
+
+    execution_id = pipelines.start_pipeline(rt, "secondary")
+    run_jobs()
+
+    execution = views.get_execution(rt, execution_id)
+    assert execution["status"] == "Succeeded", execution["statusSummary"]
+    outputs = execution["stages"][1]["actions"][0]["outputArtifacts"]
+    assert set(outputs) == {"App", "Docs"}
+    with zipfile.ZipFile(io.BytesIO(rt.blobs.get_bytes(outputs["App"]["key"]))) as archive:
+        assert archive.namelist() == ["main.txt"]

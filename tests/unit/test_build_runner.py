@@ -474,3 +474,58 @@ def test_a_retried_phase_that_then_passes_succeeds(tmp_path: Path) -> None:
 
     assert build.result.status is S.SUCCEEDED
     assert len(counter.read_text().splitlines()) == 3
+
+
+def test_artifact_name_is_evaluated_by_the_shell_and_s3_prefix_namespaces_by_build(tmp_path: Path) -> None:
+    artifacts = (
+        "artifacts:\n  files: [out/*]\n  name: app-$CODEBUILD_BUILD_NUMBER-$(echo ok)\n  s3-prefix: releases/web\n"
+    )
+    buildspec = spec(phase("build", "mkdir -p out && echo x > out/a.txt")) + artifacts
+
+    build = run_build(tmp_path, {"buildspec.yml": buildspec}, environment={"CODEBUILD_BUILD_NUMBER": "7"})
+
+    assert build.result.status is S.SUCCEEDED
+    assert build.result.artifact is not None
+    assert build.result.artifact["key"] == "releases/web/demo:0001/app-7-ok.zip"
+    assert build.blobs.exists("releases/web/demo:0001/app-7-ok.zip")
+
+
+def test_exclude_paths_and_symlinks(tmp_path: Path) -> None:
+    commands = (
+        "mkdir -p dist/logs && echo app > dist/app.txt && echo noise > dist/logs/x.log",
+        "ln -s app.txt dist/current",
+    )
+    artifacts = (
+        "artifacts:\n  base-directory: dist\n  files: ['**/*']\n  exclude-paths: ['logs/**/*']\n"
+        "  enable-symlinks: yes\n"
+    )
+    build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", *commands)) + artifacts})
+
+    assert build.artifact_names() == ["app.txt", "current"]
+    assert build.result.artifact is not None
+    with zipfile.ZipFile(io.BytesIO(build.blobs.get_bytes(build.result.artifact["key"]))) as archive:
+        link = archive.getinfo("current")
+        assert (link.external_attr >> 16) & 0o170000 == 0o120000  # stored as a link
+        assert archive.read("current") == b"app.txt"
+
+
+def test_secondary_artifacts_are_stored_apart_and_a_missing_one_fails_upload(tmp_path: Path) -> None:
+    artifacts = (
+        "artifacts:\n  files: [app.txt]\n  secondary-artifacts:\n    Docs:\n      files: [docs/*]\n"
+        "    Reports:\n      files: [reports/*]\n"
+    )
+    make = "echo a > app.txt && mkdir -p docs && echo d > docs/index.html"
+
+    build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", make)) + artifacts})
+
+    assert build.result.status is S.FAILED
+    [context] = build.recorder.contexts_of(P.UPLOAD_ARTIFACTS)
+    assert context["message"].startswith("secondary artifact Reports: no matching artifact paths found")
+
+    both = run_build(
+        tmp_path / "again",
+        {"buildspec.yml": spec(phase("build", make, "mkdir -p reports && echo r > reports/r.xml")) + artifacts},
+    )
+    assert both.result.artifact is not None
+    assert set(both.result.artifact["secondary"]) == {"Docs", "Reports"}
+    assert both.result.artifact["secondary"]["Docs"]["key"] == "builds/demo/0001/Docs.zip"

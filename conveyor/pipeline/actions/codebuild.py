@@ -65,23 +65,32 @@ def webhook_variables(push: dict[str, str] | None) -> dict[str, str]:
 
 
 def outcome_of(build: Build, declared_outputs: tuple[str, ...]) -> ActionOutcome:
-    """What a finished build reports to the action that started it."""
+    """What a finished build reports to the action that started it.
+
+    The action's first output artifact is the build's primary artifact; each further one is the secondary artifact
+    whose identifier is its name (CodePipeline's rule).
+    """
     if build.status != BuildStatus.SUCCEEDED.value:
         reason = build.status_reason or f"build {build.status}"
         return ActionOutcome(
             ActionStatus.FAILED, summary=f"Build {build.id} {build.status}: {reason}", error_code="JobFailed"
         )
-    if declared_outputs and not build.artifact:
+    artifact = build.artifact or {}
+    stored = {
+        **({declared_outputs[0]: artifact} if declared_outputs and artifact else {}),
+        **(artifact.get("secondary") or {}),
+    }
+    missing = [name for name in declared_outputs if name not in stored]
+    if missing:
+        which = "artifacts" if not artifact else f"secondary artifact {missing[0]}"
         return ActionOutcome(
             ActionStatus.FAILED,
             error_code="JobFailed",
-            summary=f"the action declares output artifact {declared_outputs[0]} but the buildspec has no artifacts",
+            summary=f"the action declares output artifact {missing[0]} but the buildspec has no {which}",
         )
-    outputs = (
-        {declared_outputs[0]: {"key": build.artifact["key"], "revision": build.resolved_source_version}}
-        if declared_outputs and build.artifact
-        else {}
-    )
+    outputs = {
+        name: {"key": stored[name]["key"], "revision": build.resolved_source_version} for name in declared_outputs
+    }
     return ActionOutcome(
         ActionStatus.SUCCEEDED,
         summary=f"Build {build.id} SUCCEEDED",
