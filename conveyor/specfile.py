@@ -137,3 +137,53 @@ def _record_lines(
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*path, index), lines, duplicates, visited)
+
+
+# -- reading values, for every spec parser ----------------------------------------------------------------------
+
+
+def mapping_at(value: Any, path: Path, problems: ProblemList) -> dict[str, Any]:
+    """The mapping at `path`, or {} (and a problem unless it is absent)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(path, "must be a mapping")
+        return {}
+    return value
+
+
+def scalar_text(value: Any) -> str:
+    """A YAML scalar as the text a user meant (`true`, not `True`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def string_list_at(value: Any, path: Path, problems: ProblemList) -> list[str]:
+    """A list of strings (a lone scalar counts as one; empty `-` entries are skipped)."""
+    if value is None:
+        return []
+    if isinstance(value, str | int | float):
+        return [str(value)]
+    if not isinstance(value, list):
+        problems.add(path, "must be a list of strings")
+        return []
+    out = []
+    for index, item in enumerate(value):
+        if item is None:
+            continue  # an empty `-` entry
+        if isinstance(item, dict | list):
+            problems.add((*path, index), "must be a string; quote a command that contains ': '")
+        else:
+            out.append(scalar_text(item))
+    return out
+
+
+def optional_text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def is_yes(value: Any) -> bool:
+    return value is True or str(value).lower() in ("yes", "true")

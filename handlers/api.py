@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from conveyor.build import projects
+from conveyor.build import projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.errors import InvalidRequest, Unauthorized
@@ -139,6 +139,17 @@ def stop_build(build_id: str) -> Response:
     return jsonify(build_views.get_build(rt, build_id))
 
 
+@bp.get("/builds/<path:build_id>/reports")
+def get_build_reports(build_id: str) -> Response:
+    return jsonify({"reports": report_store.build_reports(runtime(), build_id)})
+
+
+@bp.get("/reports/<report_id>")
+def get_report(report_id: str) -> Response:
+    """A report with its test cases (`?status=FAILED` for the failed ones) or its file coverage."""
+    return jsonify(report_store.report_detail(runtime(), report_id, request.args.get("status"), _limit(default=1000)))
+
+
 @bp.get("/builds/<path:build_id>")
 def get_build(build_id: str) -> Response:
     return jsonify(build_views.get_build(runtime(), build_id))
@@ -185,8 +196,8 @@ def _variables(value: Any) -> dict[str, str]:
     raise InvalidRequest("'variables' must be an object of names to values, or a list of {name, value}")
 
 
-def _limit() -> int:
-    raw = request.args.get("limit", "20")
+def _limit(default: int = 20) -> int:
+    raw = request.args.get("limit", str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("'limit' must be a whole number from 1 to 1000")
     return int(raw)

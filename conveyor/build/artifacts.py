@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conveyor.build.spec import ArtifactsSpec
+from conveyor.build.spec_outputs import ArtifactsSpec
 from conveyor.errors import ConveyorError
 from conveyor.globs import compile_glob
 

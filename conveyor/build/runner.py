@@ -19,59 +19,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
 
-from conveyor.archives import ArchiveError, extract_zip, write_zip
+from conveyor.archives import ArchiveError, extract_zip
 from conveyor.blobs import BlobStore
 from conveyor.build import engine
-from conveyor.build.artifacts import ArtifactError, select_files
 from conveyor.build.log import BuildLog
+from conveyor.build.outputs import BuildOutputs, OutputError
+from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder
 from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
-from conveyor.build.spec import ArtifactsSpec, BuildSpec, PhaseSpec, SecretReference, parse_buildspec
+from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
 from conveyor.errors import SpecError
 
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
-
-
-@dataclass(frozen=True)
-class InputArtifact:
-    name: str
-    key: str
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """Everything a build needs, read from the database before it starts."""
-
-    build_id: str
-    project_name: str
-    workspace: Path
-    inputs: tuple[InputArtifact, ...]
-    environment: dict[str, str]  # CODEBUILD_* values and variables with precedence over the buildspec's
-    timeout_seconds: float
-    buildspec: str | None = None  # a path inside the source, or the whole YAML inline; None: buildspec.yml
-    artifact_key_prefix: str = ""
-    local_source: Path | None = None  # a directory to build instead of input artifacts (local runs)
-    in_place: bool = False  # build in `local_source` itself rather than in a copy of it
-    buildspec_file: Path | None = None  # a buildspec outside the source (local runs)
-    secret_references: tuple[SecretReference, ...] = ()  # the project's secret variables: they win over the buildspec's
-
-
-@dataclass
-class BuildResult:
-    status: BuildStatus
-    reason: str | None = None
-    exported_variables: dict[str, str] = field(default_factory=dict)
-    artifact: dict[str, Any] | None = None
-
-
-class PhaseRecorder(Protocol):
-    def phase_started(self, phase: PhaseType) -> None: ...
-
-    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None: ...
+__all__ = ["BuildRequest", "BuildResult", "BuildRunner", "InputArtifact", "PhaseRecorder"]
 
 
 @dataclass
@@ -313,61 +275,28 @@ class BuildRunner:
             target.unlink()
 
     def _upload_artifacts(self) -> _PhaseOutcome:
-        """The primary artifact, then each secondary one, zipped into the blob store."""
+        """Test and coverage reports (they never fail the build), then the primary and secondary artifacts."""
+        outputs = BuildOutputs(self.request, self.source_dir, self.blobs, self.log, self._evaluate)
+        if self.spec is not None and self.spec.reports:
+            self.result.reports = [outputs.read_report(section) for section in self.spec.reports]
         if self.spec is None or self.spec.artifacts is None:
             return _PhaseOutcome(BuildStatus.SUCCEEDED)
-        primary = self.spec.artifacts
-        stored: dict[str, dict[str, Any]] = {}
-        for identifier, section in (("", primary), *primary.secondary):
-            record, failure = self._store_artifact(identifier, section)
-            if failure is not None:
-                return failure
-            stored[identifier] = record
-        self.result.artifact = {**stored.pop(""), "secondary": stored}
+        try:
+            self.result.artifact = outputs.store_artifacts(self.spec.artifacts)
+        except OutputError as exc:
+            return _PhaseOutcome(exc.status, [_context(exc.code, exc.message)])
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
 
-    def _store_artifact(self, identifier: str, section: ArtifactsSpec) -> tuple[dict[str, Any], _PhaseOutcome | None]:
-        try:
-            files = select_files(self.source_dir, section)
-        except ArtifactError as exc:
-            where = f"secondary artifact {identifier}: " if identifier else ""
-            return {}, _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", f"{where}{exc}")])
-        name = self._artifact_name(section, identifier or "artifact")
-        archive = self.request.workspace / "tmp" / f"artifact-{uuid.uuid4().hex}.zip"
-        try:
-            count = write_zip(archive, files, keep_symlinks=section.enable_symlinks)
-        except OSError as exc:
-            return {}, _PhaseOutcome(
-                BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not read the artifact: {exc}")]
-            )
-        if section.s3_prefix:  # namespace BUILD_ID: <s3-prefix>/<build id>/<name>.zip
-            key = f"{_safe_key(section.s3_prefix)}/{self.request.build_id}/{name}.zip"
-        else:
-            key = f"{self.request.artifact_key_prefix}{name}.zip"
-        try:
-            self.blobs.put_file(key, archive)
-        except OSError as exc:
-            return {}, _PhaseOutcome(
-                BuildStatus.FAULT, [_context("UPLOAD_ERROR", f"could not store the artifact: {exc}")]
-            )
-        self.log.container(f"Uploaded {count} files as {name}.zip")
-        return {"key": key, "name": name, "files": count, "size": archive.stat().st_size}, None
-
-    def _artifact_name(self, section: ArtifactsSpec, default: str) -> str:
-        """`name`, evaluated by the build's shell (`myapp-$(date +%F)`); the default when absent or unusable."""
-        if not section.name:
-            return default
-        text = section.name
-        if self.shell is not None and not self._stopped.is_set():
-            target = self.request.workspace / "tmp" / f"name-{uuid.uuid4().hex}"
-            quoted = shlex.quote(section.name)
-            code = self.shell.run(
-                f"__cv_name={quoted}; eval \"printf '%s' \\\"$__cv_name\\\"\" > '{target}'",
-                timeout=max(1.0, self.deadline - self.clock()),
-            )
-            if code == 0 and target.exists():
-                text = target.read_text(errors="replace")
-        return _safe_key(text) or default
+    def _evaluate(self, text: str) -> str | None:
+        """`text` as the build's shell expands it (`myapp-$(date +%F)`), or None when there is no shell."""
+        if self.shell is None or self._stopped.is_set():
+            return None
+        target = self.request.workspace / "tmp" / f"expanded-{uuid.uuid4().hex}"
+        code = self.shell.run(
+            f"__cv_text={shlex.quote(text)}; eval \"printf '%s' \\\"$__cv_text\\\"\" > '{target}'",
+            timeout=max(1.0, self.deadline - self.clock()),
+        )
+        return target.read_text(errors="replace") if code == 0 and target.exists() else None
 
     def _finalize(self) -> _PhaseOutcome:
         if self.shell is not None:
@@ -375,11 +304,6 @@ class BuildRunner:
                 self._capture_exported_variables()
             self.shell.close()
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
-
-
-def _safe_key(text: str) -> str:
-    """A blob key part from user text: no empty, `.` or `..` segments, no leading or trailing slash."""
-    return "/".join(part for part in text.replace("\\", "/").split("/") if part not in ("", ".", ".."))
 
 
 def _context(code: str, message: str) -> dict[str, str]:

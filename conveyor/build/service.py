@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
+from conveyor.build.report_store import save_reports
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import SecretReference, secrets_manager_reference
@@ -267,6 +268,7 @@ def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> B
         build.log_key = log_key
         build.exported_variables = result.exported_variables
         build.artifact = result.artifact
+        save_reports(session, build_id, result.reports)
         build.status_reason = result.reason or _reason(build)
         build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
         session.flush()

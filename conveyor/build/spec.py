@@ -10,8 +10,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.build.spec_outputs import ArtifactsSpec, ReportSpec, parse_artifacts, parse_reports
 from conveyor.build.status import BUILDSPEC_PHASES
-from conveyor.specfile import Document, ProblemList, load_document
+from conveyor.specfile import (
+    Document,
+    ProblemList,
+    load_document,
+    mapping_at,
+    scalar_text,
+    string_list_at,
+)
 from conveyor.specfile import Path as SpecPath
 
 TOP_KEYS = {
@@ -28,16 +36,6 @@ TOP_KEYS = {
 }
 ENV_KEYS = {"shell", "variables", "parameter-store", "secrets-manager", "exported-variables", "git-credential-helper"}
 PHASE_KEYS = {"run-as", "on-failure", "runtime-versions", "commands", "finally"}
-ARTIFACT_KEYS = {
-    "files",
-    "name",
-    "discard-paths",
-    "base-directory",
-    "exclude-paths",
-    "enable-symlinks",
-    "s3-prefix",
-    "secondary-artifacts",
-}
 SHELLS = {"bash", "/bin/sh", "sh", "/bin/bash"}
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # the runner reads exported variables as `${NAME-}`
 
@@ -79,18 +77,6 @@ class PhaseSpec:
 
 
 @dataclass(frozen=True)
-class ArtifactsSpec:
-    files: tuple[str, ...]
-    base_directory: str | None = None
-    discard_paths: bool = False
-    name: str | None = None  # evaluated by the build's shell when the artifact is stored
-    exclude_paths: tuple[str, ...] = ()
-    enable_symlinks: bool = False
-    s3_prefix: str | None = None
-    secondary: tuple[tuple[str, ArtifactsSpec], ...] = ()  # (artifact identifier, its section)
-
-
-@dataclass(frozen=True)
 class SecretReference:
     """A variable whose value comes from SSM Parameter Store or Secrets Manager, resolved when the build starts."""
 
@@ -111,6 +97,7 @@ class BuildSpec:
     secrets: tuple[SecretReference, ...] = ()
     phases: tuple[PhaseSpec, ...] = ()
     artifacts: ArtifactsSpec | None = None
+    reports: tuple[ReportSpec, ...] = ()
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
 
     @property
@@ -139,14 +126,14 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
     for key in sorted(set(map(str, data)) - TOP_KEYS):
         problems.add((key,), "unknown key")
     version = _version(data.get("version"), problems)
-    env = _mapping(data.get("env", data.get("environment_variables")), ("env",), problems)
+    env = mapping_at(data.get("env", data.get("environment_variables")), ("env",), problems)
     for key in sorted(set(map(str, env)) - ENV_KEYS):
         problems.add(("env", key), "unknown key")
     variables = _variables(env.get("variables", env.get("plaintext")), problems)
     shell = str(env.get("shell", "bash"))
     if shell not in SHELLS:
         problems.add(("env", "shell"), f"unsupported shell {shell!r} on Linux (use bash or /bin/sh)")
-    exported = _string_list(env.get("exported-variables"), ("env", "exported-variables"), problems)
+    exported = string_list_at(env.get("exported-variables"), ("env", "exported-variables"), problems)
     raw_exported = env.get("exported-variables")
     positions = (
         [i for i, item in enumerate(raw_exported) if item is not None and not isinstance(item, dict | list)]
@@ -160,7 +147,8 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
             problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
     secrets = _secrets(env, set(variables), problems)
     phases = _phases(data.get("phases"), problems)
-    artifacts = _artifacts(data.get("artifacts"), problems)
+    artifacts = parse_artifacts(data.get("artifacts"), problems)
+    reports = parse_reports(data.get("reports"), problems)
     return BuildSpec(
         version=version,
         shell=shell,
@@ -169,6 +157,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         secrets=secrets,
         phases=phases,
         artifacts=artifacts,
+        reports=reports,
         not_yet_run=_not_yet_run(data),
     )
 
@@ -183,17 +172,8 @@ def _version(value: Any, problems: ProblemList) -> str:
     return text
 
 
-def _mapping(value: Any, path: SpecPath, problems: ProblemList) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        problems.add(path, "must be a mapping")
-        return {}
-    return value
-
-
 def _variables(value: Any, problems: ProblemList) -> dict[str, str]:
-    variables = _mapping(value, ("env", "variables"), problems)
+    variables = mapping_at(value, ("env", "variables"), problems)
     out: dict[str, str] = {}
     for name, raw in variables.items():
         path: SpecPath = ("env", "variables", str(name))
@@ -202,14 +182,14 @@ def _variables(value: Any, problems: ProblemList) -> dict[str, str]:
         elif isinstance(raw, dict | list):
             problems.add(path, "a variable's value must be a string")
         else:
-            out[str(name)] = _scalar(raw)
+            out[str(name)] = scalar_text(raw)
     return out
 
 
 def _secrets(env: dict[str, Any], plain: set[str], problems: ProblemList) -> tuple[SecretReference, ...]:
     found: list[SecretReference] = []
     for store in ("parameter-store", "secrets-manager"):
-        for variable, raw in _mapping(env.get(store), ("env", store), problems).items():
+        for variable, raw in mapping_at(env.get(store), ("env", store), problems).items():
             path: SpecPath = ("env", store, str(variable))
             if str(variable) in plain or any(s.variable == str(variable) for s in found):
                 problems.add(path, f"{variable} is defined more than once in env")
@@ -235,48 +215,21 @@ def secrets_manager_reference(variable: str, text: str) -> SecretReference:
     return SecretReference(variable, "secrets-manager", secret_id, rest[0] or None, rest[1] or None, rest[2] or None)
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _string_list(value: Any, path: SpecPath, problems: ProblemList) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str | int | float):
-        return [str(value)]
-    if not isinstance(value, list):
-        problems.add(path, "must be a list of strings")
-        return []
-    out = []
-    for index, item in enumerate(value):
-        if item is None:
-            continue  # an empty `-` entry
-        if isinstance(item, dict | list):
-            problems.add((*path, index), "must be a string; quote a command that contains ': '")
-        else:
-            out.append(_scalar(item))
-    return out
-
-
 def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
-    phases = _mapping(value, ("phases",), problems)
+    phases = mapping_at(value, ("phases",), problems)
     for name in sorted(set(map(str, phases)) - set(BUILDSPEC_PHASES)):
         problems.add(("phases", name), f"unknown phase (phases are {', '.join(BUILDSPEC_PHASES)})")
     out = []
     for name in BUILDSPEC_PHASES:  # always in this order, however the file lists them
         if name not in phases:
             continue
-        body = _mapping(phases[name], ("phases", name), problems)
+        body = mapping_at(phases[name], ("phases", name), problems)
         for key in sorted(set(map(str, body)) - PHASE_KEYS):
             problems.add(("phases", name, key), "unknown key")
         if "runtime-versions" in body and name != "install":
             problems.add(("phases", name, "runtime-versions"), "runtime-versions belongs in the install phase")
-        commands = _string_list(body.get("commands"), ("phases", name, "commands"), problems)
-        finally_commands = _string_list(body.get("finally"), ("phases", name, "finally"), problems)
+        commands = string_list_at(body.get("commands"), ("phases", name, "commands"), problems)
+        finally_commands = string_list_at(body.get("finally"), ("phases", name, "finally"), problems)
         on_failure = body.get("on-failure")
         if on_failure is not None and not _valid_on_failure(str(on_failure)):
             problems.add(
@@ -302,47 +255,8 @@ def _valid_on_failure(value: str) -> bool:
     return True
 
 
-def _artifacts(value: Any, problems: ProblemList, path: SpecPath = ("artifacts",)) -> ArtifactsSpec | None:
-    if value is None:
-        return None
-    body = _mapping(value, path, problems)
-    allowed = ARTIFACT_KEYS if len(path) == 1 else ARTIFACT_KEYS - {"secondary-artifacts"}
-    for key in sorted(set(map(str, body)) - allowed):
-        problems.add((*path, key), "unknown key")
-    files = _string_list(body.get("files"), (*path, "files"), problems)
-    if not files:
-        problems.add((*path, "files"), "artifacts needs a non-empty 'files' list")
-    secondary = []
-    for identifier, section in _mapping(
-        body.get("secondary-artifacts"), (*path, "secondary-artifacts"), problems
-    ).items():
-        if not re.match(r"^[A-Za-z0-9_-]{1,100}$", str(identifier)):
-            problems.add((*path, "secondary-artifacts", str(identifier)), "an identifier is letters, digits, - and _")
-        parsed = _artifacts(section, problems, (*path, "secondary-artifacts", str(identifier)))
-        if parsed is not None:
-            secondary.append((str(identifier), parsed))
-    return ArtifactsSpec(
-        files=tuple(files),
-        base_directory=_optional(body.get("base-directory")),
-        discard_paths=_yes(body.get("discard-paths")),
-        name=_optional(body.get("name")),
-        exclude_paths=tuple(_string_list(body.get("exclude-paths"), (*path, "exclude-paths"), problems)),
-        enable_symlinks=_yes(body.get("enable-symlinks")),
-        s3_prefix=_optional(body.get("s3-prefix")),
-        secondary=tuple(secondary),
-    )
-
-
-def _optional(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def _yes(value: Any) -> bool:
-    return value is True or str(value).lower() in ("yes", "true")
-
-
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
-    present: list[str] = [k for k in ("proxy", "batch", "reports", "cache", "run-as") if k in data]
+    present: list[str] = [k for k in ("proxy", "batch", "cache", "run-as") if k in data]
     env = _as_dict(data.get("env"))
     present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
     phases = _as_dict(data.get("phases"))

@@ -72,6 +72,36 @@ def logs(context: Context, build_id: str, follow: bool) -> None:
             click.echo(f"[build ended: {event.text}]", err=True)
 
 
+@builds.command("reports")
+@click.argument("build_id")
+@click.option("--failed", is_flag=True, help="Also list the failed and errored test cases.")
+@output_option
+@pass_context
+def reports(context: Context, build_id: str, failed: bool, output: str) -> None:
+    """A build's test and coverage reports."""
+    found = context.client.build_reports(build_id)
+    details = [context.client.report_detail(r["id"], None) for r in found] if output == "json" else []
+    if output == "json":
+        print_json(details)
+        return
+    for report in found:
+        summary = report["summary"]
+        if report["type"] == "TEST":
+            counts = ", ".join(f"{k} {v}" for k, v in summary["statusCounts"].items()) or "no test cases"
+            click.echo(f"{report['reportGroup']}: {report['status']} — {summary['total']} tests ({counts})")
+        else:
+            click.echo(
+                f"{report['reportGroup']}: {report['status']} — lines {summary['lineCoveragePercentage']}%, "
+                f"branches {summary['branchCoveragePercentage']}%"
+            )
+        for problem in report["problems"]:
+            click.echo(f"  problem: {problem}")
+        if failed and report["type"] == "TEST":
+            for status in ("FAILED", "ERROR"):
+                for case in context.client.report_detail(report["id"], status)["testCases"]:
+                    click.echo(f"  {status} {case['prefix']}.{case['name']}: {(case['message'] or '')[:200]}")
+
+
 @builds.command("stop")
 @click.argument("build_id")
 @pass_context

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import requests
 
-from conveyor.build import projects
+from conveyor.build import projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
@@ -42,6 +42,8 @@ class Client(Protocol):
     def build_logs(self, build_id: str) -> str: ...
     def follow_build_logs(self, build_id: str) -> Iterator[LogEvent]: ...
     def stop_build(self, build_id: str) -> dict[str, Any]: ...
+    def build_reports(self, build_id: str) -> list[dict[str, Any]]: ...
+    def report_detail(self, report_id: str, status: str | None) -> dict[str, Any]: ...
     def put_project(self, text: str, filename: str) -> dict[str, Any]: ...
     def list_projects(self) -> list[dict[str, Any]]: ...
     def get_project(self, name: str) -> dict[str, Any]: ...
@@ -146,6 +148,12 @@ class HttpClient:
     def stop_build(self, build_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/builds/{build_id}/stop").json())
 
+    def build_reports(self, build_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/builds/{build_id}/reports").json()["reports"])
+
+    def report_detail(self, report_id: str, status: str | None) -> dict[str, Any]:
+        return dict(self._call("GET", f"/reports/{report_id}", params={"status": status} if status else {}).json())
+
     def put_project(self, text: str, filename: str) -> dict[str, Any]:
         return dict(self._call("POST", "/projects", data=text.encode(), headers=_yaml_headers(filename)).json())
 
@@ -240,6 +248,12 @@ class LocalClient:
                 yield event
                 if event.kind == "end":
                     return
+
+    def build_reports(self, build_id: str) -> list[dict[str, Any]]:
+        return report_store.build_reports(self.rt, build_id)
+
+    def report_detail(self, report_id: str, status: str | None) -> dict[str, Any]:
+        return report_store.report_detail(self.rt, report_id, status)
 
     def put_project(self, text: str, filename: str) -> dict[str, Any]:
         return projects.put_project(self.rt, text, filename)

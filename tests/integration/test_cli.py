@@ -79,3 +79,38 @@ def test_errors_are_one_readable_line_and_exit_1(cli) -> None:
     bad_variable = cli("pipeline", "start", "x", "--variable", "novalue")
     assert bad_variable.exit_code == 1
     assert "NAME=VALUE" in bad_variable.output
+
+
+def test_reports_are_kept_and_shown_with_their_failed_cases(
+    cli,
+    repo: GitRepo,
+    tmp_path: Path,
+    run_jobs,
+    client,
+) -> None:
+    junit = (
+        '<testsuite name="unit"><testcase classname="api" name="ok"/>'
+        '<testcase classname="api" name="broken"><failure message="expected 2, got 3"/></testcase></testsuite>'
+    )
+    buildspec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        f"      - printf '%s' '{junit}' > junit.xml\nreports:\n  unit:\n    files: [junit.xml]\n"
+    )
+    repo.commit({"buildspec.yml": buildspec})
+    path = tmp_path / "pipeline.yml"
+    document = pipeline("reports", repo.url)
+    document["pipeline"]["stages"][1]["actions"][0]["outputArtifacts"] = []
+    path.write_text(as_yaml(document))
+    cli("pipeline", "create", "-f", str(path))
+    execution_id = json.loads(cli("pipeline", "start", "reports", "--output", "json").output)["pipelineExecutionId"]
+    run_jobs()
+    build_id = json.loads(cli("executions", "show", execution_id, "--output", "json").output)["stages"][1]["actions"][
+        0
+    ]["externalExecutionId"]
+
+    shown = cli("builds", "reports", build_id, "--failed")
+    assert "app-unit: SUCCEEDED — 2 tests (FAILED 1, SUCCEEDED 1)" in shown.output
+    assert "FAILED api.broken: expected 2, got 3" in shown.output
+    [report] = client.get(f"/api/v1/builds/{build_id}/reports").get_json()["reports"]
+    failed = client.get(f"/api/v1/reports/{report['id']}?status=failed").get_json()["testCases"]
+    assert [c["name"] for c in failed] == ["broken"]

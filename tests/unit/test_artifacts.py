@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.build.artifacts import ArtifactError, select_files
-from conveyor.build.spec import ArtifactsSpec
+from conveyor.build.spec_outputs import ArtifactsSpec
 
 TREE = [
     "README.md",

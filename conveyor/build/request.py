@@ -1,0 +1,50 @@
+"""What a build is asked to do, what it reports as it goes, and what it gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from conveyor.build.reports import Report
+from conveyor.build.spec import SecretReference
+from conveyor.build.status import BuildStatus, PhaseType
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything a build needs, read from the database before it starts."""
+
+    build_id: str
+    project_name: str
+    workspace: Path
+    inputs: tuple[InputArtifact, ...]
+    environment: dict[str, str]  # CODEBUILD_* values and variables with precedence over the buildspec's
+    timeout_seconds: float
+    buildspec: str | None = None  # a path inside the source, or the whole YAML inline; None: buildspec.yml
+    artifact_key_prefix: str = ""
+    local_source: Path | None = None  # a directory to build instead of input artifacts (local runs)
+    in_place: bool = False  # build in `local_source` itself rather than in a copy of it
+    buildspec_file: Path | None = None  # a buildspec outside the source (local runs)
+    secret_references: tuple[SecretReference, ...] = ()  # the project's secret variables: they win over the buildspec's
+
+
+@dataclass
+class BuildResult:
+    status: BuildStatus
+    reason: str | None = None
+    exported_variables: dict[str, str] = field(default_factory=dict)
+    artifact: dict[str, Any] | None = None
+    reports: list[Report] = field(default_factory=list)
+
+
+class PhaseRecorder(Protocol):
+    def phase_started(self, phase: PhaseType) -> None: ...
+
+    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None: ...
