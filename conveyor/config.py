@@ -48,6 +48,8 @@ class Settings:
     build_timeout_minutes: int = 60  # CodeBuild's default
     build_queued_timeout_minutes: int = 480  # CodeBuild's default: a build queued longer than this times out
     keep_workspaces: bool = False
+    build_sandbox: str = "none"  # "bwrap": every build on this worker runs in a bubblewrap sandbox
+    build_network: bool = True  # in the sandbox: whether builds may use the network
     auto_migrate: bool = True
 
     @property
@@ -86,9 +88,21 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
             values[name] = _coerce(name, raw)
         except ValueError as exc:
             problems.append(f"{name}: {exc}")
+    problems += _conflicts(values)
     if problems:
         raise ConfigurationError("invalid settings: " + "; ".join(problems))
     return _with_derived_defaults(Settings(**values))
+
+
+def _conflicts(values: Mapping[str, Any]) -> list[str]:
+    """Settings that are each valid but do not go together (or name a choice that does not exist)."""
+    problems = []
+    sandbox = values.get("build_sandbox", Settings.build_sandbox)
+    if sandbox not in ("none", "bwrap"):
+        problems.append(f"build_sandbox: expected none or bwrap, got {sandbox!r}")
+    elif sandbox == "none" and values.get("build_network") is False:
+        problems.append("build_network: false needs build_sandbox = bwrap (only the sandbox can take the network away)")
+    return problems
 
 
 def _read_config_file(environ: Mapping[str, str], data_dir: Path) -> dict[str, Any]:

@@ -79,6 +79,8 @@ def run_local(
     on_output: Callable[[str], None] | None = None,
     on_phase: Callable[[PhaseRecord], None] | None = None,
     secrets: SecretSource | None = None,
+    sandbox: str = "none",
+    network: bool = True,
 ) -> LocalRun:
     """Build `source` with its buildspec (or `buildspec_file`); `environment` wins over the buildspec's."""
     build_id = f"local:{uuid.uuid4()}"
@@ -108,6 +110,8 @@ def run_local(
             local_source=source.resolve(),
             in_place=in_place,
             buildspec_file=buildspec_file.resolve() if buildspec_file else None,
+            sandbox=sandbox,
+            network=network,
         )
         try:
             result = BuildRunner(request, blobs, collector, log, secrets=secrets).run()

@@ -33,6 +33,8 @@ class BuildRequest:
     in_place: bool = False  # build in `local_source` itself rather than in a copy of it
     buildspec_file: Path | None = None  # a buildspec outside the source (local runs)
     secret_references: tuple[SecretReference, ...] = ()  # the project's secret variables: they win over the buildspec's
+    sandbox: str = "none"  # "bwrap": the build runs in a bubblewrap sandbox (see conveyor.build.sandbox)
+    network: bool = True  # with a sandbox: whether the build may use the network
 
 
 @dataclass

@@ -26,11 +26,12 @@ from conveyor.build import engine
 from conveyor.build.log import BuildLog
 from conveyor.build.outputs import BuildOutputs, OutputError
 from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder
+from conveyor.build.sandbox import sandbox_command
 from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
 from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
-from conveyor.errors import SpecError
+from conveyor.errors import ConfigurationError, SpecError
 
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 __all__ = ["BuildRequest", "BuildResult", "BuildRunner", "InputArtifact", "PhaseRecorder"]
@@ -71,6 +72,7 @@ class BuildRunner:
         self.result = BuildResult(BuildStatus.SUCCEEDED)
         self._stopped = threading.Event()
         self._timed_out = False
+        self._wrapper: list[str] = []
 
     def stop(self) -> None:
         """Stop the build from another thread: the running command is killed, FINALIZING still runs."""
@@ -132,6 +134,14 @@ class BuildRunner:
     def _provision(self) -> _PhaseOutcome:
         (self.request.workspace / "tmp").mkdir(parents=True, exist_ok=True)
         self.source_dir.mkdir(parents=True, exist_ok=True)
+        writable = [self.request.workspace] + ([self.source_dir] if self.request.in_place else [])
+        try:
+            self._wrapper = sandbox_command(self.request.sandbox, writable, network=self.request.network)
+        except ConfigurationError as exc:
+            return _PhaseOutcome(BuildStatus.FAULT, [_context("SANDBOX_ERROR", exc.message)])
+        if self._wrapper:
+            (self.request.workspace / "home").mkdir(exist_ok=True)
+            self.log.container(f"Sandbox: bubblewrap, network {'on' if self.request.network else 'off'}")
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
 
     def _download_source(self) -> _PhaseOutcome:
@@ -197,6 +207,8 @@ class BuildRunner:
         environment.update(self._secret_values)
         environment.update(self.request.environment)
         environment["CODEBUILD_BUILD_SUCCEEDING"] = "1"
+        if self._wrapper:  # the host's home is read-only in the sandbox
+            environment["HOME"] = str(self.request.workspace / "home")
         self.shell = ShellSession(
             self.source_dir,
             environment,
@@ -204,6 +216,7 @@ class BuildRunner:
             self._output,
             posix=spec.shell in ("sh", "/bin/sh"),
             fresh_shell_per_command=not spec.one_shell,
+            wrapper=self._wrapper,
         )
         self.shell.start()
 

@@ -188,6 +188,8 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         inputs=tuple(InputArtifact(i["name"], i["key"]) for i in build.input_artifacts),
         environment={**codebuild_variables(identity), **build.environment},
         secret_references=tuple(_secret_reference(v) for v in build.secret_variables),
+        sandbox=settings.build_sandbox,
+        network=settings.build_network,
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

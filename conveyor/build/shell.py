@@ -111,8 +111,10 @@ class ShellSession:
         *,
         posix: bool = False,
         fresh_shell_per_command: bool = False,
+        wrapper: list[str] | None = None,
     ) -> None:
         self.cwd = cwd
+        self.wrapper = wrapper or []  # a command prefix to run bash under (a sandbox)
         self.env = dict(env)
         self.state_file = state_dir / "shell-state.sh"
         self.on_output = on_output
@@ -255,7 +257,15 @@ class ShellSession:
     def _spawn(self, restore: bool) -> None:
         try:
             self._process = subprocess.Popen(
-                ["bash", "--noprofile", "--norc", *(["--posix"] if self.posix else []), "-c", self._driver(restore)],
+                [
+                    *self.wrapper,
+                    "bash",
+                    "--noprofile",
+                    "--norc",
+                    *(["--posix"] if self.posix else []),
+                    "-c",
+                    self._driver(restore),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

@@ -54,6 +54,16 @@ def build() -> None:
     type=click.IntRange(1, 2160),
     help="Build timeout in minutes.",
 )
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=None,
+    help="Run the build in a bubblewrap sandbox: host read-only, nothing outlives it (default: build_sandbox).",
+)
+@click.option(
+    "--network/--no-network",
+    default=None,
+    help="With the sandbox: whether the build may use the network (default: build_network).",
+)
 @pass_context
 def local(
     context: Context,
@@ -62,12 +72,19 @@ def local(
     artifacts: Path | None,
     in_place: bool,
     timeout_minutes: int,
+    sandbox: bool | None,
+    network: bool | None,
 ) -> None:
     """Run a buildspec in the current directory with the server's build engine; exit non-zero unless it succeeds.
 
     Exit status: 0 SUCCEEDED, 1 FAILED, 2 TIMED_OUT or STOPPED, 3 FAULT (Conveyor could not run it).
     """
     console = Console(stderr=True, highlight=False)
+    settings = context.settings
+    if network is False and sandbox is None:
+        sandbox = True  # the network can only be taken away inside the sandbox
+    if network is False and sandbox is False:
+        raise click.UsageError("--no-network needs the sandbox: drop --no-sandbox")
     run = run_local(
         Path.cwd(),
         buildspec_file=buildspec,
@@ -75,10 +92,12 @@ def local(
         artifacts_dir=artifacts,
         in_place=in_place,
         timeout_minutes=timeout_minutes,
-        region=context.settings.aws_region,
+        region=settings.aws_region,
         on_output=_echo,
         on_phase=lambda record: _show_failure(console, record),
-        secrets=AwsSecrets(context.settings),
+        secrets=AwsSecrets(settings),
+        sandbox=("bwrap" if sandbox else "none") if sandbox is not None else settings.build_sandbox,
+        network=settings.build_network if network is None else network,
     )
     rows = [
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import zipfile
 from pathlib import Path
 
@@ -95,3 +96,29 @@ def test_validate_accepts_good_files_and_lists_every_problem_of_bad_ones(tmp_pat
     assert result.exit_code == 1
     assert f"{bad}:1: version: unsupported version '0.3'" in result.output
     assert f"{bad}:3: phases.compile: unknown phase" in result.output
+
+
+def test_no_network_runs_the_local_build_in_the_sandbox_without_the_network(project: Path) -> None:
+    with socket.socket() as server:  # listening on the host's loopback: unreachable from the sandbox
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        (project / "buildspec.yml").write_text(
+            "version: 0.2\nphases:\n  build:\n    commands:\n"
+            "      - touch /usr/conveyor-probe || echo host-read-only\n"
+            f"      - exec 3<>/dev/tcp/127.0.0.1/{server.getsockname()[1]} || echo offline\n"
+        )
+
+        result = conveyor("build", "local", "--no-network")
+
+    assert result.exit_code == 0, result.output
+    assert "Sandbox: bubblewrap, network off" in result.output
+    assert "host-read-only" in result.output
+    assert "offline" in result.output
+    assert not Path("/usr/conveyor-probe").exists()
+
+
+def test_no_network_without_the_sandbox_is_refused(project: Path) -> None:
+    result = CliRunner().invoke(main, ["build", "local", "--no-sandbox", "--no-network"])
+
+    assert result.exit_code == 2
+    assert "--no-network needs the sandbox" in result.output

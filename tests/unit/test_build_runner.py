@@ -86,6 +86,8 @@ def run_build(
     buildspec: str | None = None,
     archive: Path | None = None,
     extra_inputs: tuple[InputArtifact, ...] = (),
+    sandbox: str = "none",
+    network: bool = True,
 ) -> Build:
     blobs = LocalBlobStore(tmp_path / "blobs")
     blobs.put_file("inputs/source.zip", archive or source_zip(tmp_path, files))
@@ -99,6 +101,8 @@ def run_build(
         timeout_seconds=timeout,
         buildspec=buildspec,
         artifact_key_prefix="builds/demo/0001/",
+        sandbox=sandbox,
+        network=network,
     )
     recorder = Recorder()
     log = BuildLog(tmp_path / "logs" / "build.log")

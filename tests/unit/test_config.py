@@ -247,3 +247,15 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
     with pytest.raises(AttributeError):
         settings.git_retries = 9  # type: ignore[misc]
+
+
+def test_the_build_sandbox_is_one_of_the_known_kinds(tmp_path: Path) -> None:
+    assert load(tmp_path, build_sandbox="bwrap", build_network="off").build_network is False
+
+    with pytest.raises(ConfigurationError, match="build_sandbox: expected none or bwrap, got 'docker'"):
+        load(tmp_path, {"CONVEYOR_BUILD_SANDBOX": "docker"})
+
+
+def test_taking_the_network_away_needs_the_sandbox(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="build_network: false needs build_sandbox = bwrap"):
+        load(tmp_path, build_network=False)
