@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conveyor.blobs import LocalBlobStore
+from conveyor.build.cache_store import CacheStore
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner
@@ -81,6 +82,7 @@ def run_local(
     secrets: SecretSource | None = None,
     sandbox: str = "none",
     network: bool = True,
+    cache_dir: Path | None = None,
 ) -> LocalRun:
     """Build `source` with its buildspec (or `buildspec_file`); `environment` wins over the buildspec's."""
     build_id = f"local:{uuid.uuid4()}"
@@ -114,7 +116,8 @@ def run_local(
             network=network,
         )
         try:
-            result = BuildRunner(request, blobs, collector, log, secrets=secrets).run()
+            cache = CacheStore(LocalBlobStore(cache_dir), "local", compress=False) if cache_dir else None
+            result = BuildRunner(request, blobs, collector, log, secrets=secrets, cache_store=cache).run()
         finally:
             log.close()
         return LocalRun(result, collector.phases, build_id, *_keep(artifacts_dir, blobs, result, log.path))

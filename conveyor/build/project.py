@@ -1,9 +1,11 @@
 """Build projects in CodeBuild's shape (what `create-project` takes and `batch-get-projects` prints): parse, validate.
 
 Conveyor acts on the name, description, `source.buildspec`, `environment.computeType` and
-`environment.environmentVariables`, `timeoutInMinutes` and `queuedTimeoutInMinutes`. Other keys CodeBuild defines
-(service role, image, artifacts, VPC, …) are accepted and listed back as ignored, so a project file exported from AWS
-registers as it is; any other key is a problem. Every problem is reported at once with its path and line.
+`environment.environmentVariables`, `timeoutInMinutes`, `queuedTimeoutInMinutes` and `cache` (`type`, `location`,
+`modes`, `cacheNamespace`; a project that says nothing gets a LOCAL cache, so a buildspec's `cache` works at once).
+Other keys CodeBuild defines (service role, image, artifacts, VPC, …) are accepted and listed back as ignored, so a
+project file exported from AWS registers as it is; any other key is a problem. Every problem is reported at once
+with its path and line.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from conveyor.specfile import Path as SpecPath
 from conveyor.specfile import ProblemList, load_document
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9\-_]{1,254}$"
-ACTED_ON = {"name", "description", "source", "environment", "timeoutInMinutes", "queuedTimeoutInMinutes"}
+ACTED_ON = {"name", "description", "source", "environment", "timeoutInMinutes", "queuedTimeoutInMinutes", "cache"}
 IGNORED = {
     "arn",
     "serviceRole",
@@ -26,7 +28,6 @@ IGNORED = {
     "secondarySources",
     "secondarySourceVersions",
     "sourceVersion",
-    "cache",
     "vpcConfig",
     "badge",
     "badgeEnabled",
@@ -65,6 +66,9 @@ ENVIRONMENT_IGNORED = {
     "fleet",
 }
 VARIABLE_TYPES = ("PLAINTEXT", "PARAMETER_STORE", "SECRETS_MANAGER")
+CACHE_KEYS = {"type", "location", "modes", "cacheNamespace"}
+CACHE_TYPES = ("NO_CACHE", "LOCAL", "S3")
+CACHE_MODES = ("LOCAL_SOURCE_CACHE", "LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class ProjectSpec:
     variables: tuple[ProjectVariable, ...] = ()
     timeout_minutes: int | None = None
     queued_timeout_minutes: int | None = None
+    cache: dict[str, Any] | None = None  # as given (CodeBuild's shape); None: the default LOCAL cache
     ignored: tuple[str, ...] = field(default=())  # keys CodeBuild knows that Conveyor does not act on
 
 
@@ -128,6 +133,7 @@ def _parse(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> Pro
         variables=_variables(environment.get("environmentVariables"), (*prefix, "environment"), problems),
         timeout_minutes=_minutes(data, "timeoutInMinutes", 5, 2160, prefix, problems),
         queued_timeout_minutes=_minutes(data, "queuedTimeoutInMinutes", 5, 480, prefix, problems),
+        cache=_cache(data.get("cache"), (*prefix, "cache"), problems, ignored),
         ignored=tuple(ignored),
     )
 
@@ -176,6 +182,31 @@ def _variables(value: Any, path: SpecPath, problems: ProblemList) -> tuple[Proje
         else:
             found.append(ProjectVariable(item["name"], str(item["value"]), kind))
     return tuple(found)
+
+
+def _cache(value: Any, path: SpecPath, problems: ProblemList, ignored: list[str]) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(path, "must be a mapping with a 'type'")
+        return None
+    for key in sorted(set(map(str, value)) - CACHE_KEYS):
+        problems.add((*path, key), "unknown key")
+    kind = value.get("type")
+    if kind not in CACHE_TYPES:
+        problems.add((*path, "type"), f"{kind!r} is not one of {', '.join(CACHE_TYPES)}")
+    location = value.get("location")
+    if location is not None and (not isinstance(location, str) or (kind == "S3" and not location.strip("/"))):
+        problems.add((*path, "location"), "an S3 cache's location is bucket[/prefix]")
+    modes = value.get("modes") or []
+    if not isinstance(modes, list) or any(m not in CACHE_MODES for m in modes):
+        problems.add((*path, "modes"), f"must be a list of {', '.join(CACHE_MODES)}")
+        modes = []
+    ignored += [f"cache.modes.{m}" for m in modes if m != "LOCAL_CUSTOM_CACHE"]
+    namespace = value.get("cacheNamespace")
+    if namespace is not None and (not isinstance(namespace, str) or not namespace.strip()):
+        problems.add((*path, "cacheNamespace"), "must be a non-empty string")
+    return {k: value[k] for k in ("type", "location", "modes", "cacheNamespace") if value.get(k) not in (None, "")}
 
 
 def _minutes(

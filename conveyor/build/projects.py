@@ -55,6 +55,7 @@ def describe_project(rt: Runtime, project: BuildProject) -> dict[str, Any]:
         "environment": {"computeType": compute_type, "environmentVariables": project.environment_variables},
         "timeoutInMinutes": project.timeout_minutes or rt.settings.build_timeout_minutes,
         "queuedTimeoutInMinutes": project.queued_timeout_minutes or rt.settings.build_queued_timeout_minutes,
+        "cache": project.cache or {"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]},
         "queue": build_queue(compute_type),
         "lastBuildNumber": project.last_build_number,
         "created": iso(project.created_at),
@@ -69,4 +70,5 @@ def _apply(project: BuildProject, spec: ProjectSpec) -> None:
     project.environment_variables = [{"name": v.name, "value": v.value, "type": v.type} for v in spec.variables]
     project.timeout_minutes = spec.timeout_minutes
     project.queued_timeout_minutes = spec.queued_timeout_minutes
+    project.cache = spec.cache
     project.updated_at = utcnow()

@@ -19,10 +19,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from conveyor.archives import ArchiveError, extract_zip
 from conveyor.blobs import BlobStore
 from conveyor.build import engine
+from conveyor.build.cache import BuildCache
+from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
 from conveyor.build.outputs import BuildOutputs, OutputError
 from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder
@@ -53,8 +56,12 @@ class BuildRunner:
         log: BuildLog,
         clock: Callable[[], float] = time.monotonic,
         secrets: SecretSource | None = None,
+        cache_store: CacheStore | None = None,
     ) -> None:
         self.request = request
+        self.cache_store = cache_store
+        self._cache: BuildCache | None = None
+        self._failing = False
         self.secrets = secrets
         self._secret_values: dict[str, str] = {}
         self._attempt_output: collections.deque[str] = collections.deque(maxlen=256)
@@ -170,7 +177,20 @@ class BuildRunner:
             if failure is not None:
                 return failure
         self._start_shell(self.spec)
+        self._restore_cache(self.spec)
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _restore_cache(self, spec: BuildSpec) -> None:
+        if spec.cache is None:
+            return
+        if self.cache_store is None:
+            self.log.container("This build has no cache (NO_CACHE); the buildspec's cache section is not used")
+            return
+        assert self.shell is not None
+        home = Path(self.shell.env.get("HOME") or self.request.workspace / "home")
+        scratch = self.request.workspace / "tmp"
+        self._cache = BuildCache(spec.cache, self.cache_store, self.source_dir, home, scratch, self.log, self._evaluate)
+        self._cache.restore()
 
     def _resolve_secrets(self, spec: BuildSpec) -> _PhaseOutcome | None:
         if self.secrets is None:
@@ -267,6 +287,7 @@ class BuildRunner:
         ]
 
     def _mark_failing(self) -> None:
+        self._failing = True
         if self.shell is not None and not self._stopped.is_set():
             self.shell.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"  # for shells started later: 0.1 starts one per command
             with contextlib.suppress(ShellError):
@@ -292,12 +313,13 @@ class BuildRunner:
         outputs = BuildOutputs(self.request, self.source_dir, self.blobs, self.log, self._evaluate)
         if self.spec is not None and self.spec.reports:
             self.result.reports = [outputs.read_report(section) for section in self.spec.reports]
-        if self.spec is None or self.spec.artifacts is None:
-            return _PhaseOutcome(BuildStatus.SUCCEEDED)
-        try:
-            self.result.artifact = outputs.store_artifacts(self.spec.artifacts)
-        except OutputError as exc:
-            return _PhaseOutcome(exc.status, [_context(exc.code, exc.message)])
+        if self.spec is not None and self.spec.artifacts is not None:
+            try:
+                self.result.artifact = outputs.store_artifacts(self.spec.artifacts)
+            except OutputError as exc:
+                return _PhaseOutcome(exc.status, [_context(exc.code, exc.message)])
+        if self._cache is not None and not self._failing:  # a failed build's cache may be half-made
+            self._cache.save()
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
 
     def _evaluate(self, text: str) -> str | None:

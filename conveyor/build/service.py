@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
@@ -74,6 +75,7 @@ def submit_build(
         input_artifacts=[vars(i) for i in inputs],
         environment={**_project_variables(project), **(environment or {})},
         secret_variables=[v for v in project.environment_variables or [] if v.get("type", "PLAINTEXT") != "PLAINTEXT"],
+        cache=CacheConfig.for_project(project.cache, project_name).record(),
         created_at=now,
     )
     session.add(build)
@@ -131,6 +133,7 @@ def run_build(
         PhaseRecorder(rt.db, build.id),
         log,
         secrets=AwsSecrets(rt.settings),
+        cache_store=_cache_store(rt, build, log),
     )
     if on_runner is not None:
         on_runner(runner)
@@ -146,6 +149,15 @@ def run_build(
     if not rt.settings.keep_workspaces:
         shutil.rmtree(workspace, ignore_errors=True)
     return finished
+
+
+def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
+    config = CacheConfig(**build.cache) if build.cache else CacheConfig.for_project(None, build.project_name)
+    try:
+        return open_cache_store(rt.settings, config, rt.blobs)
+    except (ValueError, OSError) as exc:  # a cache never fails a build
+        log.container(f"Warning: the {config.type} cache cannot be opened: {exc}")
+        return None
 
 
 def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:

@@ -10,7 +10,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.build.spec_outputs import ArtifactsSpec, ReportSpec, parse_artifacts, parse_reports
+from conveyor.build.spec_outputs import (
+    ArtifactsSpec,
+    CacheSpec,
+    ReportSpec,
+    parse_artifacts,
+    parse_cache,
+    parse_reports,
+)
 from conveyor.build.status import BUILDSPEC_PHASES
 from conveyor.specfile import (
     Document,
@@ -98,6 +105,7 @@ class BuildSpec:
     phases: tuple[PhaseSpec, ...] = ()
     artifacts: ArtifactsSpec | None = None
     reports: tuple[ReportSpec, ...] = ()
+    cache: CacheSpec | None = None
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
 
     @property
@@ -149,6 +157,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
     phases = _phases(data.get("phases"), problems)
     artifacts = parse_artifacts(data.get("artifacts"), problems)
     reports = parse_reports(data.get("reports"), problems)
+    cache = parse_cache(data.get("cache"), problems)
     return BuildSpec(
         version=version,
         shell=shell,
@@ -158,6 +167,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         phases=phases,
         artifacts=artifacts,
         reports=reports,
+        cache=cache,
         not_yet_run=_not_yet_run(data),
     )
 
@@ -256,7 +266,7 @@ def _valid_on_failure(value: str) -> bool:
 
 
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
-    present: list[str] = [k for k in ("proxy", "batch", "cache", "run-as") if k in data]
+    present: list[str] = [k for k in ("proxy", "batch", "run-as") if k in data]
     env = _as_dict(data.get("env"))
     present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
     phases = _as_dict(data.get("phases"))

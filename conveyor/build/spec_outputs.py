@@ -1,4 +1,4 @@
-"""The `artifacts` and `reports` sections of a buildspec: what a build leaves behind. Pure parsing."""
+"""The `artifacts`, `reports` and `cache` sections of a buildspec: what a build leaves behind. Pure parsing."""
 
 from __future__ import annotations
 
@@ -118,3 +118,46 @@ def parse_reports(value: Any, problems: ProblemList) -> tuple[ReportSpec, ...]:
             )
         )
     return tuple(found)
+
+
+CACHE_KEYS = {"paths", "key", "fallback-keys", "action"}
+CACHE_ACTIONS = ("restore", "save")
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """The buildspec's `cache`: which paths, under which key (evaluated by the build's shell), restored and saved."""
+
+    paths: tuple[str, ...]
+    key: str | None = None
+    fallback_keys: tuple[str, ...] = ()  # prefixes tried in order when `key` has no entry; ignored without `key`
+    action: str | None = None  # "restore" or "save" only; None: both
+
+    @property
+    def restores(self) -> bool:
+        return self.action != "save"
+
+    @property
+    def saves(self) -> bool:
+        return self.action != "restore"
+
+
+def parse_cache(value: Any, problems: ProblemList) -> CacheSpec | None:
+    if value is None:
+        return None
+    body = mapping_at(value, ("cache",), problems)
+    for key in sorted(set(map(str, body)) - CACHE_KEYS):
+        problems.add(("cache", key), "unknown key")
+    paths = string_list_at(body.get("paths"), ("cache", "paths"), problems)
+    if not paths:
+        problems.add(("cache", "paths"), "a cache needs a non-empty 'paths' list")
+    fallback = string_list_at(body.get("fallback-keys"), ("cache", "fallback-keys"), problems)
+    if len(fallback) > 5:
+        problems.add(("cache", "fallback-keys"), f"at most 5 fallback keys, not {len(fallback)}")
+    action_text = optional_text(body.get("action"))
+    if action_text is not None and action_text not in CACHE_ACTIONS:
+        problems.add(("cache", "action"), f"{action_text!r} is not {' or '.join(CACHE_ACTIONS)} (omit it for both)")
+    cache_key = optional_text(body.get("key"))
+    if cache_key is not None and not cache_key.strip():
+        problems.add(("cache", "key"), "an empty key: omit it for the project's single cache")
+    return CacheSpec(tuple(paths), cache_key, tuple(fallback), action_text)

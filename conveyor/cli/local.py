@@ -55,6 +55,12 @@ def build() -> None:
     help="Build timeout in minutes.",
 )
 @click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder that keeps the buildspec's cache between local runs (default: no cache).",
+)
+@click.option(
     "--sandbox/--no-sandbox",
     default=None,
     help="Run the build in a bubblewrap sandbox: host read-only, nothing outlives it (default: build_sandbox).",
@@ -72,6 +78,7 @@ def local(
     artifacts: Path | None,
     in_place: bool,
     timeout_minutes: int,
+    cache_dir: Path | None,
     sandbox: bool | None,
     network: bool | None,
 ) -> None:
@@ -98,6 +105,7 @@ def local(
         secrets=AwsSecrets(settings),
         sandbox=("bwrap" if sandbox else "none") if sandbox is not None else settings.build_sandbox,
         network=settings.build_network if network is None else network,
+        cache_dir=cache_dir.resolve() if cache_dir else None,
     )
     rows = [
         [

@@ -156,6 +156,7 @@ class BuildProject(Base):
     environment_variables: Mapped[list[Any]] = mapped_column(default=list)
     timeout_minutes: Mapped[int | None]
     queued_timeout_minutes: Mapped[int | None]
+    cache: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # CodeBuild's shape; None: the default LOCAL cache
     last_build_number: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
@@ -185,6 +186,7 @@ class Build(Base):
     secret_variables: Mapped[list[Any]] = mapped_column(
         default=list, server_default="[]"
     )  # the project's PARAMETER_STORE/SECRETS_MANAGER
+    cache: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the project's cache when submitted: type, namespace
     attempt: Mapped[int] = mapped_column(default=0)
     log_key: Mapped[str | None] = mapped_column(String(500))
     artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -122,3 +122,22 @@ def test_no_network_without_the_sandbox_is_refused(project: Path) -> None:
 
     assert result.exit_code == 2
     assert "--no-network needs the sandbox" in result.output
+
+
+def test_cache_keeps_the_buildspecs_cache_between_local_runs(project: Path, tmp_path: Path) -> None:
+    (project / "buildspec.yml").write_text(
+        "version: 0.2\nphases:\n  install:\n    commands:\n"
+        "      - '[ -d deps ] && echo cache-hit || { echo cache-miss; mkdir deps && touch deps/x; }'\n"
+        "cache:\n  paths: [deps]\n"
+    )
+
+    first = conveyor("build", "local", "--cache", str(tmp_path / "cache"))
+    second = conveyor("build", "local", "--cache", str(tmp_path / "cache"))
+    without = conveyor("build", "local")
+
+    assert first.exit_code == 0, first.output
+    assert "cache-miss" in first.output
+    assert "cache-hit" in second.output
+    assert "cache-miss" in without.output
+    assert "This build has no cache" in without.output
+    assert not (project / "deps").exists()  # the runs built copies

@@ -15,6 +15,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from conveyor import aws
+from conveyor.build.cache_store import CacheConfig
 from conveyor.db.models import Build
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
@@ -108,3 +109,42 @@ def test_a_build_of_a_registered_project_uses_its_settings(
         build = session.scalars(select(Build)).one()
         assert (build.compute_type, build.timeout_minutes) == ("BUILD_GENERAL1_MEDIUM", 20)
     assert "s3cret-token" not in client.get(f"/api/v1/builds/{build.id}/logs").get_data(as_text=True)
+
+
+CACHED_BUILDSPEC = """\
+version: 0.2
+phases:
+  install:
+    commands:
+      - '[ -f deps/lib.txt ] && echo "cache hit" || { echo "cache miss"; mkdir -p deps && echo v1 > deps/lib.txt; }'
+cache:
+  key: deps-$(codebuild-hash-files lock.txt)
+  paths: [deps]
+"""
+
+
+@pytest.mark.parametrize(("cache", "second_run"), [(None, "cache hit"), ({"type": "NO_CACHE"}, "cache miss")])
+def test_builds_of_a_project_share_its_cache_on_the_worker(
+    rt: Runtime, client: FlaskClient, repo: GitRepo, cache: dict[str, str] | None, second_run: str
+) -> None:
+    project = {"name": "cached", **({"cache": cache} if cache else {})}
+    client.put("/api/v1/projects/cached", data=json.dumps(project), headers={"Content-Type": "application/json"})
+    repo.commit({"buildspec.yml": CACHED_BUILDSPEC, "lock.txt": "1\n"})
+    definitions.create_pipeline(
+        rt, as_yaml(pipeline("cached", repo.url, build_actions=[build_action(project="cached")]))
+    )
+
+    for _ in range(2):
+        pipelines.start_pipeline(rt, "cached")
+        SimpleWorker(["pipeline", "default", "build-small"], connection=rt.redis).work(
+            burst=True, logging_level="WARNING"
+        )
+    with rt.db.reader() as session:
+        builds = session.scalars(select(Build).order_by(Build.build_number)).all()
+        logs = [client.get(f"/api/v1/builds/{b.id}/logs").get_data(as_text=True) for b in builds]
+        assert [b.status for b in builds] == ["SUCCEEDED", "SUCCEEDED"]
+        assert builds[0].cache == CacheConfig.for_project(cache, "cached").record()
+
+    assert "cache miss" in logs[0]
+    assert second_run in logs[1]
+    assert (rt.settings.path("cache", "caches", "cached").exists()) is (cache is None)

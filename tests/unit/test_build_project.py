@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conveyor.build.cache_store import CacheConfig
 from conveyor.build.project import ProjectVariable, parse_project
 from conveyor.errors import SpecError
 
@@ -45,7 +46,8 @@ def test_an_exported_aws_project_registers_with_what_conveyor_ignores_listed() -
         ProjectVariable("DB_PASSWORD", "/prod/db/password", "PARAMETER_STORE"),
     )
     assert (spec.timeout_minutes, spec.queued_timeout_minutes) == (30, 60)
-    assert {"arn", "artifacts", "serviceRole", "cache", "source.type", "environment.image"} <= set(spec.ignored)
+    assert {"arn", "artifacts", "serviceRole", "source.type", "environment.image"} <= set(spec.ignored)
+    assert spec.cache == {"type": "NO_CACHE"}
 
 
 def test_the_create_project_answer_shape_is_accepted() -> None:
@@ -78,3 +80,43 @@ queuedTimeoutInMinutes: 2
         ("timeoutInMinutes", 9),
         ("queuedTimeoutInMinutes", 10),
     }
+
+
+@pytest.mark.parametrize(
+    ("cache", "expected"),
+    [
+        (None, CacheConfig("LOCAL", "api-service")),
+        ({"type": "NO_CACHE"}, CacheConfig("NO_CACHE", "api-service")),
+        ({"type": "LOCAL", "modes": ["LOCAL_CUSTOM_CACHE"]}, CacheConfig("LOCAL", "api-service")),
+        ({"type": "LOCAL", "modes": ["LOCAL_SOURCE_CACHE"]}, CacheConfig("NO_CACHE", "api-service")),
+        ({"type": "S3", "location": "cache-bucket/ci"}, CacheConfig("S3", "api-service", "cache-bucket/ci")),
+        ({"type": "S3", "cacheNamespace": "shared"}, CacheConfig("S3", "shared")),
+    ],
+    ids=["default", "none", "local-custom", "local-source-only", "s3", "namespace"],
+)
+def test_a_projects_cache_decides_where_its_builds_keep_theirs(
+    cache: dict[str, object] | None, expected: CacheConfig
+) -> None:
+    spec = parse_project(json.dumps({**EXPORTED, "cache": cache}))
+
+    assert CacheConfig.for_project(spec.cache, spec.name) == expected
+
+
+def test_cache_modes_conveyor_does_not_use_are_listed_as_ignored() -> None:
+    cache = {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_CUSTOM_CACHE"]}
+    spec = parse_project(json.dumps({**EXPORTED, "cache": cache}))
+
+    assert "cache.modes.LOCAL_DOCKER_LAYER_CACHE" in spec.ignored
+    assert "cache.modes.LOCAL_CUSTOM_CACHE" not in spec.ignored
+
+
+def test_a_bad_cache_is_reported_field_by_field() -> None:
+    cache = {"type": "DISK", "modes": ["FAST"], "cacheNamespace": "", "size": 3}
+    with pytest.raises(SpecError) as caught:
+        parse_project(json.dumps({"name": "api", "cache": cache}))
+
+    text = str(caught.value)
+    assert "cache.type: 'DISK' is not one of NO_CACHE, LOCAL, S3" in text
+    assert "cache.modes: must be a list of LOCAL_SOURCE_CACHE" in text
+    assert "cache.cacheNamespace: must be a non-empty string" in text
+    assert "cache.size: unknown key" in text

@@ -12,6 +12,7 @@ import pytest
 
 from conveyor.archives import write_zip
 from conveyor.blobs import LocalBlobStore
+from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.status import BuildStatus, PhaseType
@@ -88,6 +89,7 @@ def run_build(
     extra_inputs: tuple[InputArtifact, ...] = (),
     sandbox: str = "none",
     network: bool = True,
+    cache_store: CacheStore | None = None,
 ) -> Build:
     blobs = LocalBlobStore(tmp_path / "blobs")
     blobs.put_file("inputs/source.zip", archive or source_zip(tmp_path, files))
@@ -107,7 +109,7 @@ def run_build(
     recorder = Recorder()
     log = BuildLog(tmp_path / "logs" / "build.log")
     try:
-        result = BuildRunner(request, blobs, recorder, log).run()
+        result = BuildRunner(request, blobs, recorder, log, cache_store=cache_store).run()
     finally:
         log.close()
     return Build(result, recorder, (tmp_path / "logs" / "build.log").read_text(), blobs, workspace)
