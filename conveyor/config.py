@@ -50,6 +50,7 @@ class Settings:
     keep_workspaces: bool = False
     build_sandbox: str = "none"  # "bwrap": every build on this worker runs in a bubblewrap sandbox
     build_network: bool = True  # in the sandbox: whether builds may use the network
+    runtimes_dir: Path | None = None  # default <data dir>/runtimes: <runtime>/<version>/bin for runtime-versions
     auto_migrate: bool = True
 
     @property
@@ -126,7 +127,7 @@ def _coerce(name: str, raw: Any) -> Any:
     if name not in _FIELDS:
         raise ValueError("unknown setting")
     kind = _TYPES[name]
-    if kind is Path:
+    if kind is Path or kind == Path | None:
         return Path(str(raw)).expanduser().absolute()
     if kind is bool:
         if isinstance(raw, bool):
@@ -159,4 +160,5 @@ def _with_derived_defaults(settings: Settings) -> Settings:
         database_url=settings.database_url or f"sqlite:///{data_dir / 'conveyor.db'}",
         redis_url=settings.redis_url or f"unix://{data_dir / 'redis.sock'}",
         blob_url=settings.blob_url or f"file://{data_dir / 'blobs'}",
+        runtimes_dir=settings.runtimes_dir or data_dir / "runtimes",
     )

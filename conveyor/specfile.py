@@ -37,6 +37,7 @@ class Document:
     source: str
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
+    texts: dict[Path, str] = field(default_factory=dict)  # each plain scalar as written (`3.10`, not 3.1)
 
     def line_of(self, path: Path) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -96,7 +97,7 @@ def load_document(text: str, source: str) -> Document:
     document = Document(source, data)
     duplicates: list[Problem] = []
     if node is not None:
-        _record_lines(node, (), document.lines, duplicates, set())
+        _record_lines(node, (), document, duplicates, set())
     if duplicates:
         raise SpecError(source, duplicates)
     return document
@@ -118,9 +119,11 @@ def _try_json(text: str) -> Any:
 
 
 def _record_lines(
-    node: yaml.Node, path: Path, lines: dict[Path, int], duplicates: list[Problem], visited: set[int]
+    node: yaml.Node, path: Path, document: Document, duplicates: list[Problem], visited: set[int]
 ) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
+    document.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.ScalarNode) and not node.style:  # plain (None in Python, "" from libyaml)
+        document.texts.setdefault(path, node.value)
     if id(node) in visited:  # an alias: walking it again could recurse forever (`&a [*a]`) or explode (nested aliases)
         return
     visited.add(id(node))
@@ -132,11 +135,11 @@ def _record_lines(
             if key in seen:
                 duplicates.append(Problem(render_path(child), "duplicate key", key_node.start_mark.line + 1))
             seen.add(key)
-            lines[child] = key_node.start_mark.line + 1
-            _record_lines(value_node, child, lines, duplicates, visited)
+            document.lines[child] = key_node.start_mark.line + 1
+            _record_lines(value_node, child, document, duplicates, visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines, duplicates, visited)
+            _record_lines(item, (*path, index), document, duplicates, visited)
 
 
 # -- reading values, for every spec parser ----------------------------------------------------------------------

@@ -83,6 +83,7 @@ def run_local(
     sandbox: str = "none",
     network: bool = True,
     cache_dir: Path | None = None,
+    runtimes_dir: Path | None = None,
 ) -> LocalRun:
     """Build `source` with its buildspec (or `buildspec_file`); `environment` wins over the buildspec's."""
     build_id = f"local:{uuid.uuid4()}"
@@ -114,6 +115,7 @@ def run_local(
             buildspec_file=buildspec_file.resolve() if buildspec_file else None,
             sandbox=sandbox,
             network=network,
+            runtimes_dir=runtimes_dir,
         )
         try:
             cache = CacheStore(LocalBlobStore(cache_dir), "local", compress=False) if cache_dir else None

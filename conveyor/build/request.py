@@ -35,6 +35,7 @@ class BuildRequest:
     secret_references: tuple[SecretReference, ...] = ()  # the project's secret variables: they win over the buildspec's
     sandbox: str = "none"  # "bwrap": the build runs in a bubblewrap sandbox (see conveyor.build.sandbox)
     network: bool = True  # with a sandbox: whether the build may use the network
+    runtimes_dir: Path | None = None  # <runtime>/<version>/bin trees for install.runtime-versions
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from conveyor.archives import ArchiveError, extract_zip
 from conveyor.blobs import BlobStore
-from conveyor.build import engine
+from conveyor.build import engine, runtimes
 from conveyor.build.cache import BuildCache
 from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
@@ -240,6 +240,30 @@ class BuildRunner:
         )
         self.shell.start()
 
+    def _select_runtimes(self, phase: PhaseSpec) -> None:
+        """Put the runtimes `install.runtime-versions` asks for first on PATH (see conveyor.build.runtimes)."""
+        assert self.shell is not None
+        chosen = runtimes.select(
+            phase.runtime_versions, self.shell.env, self.request.runtimes_dir, self.shell.env.get("PATH", "")
+        )
+        first: list[str] = []
+        shims = self.request.workspace / "runtimes" / "bin"
+        for selection in chosen:
+            self.log.container(selection.describe())
+            if selection.chosen is None:
+                continue
+            if selection.chosen.bin_dir is not None:
+                first.append(str(selection.chosen.bin_dir))
+            for name, target in selection.chosen.shim:
+                shims.mkdir(parents=True, exist_ok=True)
+                (shims / name).unlink(missing_ok=True)
+                (shims / name).symlink_to(target)
+                first.append(str(shims))
+        if first:
+            value = ":".join(dict.fromkeys(first))
+            self.shell.env["PATH"] = f"{value}:{self.shell.env.get('PATH', '')}"
+            self.shell.run(f'export PATH={shlex.quote(value)}:"$PATH"', timeout=max(1.0, self.deadline - self.clock()))
+
     def _run_commands(self, phase: PhaseSpec) -> _PhaseOutcome:
         """The phase's commands then its `finally`; with `on-failure: RETRY…`, again while the policy allows.
 
@@ -248,6 +272,8 @@ class BuildRunner:
         attempt printed; the retried phase keeps one record, with the last attempt's context.
         """
         policy, retried = phase.retry, 0
+        if phase.runtime_versions:
+            self._select_runtimes(phase)
         while True:
             self._attempt_output.clear()
             contexts = self._run_list(list(phase.commands)) + self._run_list(list(phase.finally_commands))

@@ -202,6 +202,7 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         secret_references=tuple(_secret_reference(v) for v in build.secret_variables),
         sandbox=settings.build_sandbox,
         network=settings.build_network,
+        runtimes_dir=settings.runtimes_dir,
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

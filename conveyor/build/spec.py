@@ -77,6 +77,7 @@ class PhaseSpec:
     commands: tuple[str, ...] = ()
     finally_commands: tuple[str, ...] = ()
     on_failure: str | None = None
+    runtime_versions: tuple[tuple[str, str], ...] = ()  # install only: (runtime, version as written)
 
     @property
     def retry(self) -> RetryPolicy | None:
@@ -247,9 +248,27 @@ def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
                 f"{on_failure!r} is not ABORT, CONTINUE, RETRY, RETRY-<count>, RETRY-<regex> or RETRY-<count>-<regex>",
             )
         out.append(
-            PhaseSpec(name, tuple(commands), tuple(finally_commands), None if on_failure is None else str(on_failure))
+            PhaseSpec(
+                name,
+                tuple(commands),
+                tuple(finally_commands),
+                None if on_failure is None else str(on_failure),
+                _runtime_versions(body.get("runtime-versions"), ("phases", name, "runtime-versions"), problems),
+            )
         )
     return tuple(out)
+
+
+def _runtime_versions(value: Any, path: SpecPath, problems: ProblemList) -> tuple[tuple[str, str], ...]:
+    """`runtime: version` pairs, each version as written (`python: 3.10` is 3.10, not the number 3.1)."""
+    found = []
+    for runtime, raw in mapping_at(value, path, problems).items():
+        where = (*path, str(runtime))
+        if raw is None or isinstance(raw, dict | list) or not scalar_text(raw).strip():
+            problems.add(where, "needs a version (3.12, 18, 3.x, latest or $VARIABLE)")
+            continue
+        found.append((str(runtime), problems.document.texts.get(where, scalar_text(raw)).strip()))
+    return tuple(found)
 
 
 def _valid_on_failure(value: str) -> bool:
@@ -272,7 +291,7 @@ def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
     phases = _as_dict(data.get("phases"))
     for name, body in phases.items():
         if isinstance(body, dict):
-            present += [f"phases.{name}.{k}" for k in ("run-as", "runtime-versions") if k in body]
+            present += [f"phases.{name}.{k}" for k in ("run-as",) if k in body]
     return tuple(present)
 
 

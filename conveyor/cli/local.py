@@ -106,6 +106,7 @@ def local(
         sandbox=("bwrap" if sandbox else "none") if sandbox is not None else settings.build_sandbox,
         network=settings.build_network if network is None else network,
         cache_dir=cache_dir.resolve() if cache_dir else None,
+        runtimes_dir=settings.runtimes_dir,
     )
     rows = [
         [

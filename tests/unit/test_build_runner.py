@@ -90,6 +90,7 @@ def run_build(
     sandbox: str = "none",
     network: bool = True,
     cache_store: CacheStore | None = None,
+    runtimes_dir: Path | None = None,
 ) -> Build:
     blobs = LocalBlobStore(tmp_path / "blobs")
     blobs.put_file("inputs/source.zip", archive or source_zip(tmp_path, files))
@@ -105,6 +106,7 @@ def run_build(
         artifact_key_prefix="builds/demo/0001/",
         sandbox=sandbox,
         network=network,
+        runtimes_dir=runtimes_dir,
     )
     recorder = Recorder()
     log = BuildLog(tmp_path / "logs" / "build.log")

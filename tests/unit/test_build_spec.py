@@ -122,7 +122,7 @@ def test_not_yet_run_lists_keys_conveyor_does_not_carry_out() -> None:
 
     spec = parse_buildspec(text)
 
-    assert set(spec.not_yet_run) == {"env.git-credential-helper", "phases.install.runtime-versions"}
+    assert set(spec.not_yet_run) == {"env.git-credential-helper"}
 
 
 def test_a_plain_buildspec_has_nothing_not_yet_run() -> None:
