@@ -135,9 +135,10 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
     for key in sorted(set(map(str, data)) - TOP_KEYS):
         problems.add((key,), "unknown key")
     version = _version(data.get("version"), problems)
-    env = mapping_at(data.get("env", data.get("environment_variables")), ("env",), problems)
-    for key in sorted(set(map(str, env)) - ENV_KEYS):
-        problems.add(("env", key), "unknown key")
+    env_key = "env" if "env" in data or "environment_variables" not in data else "environment_variables"
+    env = mapping_at(data.get(env_key), (env_key,), problems)  # 0.1 names: environment_variables, plaintext
+    for key in sorted(set(map(str, env)) - ENV_KEYS - {"plaintext"}):
+        problems.add((env_key, key), "unknown key")
     variables = _variables(env.get("variables", env.get("plaintext")), problems)
     shell = str(env.get("shell", "bash"))
     if shell not in SHELLS:
