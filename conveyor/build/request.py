@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conveyor.build.reports import Report
-from conveyor.build.spec import SecretReference
+from conveyor.build.spec import BuildSpec, SecretReference, parse_buildspec
 from conveyor.build.status import BuildStatus, PhaseType
 
 
@@ -51,3 +51,23 @@ class PhaseRecorder(Protocol):
     def phase_started(self, phase: PhaseType) -> None: ...
 
     def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None: ...
+
+
+def load_buildspec(request: BuildRequest, source_dir: Path) -> BuildSpec:
+    """The request's buildspec: a file outside the source, inline YAML, or a path in the source (buildspec.yml).
+
+    Raises SpecError for an invalid one and FileNotFoundError for a missing one or a path leaving the source.
+    """
+    if request.buildspec_file is not None:
+        path = request.buildspec_file
+        return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    given = request.buildspec
+    if given and "\n" in given:
+        return parse_buildspec(given, "buildspec (inline)")
+    relative = given or "buildspec.yml"
+    path = (source_dir / relative).resolve()
+    if not path.is_relative_to(source_dir.resolve()):
+        raise FileNotFoundError(f"buildspec path {relative!r} points outside the source directory")
+    if not path.is_file():
+        raise FileNotFoundError(f"no buildspec at {relative} in the source")
+    return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), relative)

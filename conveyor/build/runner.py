@@ -28,12 +28,13 @@ from conveyor.build.cache import BuildCache
 from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
 from conveyor.build.outputs import BuildOutputs, OutputError
-from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder
+from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder, load_buildspec
 from conveyor.build.sandbox import sandbox_command
 from conveyor.build.secrets import Masker, SecretError, SecretSource, resolve
 from conveyor.build.shell import CommandTimeout, ShellError, ShellSession
-from conveyor.build.spec import BuildSpec, PhaseSpec, parse_buildspec
+from conveyor.build.spec import BuildSpec, PhaseSpec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
+from conveyor.build.users import RunAs, RunAsError, RunAsPlan, hand_over, user_prefix
 from conveyor.errors import ConfigurationError, SpecError
 
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
@@ -79,7 +80,8 @@ class BuildRunner:
         self.result = BuildResult(BuildStatus.SUCCEEDED)
         self._stopped = threading.Event()
         self._timed_out = False
-        self._wrapper: list[str] = []
+        self._wrapper: list[str] = []  # the sandbox's command prefix, if any
+        self._users = RunAsPlan()
 
     def stop(self) -> None:
         """Stop the build from another thread: the running command is killed, FINALIZING still runs."""
@@ -165,7 +167,7 @@ class BuildRunner:
         except (FileNotFoundError, ArchiveError, OSError) as exc:
             return _PhaseOutcome(BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not download the source: {exc}")])
         try:
-            self.spec = self._load_buildspec()
+            self.spec = load_buildspec(self.request, self.source_dir)
         except SpecError as exc:
             return _PhaseOutcome(BuildStatus.FAILED, [_context("YAML_FILE_ERROR", str(exc))])
         except FileNotFoundError as exc:
@@ -176,9 +178,24 @@ class BuildRunner:
             failure = self._resolve_secrets(self.spec)
             if failure is not None:
                 return failure
+        try:
+            self._users = RunAsPlan.check(self.spec, self.request.workspace)
+        except RunAsError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", exc.message)])
         self._start_shell(self.spec)
         self._restore_cache(self.spec)
+        if self._users.build is not None and not self._users.build.is_current:
+            try:
+                self._hand_over(self._users.build)
+            except RunAsError as exc:
+                return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", exc.message)])
         return _PhaseOutcome(BuildStatus.SUCCEEDED)
+
+    def _hand_over(self, user: RunAs) -> None:
+        self.log.container(f"Running as user {user.name}")
+        hand_over(self.request.workspace, user)
+        if not self.source_dir.is_relative_to(self.request.workspace):
+            self.log.container("Warning: a source built in place is not handed over to the run-as user")
 
     def _restore_cache(self, spec: BuildSpec) -> None:
         if spec.cache is None:
@@ -203,21 +220,6 @@ class BuildRunner:
             self.masker.add(value)
         return None
 
-    def _load_buildspec(self) -> BuildSpec:
-        if self.request.buildspec_file is not None:
-            path = self.request.buildspec_file
-            return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), str(path))
-        given = self.request.buildspec
-        if given and "\n" in given:
-            return parse_buildspec(given, "buildspec (inline)")
-        relative = given or "buildspec.yml"
-        path = (self.source_dir / relative).resolve()
-        if not path.is_relative_to(self.source_dir.resolve()):
-            raise FileNotFoundError(f"buildspec path {relative!r} points outside the source directory")
-        if not path.is_file():
-            raise FileNotFoundError(f"no buildspec at {relative} in the source")
-        return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), relative)
-
     def _start_shell(self, spec: BuildSpec) -> None:
         environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
         environment.update(TMPDIR=str(self.request.workspace / "tmp"), CODEBUILD_SRC_DIR=str(self.source_dir))
@@ -227,6 +229,9 @@ class BuildRunner:
         environment.update(self._secret_values)
         environment.update(self.request.environment)
         environment["CODEBUILD_BUILD_SUCCEEDING"] = "1"
+        if self._users.build is not None and not self._users.build.is_current:
+            user = self._users.build
+            environment.update(USER=user.name, LOGNAME=user.name, HOME=user.home)
         if self._wrapper:  # the host's home is read-only in the sandbox
             environment["HOME"] = str(self.request.workspace / "home")
         self.shell = ShellSession(
@@ -236,9 +241,19 @@ class BuildRunner:
             self._output,
             posix=spec.shell in ("sh", "/bin/sh"),
             fresh_shell_per_command=not spec.one_shell,
-            wrapper=self._wrapper,
+            wrapper=self._wrapper + user_prefix(self._users.build),
         )
         self.shell.start()
+
+    def _switch_user(self, user: RunAs | None) -> None:
+        """Run the next commands as `user` (a phase's run-as, or the build's again after it)."""
+        assert self.shell is not None
+        if user == self._users.current:
+            return
+        self.shell.switch(self._wrapper + user_prefix(user))
+        self._users.current = user
+        if user is not None and not user.is_current:  # back to the worker's user (root) needs nothing handed over
+            self._hand_over(user)
 
     def _select_runtimes(self, phase: PhaseSpec) -> None:
         """Put the runtimes `install.runtime-versions` asks for first on PATH (see conveyor.build.runtimes)."""
@@ -246,19 +261,9 @@ class BuildRunner:
         chosen = runtimes.select(
             phase.runtime_versions, self.shell.env, self.request.runtimes_dir, self.shell.env.get("PATH", "")
         )
-        first: list[str] = []
-        shims = self.request.workspace / "runtimes" / "bin"
         for selection in chosen:
             self.log.container(selection.describe())
-            if selection.chosen is None:
-                continue
-            if selection.chosen.bin_dir is not None:
-                first.append(str(selection.chosen.bin_dir))
-            for name, target in selection.chosen.shim:
-                shims.mkdir(parents=True, exist_ok=True)
-                (shims / name).unlink(missing_ok=True)
-                (shims / name).symlink_to(target)
-                first.append(str(shims))
+        first = runtimes.path_entries(chosen, self.request.workspace / "runtimes" / "bin")
         if first:
             value = ":".join(dict.fromkeys(first))
             self.shell.env["PATH"] = f"{value}:{self.shell.env.get('PATH', '')}"
@@ -272,6 +277,10 @@ class BuildRunner:
         attempt printed; the retried phase keeps one record, with the last attempt's context.
         """
         policy, retried = phase.retry, 0
+        try:
+            self._switch_user(self._users.for_phase(phase.name))
+        except RunAsError as exc:
+            return _PhaseOutcome(BuildStatus.FAILED, [_context("CLIENT_ERROR", exc.message)], phase.on_failure)
         if phase.runtime_versions:
             self._select_runtimes(phase)
         while True:

@@ -79,6 +79,22 @@ def select(
     return selections
 
 
+def path_entries(selections: list[Selection], shims: Path) -> list[str]:
+    """The directories to put first on PATH for the chosen runtimes, making the shims some of them need."""
+    first: list[str] = []
+    for selection in selections:
+        if selection.chosen is None:
+            continue
+        if selection.chosen.bin_dir is not None:
+            first.append(str(selection.chosen.bin_dir))
+        for name, target in selection.chosen.shim:
+            shims.mkdir(parents=True, exist_ok=True)
+            (shims / name).unlink(missing_ok=True)
+            (shims / name).symlink_to(target)
+            first.append(str(shims))
+    return list(dict.fromkeys(first))
+
+
 def matches(wanted: str, version: str) -> bool:
     """Whether an installed `version` satisfies `wanted` (`3.12`, `18`, `3.x`, `latest`, `corretto17`)."""
     wanted = wanted.strip().lower()

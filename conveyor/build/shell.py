@@ -135,6 +135,14 @@ class ShellSession:
         self.state_file.unlink(missing_ok=True)
         self._spawn(restore=False)
 
+    def switch(self, wrapper: list[str]) -> None:
+        """Run the next commands under another prefix (another user): a new shell, with the current one's state."""
+        if wrapper == self.wrapper:
+            return
+        self.wrapper = list(wrapper)
+        if self._process is not None and self._process.poll() is None:
+            self._respawn()
+
     def run(self, command: str, timeout: float | None = None) -> int:
         """Run one command and return its exit status; raises CommandTimeout past `timeout`."""
         return self.run_batch([command], timeout)[0].exit_status

@@ -78,6 +78,7 @@ class PhaseSpec:
     finally_commands: tuple[str, ...] = ()
     on_failure: str | None = None
     runtime_versions: tuple[tuple[str, str], ...] = ()  # install only: (runtime, version as written)
+    run_as: str | None = None  # this phase's commands run as this Linux user
 
     @property
     def retry(self) -> RetryPolicy | None:
@@ -107,6 +108,7 @@ class BuildSpec:
     artifacts: ArtifactsSpec | None = None
     reports: tuple[ReportSpec, ...] = ()
     cache: CacheSpec | None = None
+    run_as: str | None = None  # every phase's commands run as this Linux user, unless the phase names another
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
 
     @property
@@ -170,6 +172,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         artifacts=artifacts,
         reports=reports,
         cache=cache,
+        run_as=_user(data.get("run-as"), ("run-as",), problems),
         not_yet_run=_not_yet_run(data),
     )
 
@@ -255,9 +258,20 @@ def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
                 tuple(finally_commands),
                 None if on_failure is None else str(on_failure),
                 _runtime_versions(body.get("runtime-versions"), ("phases", name, "runtime-versions"), problems),
+                _user(body.get("run-as"), ("phases", name, "run-as"), problems),
             )
         )
     return tuple(out)
+
+
+def _user(value: Any, path: SpecPath, problems: ProblemList) -> str | None:
+    if value is None:
+        return None
+    text = scalar_text(value).strip()
+    if isinstance(value, dict | list) or not text or any(c.isspace() for c in text):
+        problems.add(path, "needs the name of a Linux user")
+        return None
+    return text
 
 
 def _runtime_versions(value: Any, path: SpecPath, problems: ProblemList) -> tuple[tuple[str, str], ...]:
@@ -286,13 +300,9 @@ def _valid_on_failure(value: str) -> bool:
 
 
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
-    present: list[str] = [k for k in ("proxy", "batch", "run-as") if k in data]
+    present: list[str] = [k for k in ("proxy", "batch") if k in data]
     env = _as_dict(data.get("env"))
     present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
-    phases = _as_dict(data.get("phases"))
-    for name, body in phases.items():
-        if isinstance(body, dict):
-            present += [f"phases.{name}.{k}" for k in ("run-as",) if k in body]
     return tuple(present)
 
 
