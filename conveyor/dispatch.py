@@ -29,6 +29,7 @@ class Kind(str, Enum):
     ADVANCE = "pipeline.advance"  # subject: a pipeline execution id
     SOURCE = "source.fetch"  # subject: an action execution id
     BUILD = "build.run"  # subject: a build id
+    BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
 
 
 class Dispatcher(Protocol):

@@ -8,32 +8,13 @@ from __future__ import annotations
 
 import redis
 
+from conveyor.compute import COMPUTE_TYPES, build_queue
 from conveyor.config import Settings
 from conveyor.errors import ServiceUnavailable
 
 PIPELINE_QUEUE = "pipeline"
 DEFAULT_QUEUE = "default"
-
-
-COMPUTE_TYPES = (  # CodeBuild's ComputeType values
-    "BUILD_GENERAL1_SMALL",
-    "BUILD_GENERAL1_MEDIUM",
-    "BUILD_GENERAL1_LARGE",
-    "BUILD_GENERAL1_XLARGE",
-    "BUILD_GENERAL1_2XLARGE",
-    "BUILD_LAMBDA_1GB",
-    "BUILD_LAMBDA_2GB",
-    "BUILD_LAMBDA_4GB",
-    "BUILD_LAMBDA_8GB",
-    "BUILD_LAMBDA_10GB",
-    "ATTRIBUTE_BASED_COMPUTE",
-    "CUSTOM_INSTANCE_TYPE",
-)
-
-
-def build_queue(compute_type: str) -> str:
-    """`BUILD_GENERAL1_SMALL` → `build-small`, `BUILD_LAMBDA_1GB` → `build-lambda-1gb`."""
-    return "build-" + compute_type.removeprefix("BUILD_").removeprefix("GENERAL1_").lower().replace("_", "-")
+__all__ = ["COMPUTE_TYPES", "DEFAULT_QUEUE", "PIPELINE_QUEUE", "build_queue", "connect", "ping", "worker_queues"]
 
 
 def worker_queues(settings: Settings) -> list[str]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from conveyor.build import batches
 from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
@@ -106,6 +107,12 @@ def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
         pipelines.report_build(rt, build)
 
 
+def _give_up_batch(rt: Runtime, batch_id: str, reason: str) -> None:
+    batch = batches.fail_batch(rt, batch_id, f"Conveyor could not start the batch's builds: {reason}")
+    if batch is not None:
+        pipelines.report_batch(rt, batch)
+
+
 def expire_queued_builds(rt: Runtime, now: datetime | None = None) -> list[str]:
     """Builds that waited in the queue past their queued timeout end TIMED_OUT (CodeBuild's rule)."""
     now = now or utcnow()
@@ -127,4 +134,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.ADVANCE: _give_up_advance,
     Kind.SOURCE: _give_up_source,
     Kind.BUILD: _give_up_build,
+    Kind.BATCH: _give_up_batch,
 }

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from conveyor.build import projects, report_store
+from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.errors import InvalidRequest, Unauthorized
@@ -137,6 +137,25 @@ def stop_build(build_id: str) -> Response:
     build = builds.stop_build(rt, build_id)
     pipelines.report_build(rt, build)  # a build stopped in the queue is final already; a running one reports later
     return jsonify(build_views.get_build(rt, build_id))
+
+
+@bp.get("/batches")
+def list_batches() -> Response:
+    return jsonify({"buildBatches": batch_views.list_batches(runtime(), request.args.get("project"), _limit())})
+
+
+@bp.get("/batches/<path:batch_id>")
+def get_batch(batch_id: str) -> Response:
+    return jsonify(batch_views.get_batch(runtime(), batch_id))
+
+
+@bp.post("/batches/<path:batch_id>/stop")
+def stop_batch(batch_id: str) -> Response:
+    """StopBuildBatch: its builds stop, none starts any more."""
+    rt = runtime()
+    batch = batches.stop_batch(rt, batch_id)
+    pipelines.report_batch(rt, batch)  # ended at once when no build of it was running
+    return jsonify(batch_views.get_batch(rt, batch_id))
 
 
 @bp.get("/builds/<path:build_id>/reports")

@@ -18,6 +18,7 @@ JOB_FUNCTIONS = {
     Kind.ADVANCE: "jobs.pipeline.advance",
     Kind.SOURCE: "jobs.source.fetch",
     Kind.BUILD: "jobs.build.run",
+    Kind.BATCH: "jobs.batch.prepare",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

@@ -10,11 +10,12 @@ with its path and line.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.queues import COMPUTE_TYPES
+from conveyor.compute import COMPUTE_TYPES
 from conveyor.specfile import Path as SpecPath
 from conveyor.specfile import ProblemList, load_document
 
@@ -223,3 +224,27 @@ def _minutes(
 
 def _matches(pattern: str, text: str) -> bool:
     return re.match(pattern, text) is not None
+
+
+def variable_overrides(text: str) -> tuple[ProjectVariable, ...]:
+    """A CodePipeline CodeBuild action's `EnvironmentVariables`: a JSON array of {name, value, type}.
+
+    Raises ValueError saying what is wrong.
+    """
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not a JSON array of {{name, value, type}}: {exc}") from None
+    if not isinstance(items, list):
+        raise ValueError("must be a JSON array of {name, value, type}")
+    found = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+            raise ValueError(f"item {index} needs a name and a value")
+        kind = str(item.get("type", "PLAINTEXT"))
+        if kind not in VARIABLE_TYPES:
+            raise ValueError(f"item {index} ({item['name']}): type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}")
+        if item["name"].startswith("CODEBUILD_"):
+            raise ValueError(f"item {index}: names starting CODEBUILD_ are reserved")
+        found.append(ProjectVariable(item["name"], str(item["value"]), kind))
+    return tuple(found)

@@ -52,12 +52,23 @@ def submit_build(
     inputs: list[BuildInput],
     action_execution_id: str | None = None,
     environment: dict[str, str] | None = None,
+    buildspec: str | None = None,
+    compute_type: str | None = None,
+    batch: tuple[str, str] | None = None,
+    secret_variables: list[dict[str, str]] | None = None,
 ) -> Build:
-    """Create a queued build of `project_name`, registering the project with defaults on first use."""
+    """Create a queued build of `project_name`, registering the project with defaults on first use.
+
+    `environment` and `secret_variables` (PARAMETER_STORE / SECRETS_MANAGER, as a project lists them) win over the
+    project's variables; `buildspec` and `compute_type` over the project's; `batch` is `(batch id, task identifier)`
+    for a build of a batch.
+    """
     project = _project_for_update(session, project_name)
     project.last_build_number += 1
     now = utcnow()
     primary = inputs[0] if inputs else None
+    overridden_secrets = {v["name"] for v in secret_variables or []}
+    overrides = set(environment or {}) | overridden_secrets
     build = Build(
         id=f"{project_name}:{uuid.uuid4()}",
         project_name=project_name,
@@ -65,17 +76,26 @@ def submit_build(
         status=BuildStatus.IN_PROGRESS.value,
         current_phase=PhaseType.QUEUED.value,
         initiator=initiator,
-        compute_type=project.compute_type or settings.default_compute_type,
-        buildspec=project.buildspec,
+        compute_type=compute_type or project.compute_type or settings.default_compute_type,
+        buildspec=buildspec or project.buildspec,
         timeout_minutes=project.timeout_minutes or settings.build_timeout_minutes,
         queued_timeout_minutes=project.queued_timeout_minutes or settings.build_queued_timeout_minutes,
         source_version=primary.revision if primary else None,
         resolved_source_version=primary.revision if primary else None,
         action_execution_id=action_execution_id,
         input_artifacts=[vars(i) for i in inputs],
-        environment={**_project_variables(project), **(environment or {})},
-        secret_variables=[v for v in project.environment_variables or [] if v.get("type", "PLAINTEXT") != "PLAINTEXT"],
+        environment={
+            name: value
+            for name, value in {**_project_variables(project), **(environment or {})}.items()
+            if name not in overridden_secrets
+        },
+        secret_variables=[
+            *(v for v in _project_secrets(project) if v["name"] not in overrides),
+            *(secret_variables or []),
+        ],
         cache=CacheConfig.for_project(project.cache, project_name).record(),
+        batch_id=batch[0] if batch else None,
+        batch_identifier=batch[1] if batch else None,
         created_at=now,
     )
     session.add(build)
@@ -105,6 +125,10 @@ def _project_variables(project: BuildProject) -> dict[str, str]:
         for v in project.environment_variables or []
         if v.get("type", "PLAINTEXT") == "PLAINTEXT"
     }
+
+
+def _project_secrets(project: BuildProject) -> list[dict[str, str]]:
+    return [v for v in project.environment_variables or [] if v.get("type", "PLAINTEXT") != "PLAINTEXT"]
 
 
 def _secret_reference(variable: dict[str, str]) -> SecretReference:
@@ -313,19 +337,27 @@ def stop_build(rt: Runtime, build_id: str) -> Build:
             raise NotFound(f"no build {build_id}")
         if BuildStatus(build.status).final:
             raise Conflict(f"build {build_id} already ended {build.status}")
-        now = utcnow()
-        build.stop_requested_at = now
-        if build.current_phase in (PhaseType.SUBMITTED.value, PhaseType.QUEUED.value):
-            _end_unstarted(
-                session, build, BuildStatus.STOPPED, "BUILD_STOPPED", "the build was stopped before it started"
-            )
+        request_stop(session, build)
         session.flush()
-    if rt.redis is not None:
-        if BuildStatus(build.status).final:
-            LogPublisher(rt.redis, build_id).finish(build.status)
-        else:
-            rt.redis.set(stop_key(build_id), "1", ex=24 * 3600)
+    signal_stop(rt, build)
     return build
+
+
+def request_stop(session: Session, build: Build) -> None:
+    """Record a stop request in this transaction: a build still queued ends STOPPED at once."""
+    build.stop_requested_at = utcnow()
+    if build.current_phase in (PhaseType.SUBMITTED.value, PhaseType.QUEUED.value):
+        _end_unstarted(session, build, BuildStatus.STOPPED, "BUILD_STOPPED", "the build was stopped before it started")
+
+
+def signal_stop(rt: Runtime, build: Build) -> None:
+    """After the stop request committed: tell the worker running the build, or a live-log follower that it ended."""
+    if rt.redis is None:
+        return
+    if BuildStatus(build.status).final:
+        LogPublisher(rt.redis, build.id).finish(build.status)
+    else:
+        rt.redis.set(stop_key(build.id), "1", ex=24 * 3600)
 
 
 def time_out_queued(rt: Runtime, build_id: str) -> Build | None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.build.batch_spec import BatchSpec, parse_batch
 from conveyor.build.spec_outputs import (
     ArtifactsSpec,
     CacheSpec,
@@ -109,6 +110,7 @@ class BuildSpec:
     reports: tuple[ReportSpec, ...] = ()
     cache: CacheSpec | None = None
     run_as: str | None = None  # every phase's commands run as this Linux user, unless the phase names another
+    batch: BatchSpec | None = None  # read when the build is a batch; a batch's own builds do not look at it
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
 
     @property
@@ -173,6 +175,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         reports=reports,
         cache=cache,
         run_as=_user(data.get("run-as"), ("run-as",), problems),
+        batch=parse_batch(data.get("batch"), problems),
         not_yet_run=_not_yet_run(data),
     )
 
@@ -300,7 +303,7 @@ def _valid_on_failure(value: str) -> bool:
 
 
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
-    present: list[str] = [k for k in ("proxy", "batch") if k in data]
+    present: list[str] = [k for k in ("proxy",) if k in data]
     env = _as_dict(data.get("env"))
     present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
     return tuple(present)

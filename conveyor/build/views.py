@@ -65,6 +65,8 @@ def describe_build(rt: Runtime, build: Build, *, phases: bool = True) -> dict[st
         "startTime": iso(build.start_time),
         "endTime": iso(build.end_time),
         "attempt": build.attempt,
+        "buildBatchArn": build.batch_id,
+        "batchIdentifier": build.batch_identifier,
         "stopRequestedAt": iso(build.stop_requested_at),
         "exportedEnvironmentVariables": [{"name": k, "value": v} for k, v in build.exported_variables.items()],
         "artifacts": _artifacts(rt, build),

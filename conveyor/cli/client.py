@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import requests
 
-from conveyor.build import projects, report_store
+from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
@@ -47,6 +47,9 @@ class Client(Protocol):
     def put_project(self, text: str, filename: str) -> dict[str, Any]: ...
     def list_projects(self) -> list[dict[str, Any]]: ...
     def get_project(self, name: str) -> dict[str, Any]: ...
+    def list_batches(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def get_batch(self, batch_id: str) -> dict[str, Any]: ...
+    def stop_batch(self, batch_id: str) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -163,6 +166,16 @@ class HttpClient:
     def get_project(self, name: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/projects/{name}").json())
 
+    def list_batches(self, project: str | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, **({"project": project} if project else {})}
+        return list(self._call("GET", "/batches", params=params).json()["buildBatches"])
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/batches/{batch_id}").json())
+
+    def stop_batch(self, batch_id: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/batches/{batch_id}/stop").json())
+
     def close(self) -> None:
         self.session.close()
 
@@ -268,6 +281,17 @@ class LocalClient:
         build = builds.stop_build(self.rt, build_id)
         pipelines.report_build(self.rt, build)
         return build_views.get_build(self.rt, build_id)
+
+    def list_batches(self, project: str | None, limit: int) -> list[dict[str, Any]]:
+        return batch_views.list_batches(self.rt, project, limit)
+
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        return batch_views.get_batch(self.rt, batch_id)
+
+    def stop_batch(self, batch_id: str) -> dict[str, Any]:
+        batch = batches.stop_batch(self.rt, batch_id)
+        pipelines.report_batch(self.rt, batch)
+        return batch_views.get_batch(self.rt, batch_id)
 
     def close(self) -> None:
         self.rt.db.dispose()

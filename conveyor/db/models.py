@@ -162,6 +162,38 @@ class BuildProject(Base):
     updated_at: Mapped[datetime | None]
 
 
+class BuildBatch(Base):
+    """A batch build: builds of one project over one source, run as the buildspec's `batch` section says."""
+
+    __tablename__ = "build_batches"
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>
+    project_name: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    current_phase: Mapped[str] = mapped_column(String(32))
+    phases: Mapped[list[Any]] = mapped_column(default=list)  # [{phaseType, phaseStatus, startTime, endTime, …}]
+    initiator: Mapped[str] = mapped_column(String(200))
+    buildspec: Mapped[str | None] = mapped_column(Text)
+    source_version: Mapped[str | None] = mapped_column(String(200))
+    resolved_source_version: Mapped[str | None] = mapped_column(String(64))
+    input_artifacts: Mapped[list[Any]] = mapped_column(default=list)
+    environment: Mapped[dict[str, Any]] = mapped_column(default=dict)  # given at start: every build of it gets them
+    secret_variables: Mapped[list[Any]] = mapped_column(default=list)  # PARAMETER_STORE/SECRETS_MANAGER given at start
+    combine_artifacts: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str | None] = mapped_column(String(16))  # build-list, build-graph or build-matrix, once read
+    fast_fail: Mapped[bool] = mapped_column(default=False)
+    tasks: Mapped[list[Any]] = mapped_column(default=list)  # the batch's tasks, as read from the buildspec
+    stop_requested_at: Mapped[datetime | None]
+    action_execution_id: Mapped[str | None] = mapped_column(ForeignKey("action_executions.id"), index=True)
+    artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+
+    builds: Mapped[list[Build]] = relationship(order_by="Build.created_at", back_populates="batch")
+
+
 class Build(Base):
     __tablename__ = "builds"
     __table_args__ = (UniqueConstraint("project_name", "build_number"),)
@@ -187,6 +219,8 @@ class Build(Base):
         default=list, server_default="[]"
     )  # the project's PARAMETER_STORE/SECRETS_MANAGER
     cache: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the project's cache when submitted: type, namespace
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("build_batches.id"), index=True)
+    batch_identifier: Mapped[str | None] = mapped_column(String(127))  # its task in the batch
     attempt: Mapped[int] = mapped_column(default=0)
     log_key: Mapped[str | None] = mapped_column(String(500))
     artifact: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -196,6 +230,7 @@ class Build(Base):
     end_time: Mapped[datetime | None]
 
     phases: Mapped[list[BuildPhase]] = relationship(order_by="BuildPhase.id", cascade="all, delete-orphan")
+    batch: Mapped[BuildBatch | None] = relationship(back_populates="builds")
 
 
 class BuildPhase(Base):

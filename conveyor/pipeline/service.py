@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from conveyor.build import batches
 from conveyor.build.status import BuildStatus
 from conveyor.db import lock
-from conveyor.db.models import ActionExecution, Build, PipelineExecution, StageExecution, new_id, utcnow
+from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, StageExecution, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
@@ -120,11 +121,33 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
 
 
 def report_build(rt: Runtime, build: Build) -> None:
-    """Tell the pipeline action that started a build how it ended (nothing while it runs, or without an action)."""
-    if build.action_execution_id is None or not BuildStatus(build.status).final:
+    """Tell the pipeline action (or the batch) that started a build how it ended (nothing while it runs)."""
+    if not BuildStatus(build.status).final:
+        return
+    if build.batch_id is not None:
+        ended = batches.member_finished(rt, build)
+        if ended is not None:
+            report_batch(rt, ended)
+        return
+    if build.action_execution_id is None:
         return
     declaration = action_declaration(rt, build.action_execution_id)
     complete_action(rt, build.action_execution_id, codebuild.outcome_of(build, declaration.output_artifacts))
+
+
+def report_batch(rt: Runtime, batch: BuildBatch) -> None:
+    """Tell the pipeline action that started a batch build how it ended."""
+    if batch.action_execution_id is None or not BuildStatus(batch.status).final:
+        return
+    declaration = action_declaration(rt, batch.action_execution_id)
+    with rt.db.reader() as session:
+        builds = [
+            (b.batch_identifier, b.status, b.artifact)
+            for b in session.scalars(select(Build).where(Build.batch_id == batch.id))
+        ]
+    complete_action(
+        rt, batch.action_execution_id, codebuild.outcome_of_batch(batch, builds, declaration.output_artifacts)
+    )
 
 
 def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:

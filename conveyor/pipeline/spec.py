@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from conveyor.build.project import variable_overrides
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath
@@ -260,6 +261,19 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
         problems.add((*path, key), f"unknown configuration key for provider {spec.provider}")
     if config.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
         problems.add((*path, "OutputArtifactFormat"), "only CODE_ZIP is supported so far")
+    if spec.provider == "CodeBuild":
+        _check_codebuild(config, path, problems)
+
+
+def _check_codebuild(config: dict[str, str], path: SpecPath, problems: ProblemList) -> None:
+    if "EnvironmentVariables" in config:
+        try:
+            variable_overrides(config["EnvironmentVariables"])
+        except ValueError as exc:
+            problems.add((*path, "EnvironmentVariables"), str(exc))
+    for key in ("BatchEnabled", "CombineArtifacts"):
+        if key in config and config[key].lower() not in ("true", "false"):
+            problems.add((*path, key), "must be true or false")
 
 
 def _check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:

@@ -148,3 +148,41 @@ def test_builds_of_a_project_share_its_cache_on_the_worker(
     assert "cache miss" in logs[0]
     assert second_run in logs[1]
     assert (rt.settings.path("cache", "caches", "cached").exists()) is (cache is None)
+
+
+def test_the_actions_environment_variables_win_over_the_projects(
+    rt: Runtime, client: FlaskClient, repo: GitRepo, ssm: None
+) -> None:
+    client.put("/api/v1/projects/api", data=json.dumps(PROJECT), headers={"Content-Type": "application/json"})
+    repo.commit({"ci/build.yml": BUILDSPEC})
+    overrides = [
+        {"name": "STAGE", "value": "from-action", "type": "PLAINTEXT"},
+        {"name": "TOKEN", "value": "/ci/token", "type": "PARAMETER_STORE"},
+    ]
+    action = build_action(project="api")
+    action["configuration"]["EnvironmentVariables"] = json.dumps(overrides)
+    definitions.create_pipeline(rt, as_yaml(pipeline("overrides", repo.url, build_actions=[action])))
+    execution_id = pipelines.start_pipeline(rt, "overrides")
+    SimpleWorker(["pipeline", "default", "build-medium"], connection=rt.redis).work(burst=True, logging_level="WARNING")
+
+    execution = views.get_execution(rt, execution_id)
+    assert execution["status"] == "Succeeded", execution["statusSummary"]
+    action_run = execution["stages"][1]["actions"][0]
+    with zipfile.ZipFile(io.BytesIO(rt.blobs.get_bytes(action_run["outputArtifacts"]["BuildOutput"]["key"]))) as zipped:
+        assert zipped.read("out/seen.txt") == b"from-action 12\n"
+
+
+def test_bad_environment_variables_in_an_action_are_refused_with_the_reason(client: FlaskClient, repo: GitRepo) -> None:
+    action = build_action(project="api")
+    action["configuration"]["EnvironmentVariables"] = '[{"name": "X", "value": "1", "type": "SECRET"}]'
+    action["configuration"]["BatchEnabled"] = "maybe"
+    response = client.post(
+        "/api/v1/pipelines",
+        data=as_yaml(pipeline("bad-overrides", repo.url, build_actions=[action])),
+        headers={"Content-Type": "application/yaml"},
+    )
+
+    assert response.status_code == 400
+    messages = {p["path"].rsplit(".", 1)[-1]: p["message"] for p in response.get_json()["problems"]}
+    assert "type 'SECRET' is not one of PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER" in messages["EnvironmentVariables"]
+    assert messages["BatchEnabled"] == "must be true or false"

@@ -1,15 +1,21 @@
-"""CodeBuild actions: a build of the named project over the action's input artifacts.
+"""CodeBuild actions: a build (or, with `BatchEnabled`, a batch build) of the named project over the inputs.
 
 The first input artifact (or `PrimarySource`) is the primary source; the others land beside it as secondary
-sources. The build's artifact becomes the action's first output artifact; its exported variables become the
-action's output variables.
+sources. `EnvironmentVariables` win over the project's and the buildspec's. The build's artifact becomes the
+action's first output artifact; its exported variables become the action's output variables. A batch's output
+artifact is its combined artifact (`CombineArtifacts`), or else each output artifact is the artifact of the batch's
+build whose identifier is its name.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from conveyor.build.batches import submit_batch
+from conveyor.build.project import variable_overrides
 from conveyor.build.service import BuildInput, submit_build
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import Build
+from conveyor.db.models import Build, BuildBatch
 from conveyor.dispatch import Kind
 from conveyor.pipeline.actions.base import ActionOutcome, ActionStart
 from conveyor.pipeline.status import ActionStatus
@@ -30,19 +36,46 @@ def start(context: ActionStart) -> None:
         )
         for name in names
     ]
+    overrides = variable_overrides(declaration.configuration.get("EnvironmentVariables") or "[]")
+    environment = {
+        **webhook_variables(context.input_artifacts[primary].get("push")),
+        **{v.name: v.value for v in overrides if v.type == "PLAINTEXT"},
+    }
+    secrets = [{"name": v.name, "value": v.value, "type": v.type} for v in overrides if v.type != "PLAINTEXT"]
+    project = declaration.configuration["ProjectName"]
+    initiator = f"codepipeline/{context.pipeline_name}"
+    if _yes(declaration.configuration.get("BatchEnabled")):
+        batch = submit_batch(
+            context.session,
+            context.outbox,
+            project,
+            initiator=initiator,
+            inputs=inputs,
+            action_execution_id=context.action.id,
+            environment=environment,
+            secret_variables=secrets,
+            combine_artifacts=_yes(declaration.configuration.get("CombineArtifacts")),
+        )
+        context.action.external_execution_id = batch.id
+        return
     build = submit_build(
         context.session,
         context.settings,
-        declaration.configuration["ProjectName"],
-        initiator=f"codepipeline/{context.pipeline_name}",
+        project,
+        initiator=initiator,
         inputs=inputs,
         action_execution_id=context.action.id,
-        environment=webhook_variables(context.input_artifacts[primary].get("push")),
+        environment=environment,
+        secret_variables=secrets,
     )
     context.action.external_execution_id = build.id
     context.outbox.add(
         Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
     )
+
+
+def _yes(value: str | None) -> bool:
+    return str(value or "").lower() == "true"
 
 
 def webhook_variables(push: dict[str, str] | None) -> dict[str, str]:
@@ -97,3 +130,32 @@ def outcome_of(build: Build, declared_outputs: tuple[str, ...]) -> ActionOutcome
         output_artifacts=outputs,
         output_variables=dict(build.exported_variables),
     )
+
+
+def outcome_of_batch(
+    batch: BuildBatch, builds: list[tuple[str | None, str, dict[str, Any] | None]], declared_outputs: tuple[str, ...]
+) -> ActionOutcome:
+    """What a finished batch reports to its action; `builds` are its builds' (identifier, status, artifact)."""
+    if batch.status != BuildStatus.SUCCEEDED.value:
+        reason = batch.status_reason or f"batch {batch.status}"
+        return ActionOutcome(
+            ActionStatus.FAILED, summary=f"Batch {batch.id} {batch.status}: {reason}", error_code="JobFailed"
+        )
+    if batch.combine_artifacts:
+        stored = {declared_outputs[0]: batch.artifact} if declared_outputs and batch.artifact else {}
+    else:
+        stored = {identifier: artifact for identifier, _, artifact in builds if identifier and artifact}
+    missing = [name for name in declared_outputs if name not in stored]
+    if missing:
+        where = (
+            "the batch combined no artifacts" if batch.combine_artifacts else f"no build of the batch is {missing[0]!r}"
+        )
+        return ActionOutcome(
+            ActionStatus.FAILED,
+            error_code="JobFailed",
+            summary=f"the action declares output artifact {missing[0]} but {where}",
+        )
+    outputs = {
+        name: {"key": stored[name]["key"], "revision": batch.resolved_source_version} for name in declared_outputs
+    }
+    return ActionOutcome(ActionStatus.SUCCEEDED, summary=f"Batch {batch.id} SUCCEEDED", output_artifacts=outputs)
