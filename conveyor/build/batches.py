@@ -246,12 +246,9 @@ def _end_early(rt: Runtime, batch_id: str, phase: str | None, reason: str) -> Bu
 
 
 def _end(batch: BuildBatch, status: BuildStatus, reason: str | None, failed_phase: str | None = None) -> None:
-    """The batch ends `status`: its open phase closes (failed, if `failed_phase`), and a last phase names the status."""
+    """The batch ends `status`: its open phase closes so too (FAILED for `failed_phase`); a last phase names it."""
     now = utcnow()
-    if failed_phase:
-        closing = BuildStatus.FAILED
-    else:
-        closing = BuildStatus.STOPPED if status is BuildStatus.STOPPED else BuildStatus.SUCCEEDED
+    closing = BuildStatus.FAILED if failed_phase else status
     _close_open_phase(batch, now, closing, reason if closing is not BuildStatus.SUCCEEDED else None)
     batch.phases = [*batch.phases, _phase(status.value, now, now, status)]
     batch.status, batch.status_reason, batch.current_phase, batch.end_time = status.value, reason, status.value, now

@@ -112,6 +112,10 @@ def test_a_failed_task_fails_the_batch_and_its_dependents_never_run(rt: Runtime,
     batch, builds = the_batch(rt)
     assert batch.status == "FAILED"
     assert batch.status_reason == "builds that failed: test; not run: package"
+    assert [(p["phaseType"], p["phaseStatus"]) for p in batch.phases][-2:] == [
+        ("IN_PROGRESS", "FAILED"),
+        ("FAILED", "FAILED"),
+    ]
     assert set(builds) == {"lint", "test"}
     assert "Batch" in execution["stages"][1]["actions"][0]["summary"]
 
