@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.archives import write_zip
-from conveyor.blobs import LocalBlobStore
+from conveyor.blobs import BlobStore, LocalBlobStore
 from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
@@ -50,7 +50,7 @@ class Build:
     result: BuildResult
     recorder: Recorder
     log: str
-    blobs: LocalBlobStore
+    blobs: BlobStore
     workspace: Path
 
     @property
@@ -91,8 +91,9 @@ def run_build(
     network: bool = True,
     cache_store: CacheStore | None = None,
     runtimes_dir: Path | None = None,
+    blobs: BlobStore | None = None,
 ) -> Build:
-    blobs = LocalBlobStore(tmp_path / "blobs")
+    blobs = blobs or LocalBlobStore(tmp_path / "blobs")
     blobs.put_file("inputs/source.zip", archive or source_zip(tmp_path, files))
     workspace = tmp_path / "workspace"
     request = BuildRequest(
