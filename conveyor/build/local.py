@@ -58,6 +58,9 @@ class PhaseCollector:
         if self.on_change:
             self.on_change(record)
 
+    def checkpoint(self) -> None:
+        """Nothing waits: phases are shown as they end."""
+
 
 @dataclass
 class LocalRun:

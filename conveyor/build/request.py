@@ -52,6 +52,9 @@ class PhaseRecorder(Protocol):
 
     def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None: ...
 
+    def checkpoint(self) -> None:
+        """Commands are about to run: make what was recorded so far visible."""
+
 
 def load_buildspec(request: BuildRequest, source_dir: Path) -> BuildSpec:
     """The request's buildspec: a file outside the source, inline YAML, or a path in the source (buildspec.yml).

@@ -305,6 +305,7 @@ class BuildRunner:
             return []
         if self._stopped.is_set():
             raise ShellError("stopped")
+        self.recorder.checkpoint()
         results = self.shell.run_batch(
             commands,
             timeout=max(0.0, self.deadline - self.clock()),

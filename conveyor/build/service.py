@@ -7,6 +7,7 @@ waits for a worker. A worker runs it in a fresh workspace; each phase is recorde
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,60 +241,74 @@ _END_PHASE = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
 _SET_CURRENT = update(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
 
 
-@dataclass
-class _OpenPhase:
-    row_id: int
-    started: datetime
-    ended: tuple[BuildStatus, list[dict[str, str]], datetime] | None = None
-
-
 class PhaseRecorder:
-    """Writes each phase of one build as it starts and ends, in prebuilt statements (a build has a dozen).
+    """Writes each phase of one build as it starts and ends, in prebuilt statements.
 
-    A phase's end is written together with the next phase's start (they follow each other at once), so a build
-    costs one transaction per phase; the last end, FINALIZING's, is written on its own.
+    Records wait in memory and are written together: at once when the last write is older than FLUSH_SECONDS,
+    always before commands run (`checkpoint`) and when the build ends. So a build's quick steps — PROVISIONING, an
+    empty INSTALL or PRE_BUILD — share a transaction, while a phase that runs commands is visible as it runs.
     """
+
+    FLUSH_SECONDS = 0.1
 
     def __init__(self, db: Database, build_id: str) -> None:
         self.db = db
         self.build_id = build_id
-        self._open: _OpenPhase | None = None
+        self._pending: list[tuple[PhaseType, datetime, tuple[BuildStatus, list[dict[str, str]]] | None]] = []
+        self._open: dict[PhaseType, tuple[int, datetime]] = {}  # written starts without a written end
+        self._last_write = 0.0
 
     def phase_started(self, phase: PhaseType) -> None:
-        now = utcnow()
-        with self.db.session() as session:
-            connection = session.connection()
-            self._write_end(connection)
-            row_id = connection.execute(
-                _START_PHASE, {"build_id": self.build_id, "phase_type": phase.value, "start_time": now, "contexts": []}
-            ).scalar_one()
-            connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": phase.value})
-        self._open = _OpenPhase(row_id, now)
+        self._pending.append((phase, utcnow(), None))
+        if time.monotonic() - self._last_write >= self.FLUSH_SECONDS:
+            self.checkpoint()
 
     def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
-        if self._open is None:
-            return
-        self._open.ended = (status, contexts, utcnow())
+        self._pending.append((phase, utcnow(), (status, contexts)))
         if phase is PhaseType.FINALIZING:
-            with self.db.session() as session:
-                self._write_end(session.connection())
+            self.checkpoint()
 
-    def _write_end(self, connection: Connection) -> None:
-        if self._open is None or self._open.ended is None:
+    def checkpoint(self) -> None:
+        """Write what waits, in one transaction."""
+        if not self._pending:
             return
-        status, contexts, ended_at = self._open.ended
-        duration = int((ended_at - self._open.started).total_seconds())
+        pending, self._pending = self._pending, []
+        with self.db.session() as session:
+            connection = session.connection()
+            for phase, at, ended in pending:
+                if ended is None:
+                    row_id = connection.execute(
+                        _START_PHASE,
+                        {"build_id": self.build_id, "phase_type": phase.value, "start_time": at, "contexts": []},
+                    ).scalar_one()
+                    self._open[phase] = (row_id, at)
+                elif phase in self._open:
+                    row_id, started = self._open.pop(phase)
+                    self._write_end(connection, row_id, started, at, *ended)
+            current = next((phase for phase, _, ended in reversed(pending) if ended is None), None)
+            if current is not None:
+                connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": current.value})
+        self._last_write = time.monotonic()
+
+    @staticmethod
+    def _write_end(
+        connection: Connection,
+        row_id: int,
+        started: datetime,
+        ended: datetime,
+        status: BuildStatus,
+        contexts: list[dict[str, str]],
+    ) -> None:
         connection.execute(
             _END_PHASE,
             {
-                "phase_id": self._open.row_id,
-                "end_time": ended_at,
+                "phase_id": row_id,
+                "end_time": ended,
                 "phase_status": status.value,
-                "duration_seconds": duration,
+                "duration_seconds": int((ended - started).total_seconds()),
                 "contexts": contexts,
             },
         )
-        self._open = None
 
 
 def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:

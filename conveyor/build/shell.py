@@ -46,7 +46,7 @@ _NOT_RESTORED = (
     "SRANDOM EPOCHSECONDS EPOCHREALTIME HISTCMD COMP_WORDBREAKS OPTIND OPTARG IFS PS4 __cv_*"
 )
 _DRAIN_SECONDS = 5.0
-COALESCE_SECONDS = 0.002
+COALESCE_SECONDS = 0.005
 
 
 class ShellError(ConveyorError):
@@ -75,17 +75,16 @@ def _batch_script(batch: int, commands: list[str]) -> str:
     """The batch as a script the session's bash sources: markers around each command, stop at the first failure.
 
     Every command is evaluated at the top level of the session's shell (not in a function), so `declare`, `cd` and
-    assignments behave as they would typed at a prompt. The session's own lines run with tracing off.
+    assignments behave as they would typed at a prompt. The session's own lines run with tracing off. Only the first
+    command has a start marker: a command's successful end marker also says the next one starts.
     """
-    parts = []
+    parts = [f'__cv_mark S "{batch} 0" 0\n']
     for index, command in enumerate(commands):
-        at = f'"{batch} {index}"'
         parts.append(
-            f"__cv_mark S {at} 0\n"
             'case "$__cv_x" in *x*) set -x ;; esac\n'
             f"eval {shlex.quote(command)} <&{NULL_FD}\n"
             f"{{ __cv_rc=$?; __cv_x=$-; set +x; }} 2>&{NULL_FD}\n"
-            f'__cv_mark R {at} "$__cv_rc"\n'
+            f'__cv_mark R "{batch} {index}" "$__cv_rc"\n'
             '[ "$__cv_rc" = 0 ] || return 0\n'
         )
     return "".join(parts)
@@ -127,7 +126,7 @@ class ShellSession:
         self._used = False
         self._pattern = re.compile(rb"\n?" + self._token.encode() + rb" ([SRXD]) (\d+) (\d+) (\d+)\n")
         self._batches = 0
-        self._on_start: tuple[int, Callable[[int], None] | None] = (0, None)
+        self._on_start: tuple[int, int, Callable[[int], None] | None] = (0, 0, None)  # batch, its size, callback
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -208,7 +207,7 @@ class ShellSession:
         """Follow one batch's markers; also says whether the shell ended (`exit`, `set -e`, killed)."""
         results: list[CommandResult] = []
         started = -1
-        self._on_start = (batch, on_start)  # called as the start markers are read, in order with the output
+        self._on_start = (batch, count, on_start)  # called as the markers are read, in order with the output
         while True:
             status = self._wait_status(deadline, timeout)
             if status.kind in ("X", "EOF"):  # the shell ended inside the command that had started
@@ -223,6 +222,8 @@ class ShellSession:
             if status.kind == "S":
                 started = status.index
                 continue
+            if status.kind == "R" and status.code == 0:
+                started = status.index + 1  # the end of one command is the start of the next
             if status.kind == "D":  # the batch ended early: a top-level `return` in the command that had started
                 results.append(CommandResult(max(started, 0), status.code))
                 return results, True
@@ -365,9 +366,12 @@ class ShellSession:
             kind, batch, index, code = match.groups()
             status = _Status(kind.decode(), int(batch), int(index), int(code))
             stream.statuses.append(status)
-            current_batch, on_start = self._on_start
-            if status.kind == "S" and status.batch == current_batch and on_start is not None:
-                on_start(status.index)
+            current_batch, count, on_start = self._on_start
+            if status.batch == current_batch and on_start is not None:
+                if status.kind == "S":
+                    on_start(status.index)
+                elif status.kind == "R" and status.code == 0 and status.index + 1 < count:
+                    on_start(status.index + 1)
             pending = pending[match.end() :]
         keep = len(self._token) + 16  # a marker may be split across reads: hold back its possible start
         cut = pending.rfind(b"\n", 0, max(0, len(pending) - keep))

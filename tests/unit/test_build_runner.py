@@ -27,12 +27,16 @@ ALL_PHASES += ["FINALIZING"]
 class Recorder:
     started: list[PhaseType] = field(default_factory=list)
     ended: list[tuple[PhaseType, BuildStatus, list[dict[str, str]]]] = field(default_factory=list)
+    checkpoints: list[PhaseType] = field(default_factory=list)  # the phase running when commands were about to run
 
     def phase_started(self, phase: PhaseType) -> None:
         self.started.append(phase)
 
     def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
         self.ended.append((phase, status, contexts))
+
+    def checkpoint(self) -> None:
+        self.checkpoints.append(self.started[-1])
 
     @property
     def phases(self) -> list[tuple[str, str]]:
