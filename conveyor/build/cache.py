@@ -48,8 +48,11 @@ class BuildCache:
         scratch: Path,
         log: BuildLog,
         evaluate: Callable[[str], str | None],
+        *,
+        host_paths: bool = True,
     ) -> None:
         self.spec = spec
+        self.host_paths = host_paths  # False in the sandbox: the host stays read-only, cache or not
         self.store = store
         self.bases = {"source": source_dir, "home": home, "host": Path("/")}
         self.scratch = scratch
@@ -147,6 +150,9 @@ class BuildCache:
         seen: set[tuple[str, str]] = set()
         for pattern in self.spec.paths:
             root, start, rest = self._split(pattern)
+            if root == "host" and not self.host_paths:
+                self.log.container(f"Warning: cache path {pattern!r} is outside the sandbox's workspace; not cached")
+                continue
             base = self.bases[root]
             matcher = compile_glob(rest) if rest else None
             for relative in _walk(base, start):
@@ -185,7 +191,8 @@ class BuildCache:
         with tarfile.open(archive, "r:*") as tar:
             for member in tar:
                 root, _, relative = member.name.partition("/")
-                if root not in self.bases or not relative or not _safe(member, relative, root):
+                allowed = root in self.bases and (root != "host" or self.host_paths)
+                if not allowed or not relative or not _safe(member, relative, root):
                     skipped += 1
                     continue
                 member.name = relative

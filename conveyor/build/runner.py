@@ -206,7 +206,16 @@ class BuildRunner:
         assert self.shell is not None
         home = Path(self.shell.env.get("HOME") or self.request.workspace / "home")
         scratch = self.request.workspace / "tmp"
-        self._cache = BuildCache(spec.cache, self.cache_store, self.source_dir, home, scratch, self.log, self._evaluate)
+        self._cache = BuildCache(
+            spec.cache,
+            self.cache_store,
+            self.source_dir,
+            home,
+            scratch,
+            self.log,
+            self._evaluate,
+            host_paths=not self._wrapper,
+        )
         self._cache.restore()
 
     def _resolve_secrets(self, spec: BuildSpec) -> _PhaseOutcome | None:

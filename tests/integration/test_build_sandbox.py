@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.blobs import LocalBlobStore
+from conveyor.build.cache_store import CacheStore
 from tests.unit.test_build_runner import phase, run_build, spec
 
 PROBE_NAME = "conveyor-sandbox-probe"
@@ -169,3 +171,23 @@ def test_an_unknown_sandbox_kind_is_named_in_the_fault(tmp_path: Path) -> None:
     assert build.result.status.value == "FAULT"
     (context,) = build.recorder.contexts_of(build.recorder.ended[0][0])
     assert "unknown build sandbox 'docker'" in context["message"]
+
+
+def test_a_sandboxed_build_caches_its_home_but_never_host_paths(tmp_path: Path) -> None:
+    store = CacheStore(LocalBlobStore(tmp_path / "cache"), "demo", compress=False)
+    cache = "cache:\n  paths: ['~/.deps/**/*', '/var/lib/conveyor-never/**/*']\n"
+    fill = 'mkdir -p "$HOME/.deps" && echo kept > "$HOME/.deps/lib"'
+    first = run_build(
+        tmp_path / "one", {"buildspec.yml": spec(phase("build", fill)) + cache}, sandbox="bwrap", cache_store=store
+    )
+    second = run_build(
+        tmp_path / "two",
+        {"buildspec.yml": spec(phase("build", 'cat "$HOME/.deps/lib"')) + cache},
+        sandbox="bwrap",
+        cache_store=store,
+    )
+
+    assert first.result.status.value == "SUCCEEDED", first.log
+    assert "cache path '/var/lib/conveyor-never/**/*' is outside the sandbox's workspace; not cached" in first.log
+    assert second.result.status.value == "SUCCEEDED", second.log
+    assert "kept" in second.output
