@@ -15,8 +15,9 @@ Lifecycle of a `ShellSession`:
    state (variables, functions, working directory) before reporting the status. The next `run` starts a new bash
    that restores that state, so later phases still see what earlier ones set. Background jobs of the old shell
    keep running, and their output keeps arriving.
-4. `close()` ends bash, kills every process group the session started (background jobs included) and delivers
-   the last output. `kill()` may be called from another thread to stop the session at once.
+4. `close()` ends bash, kills every process group the session started (background jobs included) and every process
+   that left them (`setsid` daemons: each process of the session inherits a variable naming it, found in /proc),
+   and delivers the last output. `kill()` may be called from another thread to stop the session at once.
 
 `fresh_shell_per_command=True` gives buildspec 0.1 behaviour: each command starts from the initial state.
 `posix=True` (for `env.shell: /bin/sh`) runs bash in POSIX mode.
@@ -46,6 +47,7 @@ _NOT_RESTORED = (
     "SRANDOM EPOCHSECONDS EPOCHREALTIME HISTCMD COMP_WORDBREAKS OPTIND OPTARG IFS PS4 __cv_*"
 )
 _DRAIN_SECONDS = 5.0
+SESSION_VARIABLE = "CONVEYOR_BUILD_SESSION"  # every process of a session inherits it: how escaped ones are found
 COALESCE_SECONDS = 0.005
 
 
@@ -69,6 +71,21 @@ class _Status:
 class CommandResult:
     index: int  # position in the batch
     exit_status: int
+
+
+def _process_ids() -> list[int]:
+    try:
+        return [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
+    except OSError:  # no /proc (not Linux): process groups are all there is
+        return []
+
+
+def _environment_of(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            return environ.read().split(b"\0")
+    except OSError:  # gone, or not ours to read
+        return []
 
 
 def _batch_script(batch: int, commands: list[str]) -> str:
@@ -114,7 +131,8 @@ class ShellSession:
     ) -> None:
         self.cwd = cwd
         self.wrapper = wrapper or []  # a command prefix to run bash under (a sandbox)
-        self.env = dict(env)
+        self.session_id = secrets.token_hex(12)
+        self.env = {**env, SESSION_VARIABLE: self.session_id}
         self.state_file = state_dir / "shell-state.sh"
         self.on_output = on_output
         self.posix = posix
@@ -242,6 +260,19 @@ class ShellSession:
         for group in self._groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)
+        if self._groups:
+            self._kill_escaped()
+
+    def _kill_escaped(self) -> None:
+        """Kill the session's processes that left its process groups (a `setsid` daemon), found by their variable."""
+        needle = f"{SESSION_VARIABLE}={self.session_id}".encode()
+        for _ in range(3):  # one that forked while it was being found is found the next time round
+            found = [pid for pid in _process_ids() if needle in _environment_of(pid)]
+            for pid in found:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            if not found:
+                return
 
     def __enter__(self) -> ShellSession:
         self.start()

@@ -51,7 +51,7 @@ def listener() -> Iterator[int]:
 
 
 def test_the_host_is_read_only_and_the_workspace_writable(tmp_path: Path) -> None:
-    escaped = Path(__file__).parent / f"escaped-{uuid.uuid4().hex}.txt"  # a host directory the sandbox can see
+    escaped = Path("/var/tmp") / f"escaped-{uuid.uuid4().hex}.txt"  # a host directory the sandbox sees (not under /tmp)
     private = Path("/tmp") / f"private-{uuid.uuid4().hex}"  # the sandbox's /tmp is its own
     try:
         build = run_build(
@@ -122,10 +122,25 @@ def test_a_sandboxed_build_that_times_out_leaves_nothing_running(tmp_path: Path)
     assert wait_until_gone(marker) == []
 
 
-def test_without_the_sandbox_a_detached_daemon_survives_the_build(tmp_path: Path) -> None:
-    """The contrast that shows the check above can fail: `setsid` escapes the process groups Conveyor kills."""
+def test_without_the_sandbox_a_detached_daemon_is_found_and_killed_too(tmp_path: Path) -> None:
+    """`setsid` leaves the process groups Conveyor kills; the session's variable, inherited, still finds it."""
     marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
     daemon = f"setsid bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    started = time.monotonic()
+    build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))})
+    try:
+        assert build.result.status.value == "SUCCEEDED", build.log
+        assert wait_until_gone(marker) == []
+        assert time.monotonic() - started < 4  # nothing held the build's output open until the drain gave up
+    finally:
+        for pid in processes_named(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_daemon_that_clears_its_environment_escapes_without_the_sandbox(tmp_path: Path) -> None:
+    """The limit of finding processes by their variable, and why the sandbox exists: `env -i` sheds it."""
+    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
+    daemon = f"setsid env -i bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))})
     try:
         assert build.result.status.value == "SUCCEEDED", build.log
@@ -133,6 +148,15 @@ def test_without_the_sandbox_a_detached_daemon_survives_the_build(tmp_path: Path
     finally:
         for pid in processes_named(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_sandboxed_daemon_that_clears_its_environment_is_gone_too(tmp_path: Path) -> None:
+    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
+    daemon = f"setsid env -i bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))}, sandbox="bwrap")
+
+    assert build.result.status.value == "SUCCEEDED", build.log
+    assert wait_until_gone(marker) == []
 
 
 def test_with_the_network_off_not_even_loopback_is_reachable(tmp_path: Path, listener: int) -> None:
