@@ -42,6 +42,7 @@ from conveyor.errors import ConveyorError
 
 MARKER_FD = 93  # where status markers go; far above the descriptors scripts commonly redirect
 NULL_FD = 94  # /dev/null, opened once: every command's stdin, and where the session's own tracing goes
+CHANNEL_FD = 95  # the batches Conveyor sends (bash's stdin moved here, so the commands' stdin is /dev/null)
 _NOT_RESTORED = (
     "BASH* SHELLOPTS EUID UID PPID PWD OLDPWD SHLVL _ FUNCNAME GROUPS DIRSTACK PIPESTATUS LINENO RANDOM SECONDS "
     "SRANDOM EPOCHSECONDS EPOCHREALTIME HISTCMD COMP_WORDBREAKS OPTIND OPTARG IFS PS4 __cv_*"
@@ -88,20 +89,21 @@ def _environment_of(pid: int) -> list[bytes]:
         return []
 
 
-def _batch_script(batch: int, commands: list[str]) -> str:
+def _batch_script(batch: int, commands: list[str], token: str) -> str:
     """The batch as a script the session's bash sources: markers around each command, stop at the first failure.
 
     Every command is evaluated at the top level of the session's shell (not in a function), so `declare`, `cd` and
     assignments behave as they would typed at a prompt. The session's own lines run with tracing off. Only the first
-    command has a start marker: a command's successful end marker also says the next one starts.
+    command has a start marker: a command's successful end marker also says the next one starts. The lines around a
+    command are few and plain: bash parses them for every command (slowly, in a UTF-8 locale).
     """
     parts = [f'__cv_mark S "{batch} 0" 0\n']
     for index, command in enumerate(commands):
         parts.append(
             'case "$__cv_x" in *x*) set -x ;; esac\n'
-            f"eval {shlex.quote(command)} <&{NULL_FD}\n"
-            f"{{ __cv_rc=$?; __cv_x=$-; set +x; }} 2>&{NULL_FD}\n"
-            f'__cv_mark R "{batch} {index}" "$__cv_rc"\n'
+            f"eval {shlex.quote(command)}\n"
+            f"{{ __cv_rc=$?; __cv_x=$-; set +x; printf '\\n{token} R {batch} {index} %d\\n' \"$__cv_rc\""
+            f" >&{MARKER_FD}; }} 2>&{NULL_FD}\n"
             '[ "$__cv_rc" = 0 ] || return 0\n'
         )
     return "".join(parts)
@@ -202,7 +204,7 @@ class ShellSession:
         self._batches += 1
         batch = self._batches
         script = self.state_file.with_name(f"batch-{batch}.sh")
-        script.write_text(_batch_script(batch, commands))
+        script.write_text(_batch_script(batch, commands, self._token))
         try:
             self._process.stdin.write(f"{batch} {script}".encode() + b"\0")
             self._process.stdin.flush()
@@ -323,7 +325,7 @@ class ShellSession:
         token, state = self._token, shlex.quote(str(self.state_file))
         skip = "|".join(_NOT_RESTORED.split())
         lines = [
-            f"exec {MARKER_FD}>&1 {NULL_FD}<>/dev/null",
+            f"exec {MARKER_FD}>&1 {NULL_FD}<>/dev/null {CHANNEL_FD}<&0 0<&{NULL_FD}",
             f'__cv_mark() {{ printf \'\\n%s %s %s %d\\n\' {token} "$1" "$2" "$3" >&{MARKER_FD}; }}',
             "__cv_save() {",
             "  { declare -f",
@@ -337,7 +339,7 @@ class ShellSession:
             'trap \'{ __cv_rc=$?; set +x; } 2>/dev/null; __cv_save; __cv_mark X "0 0" "$__cv_rc"\' EXIT',
             f"[ -f {state} ] && . {state} >/dev/null 2>&1" if restore else ":",
             "__cv_x=",
-            "while IFS= read -r -d '' __cv_batch; do",
+            f"while IFS= read -r -d '' -u {CHANNEL_FD} __cv_batch; do",
             '  . "${__cv_batch#* }"',  # a command's top-level `return` ends the batch early: D tells
             f"  {{ __cv_rc=$?; set +x; }} 2>&{NULL_FD}",
             '  __cv_mark D "${__cv_batch%% *} 0" "$__cv_rc"',
