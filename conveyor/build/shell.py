@@ -358,12 +358,12 @@ class ShellSession:
                 self._reap()
                 raise CommandTimeout(f"the command did not finish within {timeout:g} s")
             self._pump(remaining)
+            if not current.statuses and (remaining is None or remaining > COALESCE_SECONDS):
+                time.sleep(COALESCE_SECONDS)  # let a run of quick commands fill the pipe: one wake-up for many markers
         return current.statuses.pop(0)
 
     def _pump(self, timeout: float | None) -> None:
         readable, _, _ = select.select([s.fd for s in self._streams], [], [], timeout)
-        if readable and (timeout is None or timeout > COALESCE_SECONDS):
-            time.sleep(COALESCE_SECONDS)  # let a run of quick commands fill the pipe: one wake-up for many markers
         for stream in [s for s in self._streams if s.fd in readable]:
             chunk = os.read(stream.fd, 65536)
             if chunk:
