@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.build import batch_engine
 from conveyor.build.batch_spec import BatchTask
+from conveyor.build.request import is_inline
 from conveyor.build.service import BuildInput, request_stop, signal_stop, submit_build
 from conveyor.build.spec import parse_buildspec
 from conveyor.build.status import BuildStatus
@@ -310,7 +311,7 @@ def _project_buildspec(session: Session, project_name: str) -> str | None:
 
 def _read_buildspec(rt: Runtime, buildspec: str | None, source_key: str | None) -> tuple[str, str]:
     """The batch's buildspec text and its name: inline, or a path in the primary source (buildspec.yml)."""
-    if buildspec and "\n" in buildspec:
+    if is_inline(buildspec):
         return buildspec, "buildspec (inline)"
     relative = PurePosixPath(buildspec or "buildspec.yml")
     if relative.is_absolute() or ".." in relative.parts or source_key is None:

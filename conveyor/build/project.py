@@ -172,16 +172,12 @@ def _variables(value: Any, path: SpecPath, problems: ProblemList) -> tuple[Proje
     found: list[ProjectVariable] = []
     for index, item in enumerate(value):
         where = (*path, "environmentVariables", index)
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
-            problems.add(where, "needs a name and a value")
-            continue
-        kind = str(item.get("type", "PLAINTEXT"))
-        if kind not in VARIABLE_TYPES:
-            problems.add((*where, "type"), f"{kind!r} is not one of {', '.join(VARIABLE_TYPES)}")
-        elif item["name"].startswith("CODEBUILD_"):
-            problems.add((*where, "name"), "names starting CODEBUILD_ are reserved")
+        problem = _variable_problem(item)
+        if problem is not None:
+            field, message = problem
+            problems.add((*where, field) if field else where, message)
         else:
-            found.append(ProjectVariable(item["name"], str(item["value"]), kind))
+            found.append(ProjectVariable(item["name"], str(item["value"]), str(item.get("type", "PLAINTEXT"))))
     return tuple(found)
 
 
@@ -239,12 +235,23 @@ def variable_overrides(text: str) -> tuple[ProjectVariable, ...]:
         raise ValueError("must be a JSON array of {name, value, type}")
     found = []
     for index, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
-            raise ValueError(f"item {index} needs a name and a value")
-        kind = str(item.get("type", "PLAINTEXT"))
-        if kind not in VARIABLE_TYPES:
-            raise ValueError(f"item {index} ({item['name']}): type {kind!r} is not one of {', '.join(VARIABLE_TYPES)}")
-        if item["name"].startswith("CODEBUILD_"):
-            raise ValueError(f"item {index}: names starting CODEBUILD_ are reserved")
-        found.append(ProjectVariable(item["name"], str(item["value"]), kind))
+        problem = _variable_problem(item)
+        if problem is not None:
+            field, message = problem
+            raise ValueError(
+                f"item {index} ({item['name']}): {field} {message}" if field else f"item {index} {message}"
+            )
+        found.append(ProjectVariable(item["name"], str(item["value"]), str(item.get("type", "PLAINTEXT"))))
     return tuple(found)
+
+
+def _variable_problem(item: Any) -> tuple[str | None, str] | None:
+    """What is wrong with one {name, value, type} variable, if anything: (the field at fault, or None; the message)."""
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or "value" not in item:
+        return None, "needs a name and a value"
+    kind = str(item.get("type", "PLAINTEXT"))
+    if kind not in VARIABLE_TYPES:
+        return "type", f"{kind!r} is not one of {', '.join(VARIABLE_TYPES)}"
+    if item["name"].startswith("CODEBUILD_"):
+        return "name", "starting CODEBUILD_ is reserved"
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from conveyor.build.reports import Report
 from conveyor.build.spec import BuildSpec, SecretReference, parse_buildspec
@@ -65,7 +65,7 @@ def load_buildspec(request: BuildRequest, source_dir: Path) -> BuildSpec:
         path = request.buildspec_file
         return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), str(path))
     given = request.buildspec
-    if given and "\n" in given:
+    if is_inline(given):
         return parse_buildspec(given, "buildspec (inline)")
     relative = given or "buildspec.yml"
     path = (source_dir / relative).resolve()
@@ -74,3 +74,8 @@ def load_buildspec(request: BuildRequest, source_dir: Path) -> BuildSpec:
     if not path.is_file():
         raise FileNotFoundError(f"no buildspec at {relative} in the source")
     return parse_buildspec(path.read_text(encoding="utf-8", errors="replace"), relative)
+
+
+def is_inline(buildspec: str | None) -> TypeGuard[str]:
+    """A project's buildspec is the whole YAML when it spans lines, and otherwise a path in the source."""
+    return buildspec is not None and "\n" in buildspec

@@ -41,6 +41,13 @@ def wait_until_gone(marker: str, seconds: float = 5.0) -> list[int]:
     return left
 
 
+def detached_daemon(*, clear_environment: bool = False) -> tuple[str, str]:
+    """A unique name, and a command starting a `setsid` daemon under it (with no environment, if asked)."""
+    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
+    env = "env -i " if clear_environment else ""
+    return marker, f"setsid {env}bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+
+
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A TCP port on loopback that accepts connections."""
@@ -100,8 +107,7 @@ def test_a_green_sandboxed_build_stores_its_artifact(tmp_path: Path) -> None:
 
 
 def test_no_process_of_a_sandboxed_build_outlives_it_not_even_a_daemon(tmp_path: Path) -> None:
-    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
-    daemon = f"setsid bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    marker, daemon = detached_daemon()
     build = run_build(
         tmp_path,
         {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2", f"pgrep -f {marker} >/dev/null && echo running"))},
@@ -114,8 +120,7 @@ def test_no_process_of_a_sandboxed_build_outlives_it_not_even_a_daemon(tmp_path:
 
 
 def test_a_sandboxed_build_that_times_out_leaves_nothing_running(tmp_path: Path) -> None:
-    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
-    daemon = f"setsid bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    marker, daemon = detached_daemon()
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 30"))}, sandbox="bwrap", timeout=1)
 
     assert build.result.status.value == "TIMED_OUT"
@@ -124,8 +129,7 @@ def test_a_sandboxed_build_that_times_out_leaves_nothing_running(tmp_path: Path)
 
 def test_without_the_sandbox_a_detached_daemon_is_found_and_killed_too(tmp_path: Path) -> None:
     """`setsid` leaves the process groups Conveyor kills; the session's variable, inherited, still finds it."""
-    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
-    daemon = f"setsid bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    marker, daemon = detached_daemon()
     started = time.monotonic()
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))})
     try:
@@ -139,8 +143,7 @@ def test_without_the_sandbox_a_detached_daemon_is_found_and_killed_too(tmp_path:
 
 def test_a_daemon_that_clears_its_environment_escapes_without_the_sandbox(tmp_path: Path) -> None:
     """The limit of finding processes by their variable, and why the sandbox exists: `env -i` sheds it."""
-    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
-    daemon = f"setsid env -i bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    marker, daemon = detached_daemon(clear_environment=True)
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))})
     try:
         assert build.result.status.value == "SUCCEEDED", build.log
@@ -151,8 +154,7 @@ def test_a_daemon_that_clears_its_environment_escapes_without_the_sandbox(tmp_pa
 
 
 def test_a_sandboxed_daemon_that_clears_its_environment_is_gone_too(tmp_path: Path) -> None:
-    marker = f"{PROBE_NAME}-{uuid.uuid4().hex}"
-    daemon = f"setsid env -i bash -c 'exec -a {marker} sleep 300' </dev/null >/dev/null 2>&1 &"
+    marker, daemon = detached_daemon(clear_environment=True)
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", daemon, "sleep 0.2"))}, sandbox="bwrap")
 
     assert build.result.status.value == "SUCCEEDED", build.log

@@ -42,32 +42,20 @@ def start(context: ActionStart) -> None:
         **{v.name: v.value for v in overrides if v.type == "PLAINTEXT"},
     }
     secrets = [{"name": v.name, "value": v.value, "type": v.type} for v in overrides if v.type != "PLAINTEXT"]
+    started: dict[str, Any] = {
+        "initiator": f"codepipeline/{context.pipeline_name}",
+        "inputs": inputs,
+        "action_execution_id": context.action.id,
+        "environment": environment,
+        "secret_variables": secrets,
+    }
     project = declaration.configuration["ProjectName"]
-    initiator = f"codepipeline/{context.pipeline_name}"
     if _yes(declaration.configuration.get("BatchEnabled")):
-        batch = submit_batch(
-            context.session,
-            context.outbox,
-            project,
-            initiator=initiator,
-            inputs=inputs,
-            action_execution_id=context.action.id,
-            environment=environment,
-            secret_variables=secrets,
-            combine_artifacts=_yes(declaration.configuration.get("CombineArtifacts")),
-        )
+        combine = _yes(declaration.configuration.get("CombineArtifacts"))
+        batch = submit_batch(context.session, context.outbox, project, combine_artifacts=combine, **started)
         context.action.external_execution_id = batch.id
         return
-    build = submit_build(
-        context.session,
-        context.settings,
-        project,
-        initiator=initiator,
-        inputs=inputs,
-        action_execution_id=context.action.id,
-        environment=environment,
-        secret_variables=secrets,
-    )
+    build = submit_build(context.session, context.settings, project, **started)
     context.action.external_execution_id = build.id
     context.outbox.add(
         Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
