@@ -11,6 +11,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from conveyor.blobs import BlobStore, open_blob_store
+from conveyor.commit_group import CommitGroup
 from conveyor.config import Settings
 from conveyor.db import Database
 from conveyor.dispatch import Dispatcher, Outbox
@@ -29,6 +30,11 @@ class Runtime:
     @cached_property
     def blobs(self) -> BlobStore:
         return open_blob_store(self.settings)
+
+    @cached_property
+    def commit_group(self) -> CommitGroup:
+        """Shared transactions for short, frequent writes from many threads (webhook deliveries)."""
+        return CommitGroup(self.db, self.dispatcher)
 
     @contextmanager
     def transaction(self) -> Iterator[tuple[Session, Outbox]]:

@@ -1,4 +1,4 @@
-"""Receiving a GitHub delivery: record it once, start the pipelines it concerns, all in one short transaction.
+"""Receiving a GitHub delivery: record it once and start the pipelines it concerns, in one short unit of work.
 
 No git, S3 or subprocess work happens here: GitHub gives a webhook ten seconds. The executions created are picked
 up by the pipeline queue.
@@ -7,6 +7,7 @@ up by the pipeline queue.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.db import insert_unless_present
 from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, WebhookDelivery, new_id, utcnow
+from conveyor.dispatch import Outbox
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.service import start_execution
@@ -32,41 +34,45 @@ class DeliveryOutcome:
 def receive_delivery(rt: Runtime, delivery_id: str, event: str, payload: Any) -> DeliveryOutcome:
     """Record a delivery (a redelivery of the same id starts nothing) and start what a push asks for.
 
-    One short transaction: find what the push starts (reads), insert the delivery unless its id is known, then the
-    executions and their dispatches. A known id rolls back before anything is written.
+    One short unit of work, committed with those of deliveries arriving at the same moment (`CommitGroup`): find
+    what the push starts (reads), insert the delivery unless its id is known, then the executions and their
+    dispatches. A known id writes nothing.
     """
     push = parse_push(payload) if event == "push" else None
-    with rt.transaction() as (session, outbox):
-        starts = _what_starts(session, push) if push is not None else []
-        execution_ids = [new_id() for _ in starts]
-        outcome = _outcome(event, push, execution_ids)
-        recorded = insert_unless_present(
-            session,
-            WebhookDelivery,
-            {
-                "delivery_id": delivery_id,
-                "event": event,
-                "outcome": outcome.status,
-                "repository": push.repository_name if push else None,
-                "ref": push.ref if push else None,
-                "head_commit": push.after if push else None,
-                "execution_ids": execution_ids,
-                "received_at": utcnow(),
-            },
-            unique="delivery_id",
-        )
-        if not recorded:
-            return DeliveryOutcome("duplicate", detail=f"delivery {delivery_id} was already received")
-        if push is None:
-            return outcome
-        for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
-            pushed = {"commit": push.after, "ref": push.ref, "before": push.before, "actor": push.sender_id}
-            revisions = dict.fromkeys(actions, pushed)
-            detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
-            start_execution(
-                session, outbox, pipeline_id, version, TriggerType.WEBHOOK, detail, revisions, execution_id=execution_id
-            )
+    return rt.commit_group.run(partial(_record, delivery_id, event, push))
+
+
+def _record(delivery_id: str, event: str, push: PushEvent | None, session: Session, outbox: Outbox) -> DeliveryOutcome:
+    starts = _what_starts(session, push) if push is not None else []
+    execution_ids = [new_id() for _ in starts]
+    outcome = _outcome(event, push, execution_ids)
+    recorded = insert_unless_present(
+        session,
+        WebhookDelivery,
+        {
+            "delivery_id": delivery_id,
+            "event": event,
+            "outcome": outcome.status,
+            "repository": push.repository_name if push else None,
+            "ref": push.ref if push else None,
+            "head_commit": push.after if push else None,
+            "execution_ids": execution_ids,
+            "received_at": utcnow(),
+        },
+        unique="delivery_id",
+    )
+    if not recorded:
+        return DeliveryOutcome("duplicate", detail=f"delivery {delivery_id} was already received")
+    if push is None:
         return outcome
+    for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
+        pushed = {"commit": push.after, "ref": push.ref, "before": push.before, "actor": push.sender_id}
+        revisions = dict.fromkeys(actions, pushed)
+        detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
+        start_execution(
+            session, outbox, pipeline_id, version, TriggerType.WEBHOOK, detail, revisions, execution_id=execution_id
+        )
+    return outcome
 
 
 _SUBSCRIBED = (  # built once: this query runs on every push delivery
@@ -82,7 +88,11 @@ def _what_starts(session: Session, push: PushEvent) -> list[tuple[int, int, list
     """(pipeline id, version, source actions started) for each pipeline this push starts."""
     if push.deleted:
         return []
-    rows = session.connection().execute(_SUBSCRIBED, {"keys": sorted(push.repository_keys)}).all()
+    keys = tuple(sorted(push.repository_keys))
+    seen = session.info.setdefault("subscriptions", {})  # deliveries committed together often share a repository
+    if keys not in seen:
+        seen[keys] = session.connection().execute(_SUBSCRIBED, {"keys": list(keys)}).all()
+    rows = seen[keys]
     candidates: dict[tuple[int, int, int], set[str]] = {}
     for pipeline_id, version, version_id, action_name in rows:
         candidates.setdefault((pipeline_id, version, version_id), set()).add(action_name)
