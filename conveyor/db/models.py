@@ -139,6 +139,8 @@ class ActionExecution(Base):
     external_execution_id: Mapped[str | None] = mapped_column(String(200))
     output_artifacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     output_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the configuration with its `#{namespace.key}` references resolved, as the action started with it
+    resolved_configuration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 

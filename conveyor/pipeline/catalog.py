@@ -24,6 +24,8 @@ class ProviderSpec:
     optional: frozenset[str] = frozenset()
     # alternative spellings accepted for a required key (GitHub v1 writes Owner + Repo and Branch)
     alternatives: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # the output variables every action of this provider has; None when they depend on the action (CodeBuild)
+    output_variables: frozenset[str] | None = None
 
     @property
     def is_source(self) -> bool:
@@ -41,6 +43,10 @@ _GIT_SOURCE_OPTIONAL = frozenset(
     }
 )
 
+GIT_SOURCE_OUTPUTS = frozenset(
+    {"AuthorDate", "BranchName", "CommitId", "CommitMessage", "ConnectionArn", "FullRepositoryName"}
+)
+
 PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
     ("Source", "CodeStarSourceConnection"): ProviderSpec(
         "Source",
@@ -50,6 +56,7 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         (1, 1),
         required=frozenset({"FullRepositoryId", "BranchName"}),
         optional=_GIT_SOURCE_OPTIONAL,
+        output_variables=GIT_SOURCE_OUTPUTS,
     ),
     ("Source", "GitHub"): ProviderSpec(
         "Source",
@@ -60,6 +67,7 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         required=frozenset({"FullRepositoryId", "BranchName"}),
         optional=_GIT_SOURCE_OPTIONAL | {"Owner", "Repo", "Branch", "OAuthToken"},
         alternatives={"FullRepositoryId": ("Owner", "Repo"), "BranchName": ("Branch",)},
+        output_variables=GIT_SOURCE_OUTPUTS,
     ),
     ("Source", "Git"): ProviderSpec(
         "Source",
@@ -69,6 +77,7 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         (1, 1),
         required=frozenset({"BranchName"}),
         optional=_GIT_SOURCE_OPTIONAL | {"FullRepositoryId"},
+        output_variables=GIT_SOURCE_OUTPUTS,
     ),
     ("Build", "CodeBuild"): ProviderSpec(
         "Build",

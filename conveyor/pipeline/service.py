@@ -20,10 +20,16 @@ from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
 from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
-from conveyor.pipeline.actions.base import ActionOutcome
+from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
+from conveyor.pipeline.variables import (
+    UnresolvedReference,
+    execution_scope,
+    pipeline_variable_values,
+    resolve_configuration,
+)
 from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
@@ -177,11 +183,20 @@ def _advance_locked(rt: Runtime, session: Session, outbox: Outbox, execution: Pi
     if ExecutionStatus(execution.status).final:
         return
     definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
-    before = _state_of(execution)
-    transition = engine.advance(definition, before)
-    _save_state(session, execution, before, transition.state)
-    for start in transition.start:
-        _start_action(rt, session, outbox, execution, definition, start)
+    state = _state_of(execution)
+    while True:  # an action that cannot start (a reference that does not resolve) fails at once: settle again
+        transition = engine.advance(definition, state)
+        _save_state(session, execution, state, transition.state)
+        failed = [
+            result
+            for start in transition.start
+            if (result := _start_action(rt, session, outbox, execution, definition, start)) is not None
+        ]
+        if not failed:
+            return
+        state = transition.state
+        for result in failed:
+            state = engine.record(state, result)
 
 
 def _state_of(execution: PipelineExecution) -> engine.ExecutionState:
@@ -231,7 +246,8 @@ def _start_action(
     execution: PipelineExecution,
     definition: PipelineDefinition,
     start: engine.StartAction,
-) -> None:
+) -> engine.ActionResult | None:
+    """Start an action with its configuration resolved; the failed result if it cannot start."""
     declaration = definition.stage(start.stage).action(start.action)
     row = ActionExecution(
         execution_id=execution.id,
@@ -246,17 +262,37 @@ def _start_action(
     execution.actions.append(row)
     session.flush()
     artifacts = {name: record for a in execution.actions for name, record in (a.output_artifacts or {}).items()}
-    context = ActionStart(
-        session=session,
-        outbox=outbox,
-        settings=rt.settings,
-        execution=execution,
-        pipeline_name=definition.name,
-        declaration=declaration,
-        action=row,
-        input_artifacts={name: artifacts[name] for name in declaration.input_artifacts},
-    )
-    starter_for(declaration)(context)
+    try:
+        row.resolved_configuration = resolve_configuration(
+            declaration.configuration, _variable_scope(execution, definition)
+        )
+        context = ActionStart(
+            session=session,
+            outbox=outbox,
+            settings=rt.settings,
+            execution=execution,
+            pipeline_name=definition.name,
+            declaration=declaration,
+            action=row,
+            input_artifacts={name: artifacts[name] for name in declaration.input_artifacts},
+            configuration=row.resolved_configuration,
+        )
+        starter_for(declaration)(context)
+    except (UnresolvedReference, ActionConfigurationError) as exc:
+        row.status, row.summary, row.error_code = ActionStatus.FAILED.value, str(exc), "ConfigurationError"
+        row.ended_at = utcnow()
+        return engine.ActionResult(start.stage, start.action, ActionStatus.FAILED)
+    return None
+
+
+def _variable_scope(execution: PipelineExecution, definition: PipelineDefinition) -> dict[str, dict[str, str]]:
+    outputs = {}
+    for action in execution.actions:
+        namespace = definition.stage(action.stage_name).action(action.action_name).namespace
+        if namespace and action.status == ActionStatus.SUCCEEDED.value:
+            outputs[namespace] = action.output_variables
+    variables = pipeline_variable_values(definition.document.get("variables", []), execution.variables)
+    return execution_scope(execution.id, definition.name, variables, outputs)
 
 
 def _revision_overrides(definition: PipelineDefinition, revision: str | None) -> dict[str, Any]:

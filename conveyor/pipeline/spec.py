@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
+from conveyor.pipeline.variables import check_references
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath
 
@@ -180,6 +181,7 @@ def _check_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) 
     _check_stages(data, prefix, problems)
     _check_artifacts_and_namespaces(data, prefix, problems)
     _check_triggers(data, prefix, problems)
+    check_references(data, prefix, problems)
 
 
 def _check_pipeline_type(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from conveyor.db.models import PipelineExecution
 from conveyor.errors import NotFound
 from conveyor.pipeline.definitions import find_pipeline, load_definition
+from conveyor.pipeline.variables import pipeline_variable_values
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 
@@ -72,6 +73,7 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
                     "externalExecutionId": a.external_execution_id if a else None,
                     "outputArtifacts": a.output_artifacts if a else {},
                     "outputVariables": a.output_variables if a else {},
+                    "resolvedConfiguration": a.resolved_configuration if a else None,
                     "startTime": iso(a.started_at) if a else None,
                     "endTime": iso(a.ended_at) if a else None,
                 }
@@ -85,4 +87,5 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
                 "actions": actions,
             }
         )
-    return {**summarise(execution), "variables": execution.variables, "stages": stages}
+    variables = pipeline_variable_values(definition.document.get("variables", []), execution.variables)
+    return {**summarise(execution), "variables": variables, "stages": stages}

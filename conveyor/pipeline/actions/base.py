@@ -14,6 +14,10 @@ from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.status import ActionStatus
 
 
+class ActionConfigurationError(ValueError):
+    """A configuration that cannot be used once its references are resolved; fails the action as it starts."""
+
+
 @dataclass
 class ActionStart:
     session: Session
@@ -24,6 +28,7 @@ class ActionStart:
     declaration: ActionDeclaration
     action: ActionExecution
     input_artifacts: dict[str, dict[str, Any]]  # artifact name → {"key": blob key, "revision": …}
+    configuration: dict[str, str]  # the declaration's, with its variable references resolved
 
 
 @dataclass

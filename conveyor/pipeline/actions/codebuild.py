@@ -17,15 +17,15 @@ from conveyor.build.service import BuildInput, submit_build
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import Build, BuildBatch
 from conveyor.dispatch import Kind
-from conveyor.pipeline.actions.base import ActionOutcome, ActionStart
+from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome, ActionStart
 from conveyor.pipeline.status import ActionStatus
 from conveyor.queues import build_queue
 
 
 def start(context: ActionStart) -> None:
-    declaration = context.declaration
+    declaration, configuration = context.declaration, context.configuration
     names = list(declaration.input_artifacts)
-    primary = declaration.configuration.get("PrimarySource") or names[0]
+    primary = configuration.get("PrimarySource") or names[0]
     names.sort(key=lambda name: name != primary)
     inputs = [
         BuildInput(
@@ -36,7 +36,10 @@ def start(context: ActionStart) -> None:
         )
         for name in names
     ]
-    overrides = variable_overrides(declaration.configuration.get("EnvironmentVariables") or "[]")
+    try:
+        overrides = variable_overrides(configuration.get("EnvironmentVariables") or "[]")
+    except ValueError as exc:
+        raise ActionConfigurationError(f"configuration EnvironmentVariables: {exc}") from None
     environment = {
         **webhook_variables(context.input_artifacts[primary].get("push")),
         **{v.name: v.value for v in overrides if v.type == "PLAINTEXT"},
@@ -49,9 +52,9 @@ def start(context: ActionStart) -> None:
         "environment": environment,
         "secret_variables": secrets,
     }
-    project = declaration.configuration["ProjectName"]
-    if _yes(declaration.configuration.get("BatchEnabled")):
-        combine = _yes(declaration.configuration.get("CombineArtifacts"))
+    project = configuration["ProjectName"]
+    if _yes(configuration.get("BatchEnabled")):
+        combine = _yes(configuration.get("CombineArtifacts"))
         batch = submit_batch(context.session, context.outbox, project, combine_artifacts=combine, **started)
         context.action.external_execution_id = batch.id
         return
