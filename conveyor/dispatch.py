@@ -30,6 +30,7 @@ class Kind(str, Enum):
     SOURCE = "source.fetch"  # subject: an action execution id
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
+    CHANGED_FILES = "push.changed_files"  # subject: a webhook delivery id (its push needs the changed files)
 
 
 class Dispatcher(Protocol):

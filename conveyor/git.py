@@ -89,6 +89,26 @@ class Mirrors:
             except GitCommandError as exc:
                 raise GitError(f"git archive of {sha} from {redact(url)} failed: {_stderr(exc)}") from None
 
+    def changed_files(self, url: str, before: str, after: str) -> frozenset[str]:
+        """The paths a push from `before` to `after` added, modified or removed (both sides of a rename).
+
+        Without a usable `before` (a new branch, or history rewritten past it) they are the files of `after`'s
+        own commit.
+        """
+        with self._locked(url) as repo:
+            if not _has_commit(repo, after) or (_FULL_SHA.match(before) and not _has_commit(repo, before)):
+                self._fetch(repo, url)
+            if not _has_commit(repo, after):
+                raise RevisionNotFound(f"commit {after} is not in {redact(url)}")
+            try:
+                if _FULL_SHA.match(before) and before != "0" * 40 and _has_commit(repo, before):
+                    listed = repo.git.diff("--name-only", "-z", "--no-renames", before, after, "--")
+                else:
+                    listed = repo.git.diff_tree("--no-commit-id", "--name-only", "-z", "-r", "--root", after)
+            except GitCommandError as exc:
+                raise GitError(f"git could not list the files changed in {after}: {_stderr(exc)}") from None
+        return frozenset(path for path in listed.split("\0") if path)
+
     @contextmanager
     def _locked(self, url: str) -> Iterator[Repo]:
         path = self.path_for(url)

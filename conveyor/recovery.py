@@ -28,6 +28,7 @@ from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.status import ActionStatus
 from conveyor.runtime import Runtime
+from conveyor.triggers import service as triggers
 
 SEND_GRACE = timedelta(seconds=10)  # a pending dispatch younger than this may still be on its way to the queue
 
@@ -135,4 +136,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.SOURCE: _give_up_source,
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
+    Kind.CHANGED_FILES: triggers.give_up_deferred,
 }

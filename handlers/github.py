@@ -2,8 +2,9 @@
 
 401 without a valid `X-Hub-Signature-256`; 400 for a missing header or malformed JSON; 415 for a body that is
 neither `application/json` nor `application/x-www-form-urlencoded` (GitHub's two content types); 413 above 25 MB.
-`ping` → 200; other events Conveyor does not act on → 204; `push` → 202 with the execution ids it started (200 if
-it starts nothing); a redelivery of a known `X-GitHub-Delivery` → 200, starting nothing.
+`ping` → 200; other events Conveyor does not act on → 204; `push` → 202 with the execution ids it started (also 202,
+status `deferred`, when file path filters wait for the changed files to be read from git; 200 if it starts
+nothing); a redelivery of a known `X-GitHub-Delivery` → 200, starting nothing.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def receive() -> tuple[Response | str, int]:
     if event != "push":
         return "", 204
     answer = {"status": outcome.status, "executionIds": outcome.execution_ids, "detail": outcome.detail}
-    return jsonify(answer), 202 if outcome.execution_ids else 200
+    return jsonify(answer), 202 if outcome.execution_ids or outcome.status == "deferred" else 200
 
 
 def _required_header(name: str) -> str:

@@ -19,6 +19,7 @@ JOB_FUNCTIONS = {
     Kind.SOURCE: "jobs.source.fetch",
     Kind.BUILD: "jobs.build.run",
     Kind.BATCH: "jobs.batch.prepare",
+    Kind.CHANGED_FILES: "jobs.triggers.changed_files",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

@@ -261,6 +261,8 @@ class WebhookDelivery(Base):
     head_commit: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
     execution_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # a push decided later (outcome "deferred"): {"push": the event, "pipelines": [[pipeline id, clone URL], …]}
+    deferred: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

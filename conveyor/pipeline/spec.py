@@ -330,5 +330,5 @@ def _check_triggers(data: dict[str, Any], prefix: SpecPath, problems: ProblemLis
                 problems.add(push_path, "a push filter takes either tags or branches, not both")
             if "tags" not in push and "branches" not in push:
                 problems.add(push_path, "a push filter needs tags or branches")
-            if "filePaths" in push:
-                problems.add((*push_path, "filePaths"), "file path filters are not supported yet")
+            if "filePaths" in push and "tags" in push:
+                problems.add((*push_path, "filePaths"), "file path filters go with branches, not with tags")

@@ -4,7 +4,10 @@ Matching rules for a push (CodePipeline's change detection, §3.3):
 
 * a branch deletion (`deleted`, or `after` all zeros) starts nothing;
 * a source action with a V2 trigger starts when any of its push filters matches: a filter's `branches` or `tags`
-  (globs, excludes win) must match the pushed ref;
+  (globs, excludes win) must match the pushed ref, and with `filePaths` at least one changed file must be included
+  and not excluded (so a push that changes only excluded files starts nothing);
+* the changed files are those the payload's commits list; a payload of 20 commits or more may be cut short, so
+  then they are unknown here (`ChangedFilesNeeded`) and are read from git by a job;
 * a source action without a trigger starts on pushes to its `BranchName` (unless `DetectChanges` is false);
   tag pushes never start it.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from conveyor.errors import InvalidRequest
@@ -21,6 +24,11 @@ from conveyor.globs import filter_matches
 from conveyor.pipeline.catalog import GitSource, repository_key
 
 ZERO_SHA = "0" * 40
+MAX_LISTED_COMMITS = 20  # a payload with this many commits may not list them all
+
+
+class ChangedFilesNeeded(Exception):
+    """A filter on file paths, for a push whose payload may not list every changed file."""
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -45,6 +53,24 @@ class PushEvent:
     head_message: str | None
     pusher: str
     sender_id: str = ""
+    changed_files: frozenset[str] | None = None  # None: the payload may not list them all
+
+    def record(self) -> dict[str, Any]:
+        """The event as JSON, to be read back by `from_record`."""
+        data = asdict(self)
+        data["repository_keys"] = sorted(self.repository_keys)
+        data["changed_files"] = None if self.changed_files is None else sorted(self.changed_files)
+        return data
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> PushEvent:
+        files = data.get("changed_files")
+        fields = {k: v for k, v in data.items() if k not in ("repository_keys", "changed_files")}
+        return cls(
+            **fields,
+            repository_keys=frozenset(data["repository_keys"]),
+            changed_files=None if files is None else frozenset(files),
+        )
 
     @property
     def is_tag(self) -> bool:
@@ -85,11 +111,30 @@ def parse_push(payload: Any) -> PushEvent:
         head_message=str(head.get("message")) if head else None,
         pusher=str(pusher.get("name") or ""),
         sender_id=str(sender.get("id") or ""),
+        changed_files=_changed_files(payload.get("commits")),
+    )
+
+
+def _changed_files(commits: Any) -> frozenset[str] | None:
+    """The files the payload's commits add, modify or remove; None when the list may be incomplete."""
+    if not isinstance(commits, list) or len(commits) >= MAX_LISTED_COMMITS:
+        return None
+    return frozenset(
+        path
+        for commit in commits
+        if isinstance(commit, dict)
+        for key in ("added", "modified", "removed")
+        if isinstance(commit.get(key), list)
+        for path in commit[key]
+        if isinstance(path, str)
     )
 
 
 def push_starts(source: GitSource, push_filters: list[dict[str, Any]] | None, event: PushEvent) -> bool:
-    """Whether this push starts a source action with this configuration and these V2 push filters."""
+    """Whether this push starts a source action with this configuration and these V2 push filters.
+
+    Raises ChangedFilesNeeded when the answer depends on changed files the payload may not have listed.
+    """
     if event.deleted or not (source.repository_keys() & event.repository_keys):
         return False
     if push_filters is not None:
@@ -99,9 +144,15 @@ def push_starts(source: GitSource, push_filters: list[dict[str, Any]] | None, ev
 
 def _filter_matches(push_filter: dict[str, Any], event: PushEvent) -> bool:
     criteria = push_filter.get("tags") if event.is_tag else push_filter.get("branches") if event.is_branch else None
-    if criteria is None:
+    if criteria is None or not filter_matches(event.short_ref, criteria.get("includes"), criteria.get("excludes")):
         return False
-    return filter_matches(event.short_ref, criteria.get("includes"), criteria.get("excludes"))
+    paths = push_filter.get("filePaths")
+    if paths is None:
+        return True
+    if event.changed_files is None:
+        raise ChangedFilesNeeded
+    includes, excludes = paths.get("includes"), paths.get("excludes")
+    return any(filter_matches(path, includes, excludes) for path in event.changed_files)
 
 
 def push_payload(
@@ -113,6 +164,7 @@ def push_payload(
     before: str = ZERO_SHA,
     message: str = "",
     pusher: str = "conveyor",
+    changed: list[str] | None = None,
 ) -> dict[str, Any]:
     """A push payload shaped as GitHub sends it (the fields Conveyor reads), for the demo and the tests."""
     owner, _, name = full_name.partition("/")
@@ -127,5 +179,5 @@ def push_payload(
         "pusher": {"name": pusher},
         "sender": {"login": pusher, "id": 1000 + sum(map(ord, pusher))},
         "head_commit": None if after == ZERO_SHA else {"id": after, "message": message},
-        "commits": [] if after == ZERO_SHA else [{"id": after, "message": message}],
+        "commits": [] if after == ZERO_SHA else [{"id": after, "message": message, "modified": changed or []}],
     }

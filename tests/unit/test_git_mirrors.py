@@ -394,3 +394,22 @@ def test_commit_all_commits_even_when_nothing_changed(tmp_path: Path) -> None:
     assert second != first
     assert git(work, "rev-parse", "--abbrev-ref", "HEAD") == "trunk"
     assert git(work, "rev-parse", "HEAD^") == first
+
+
+def test_changed_files_between_two_commits_list_both_sides_of_a_rename(mirrors: Mirrors, remote: GitRepo) -> None:
+    before = remote.head()
+    remote.commit({"src/app.py": "x\n"}, "add")
+    git(remote.path, "mv", "README.md", "docs with space.md")
+    after = remote.commit(None, "rename")
+    assert mirrors.changed_files(remote.url, before, after) == {"src/app.py", "README.md", "docs with space.md"}
+
+
+def test_changed_files_of_a_new_branch_are_those_of_its_head_commit(mirrors: Mirrors, remote: GitRepo) -> None:
+    after = remote.commit({"feature.txt": "f\n"}, "feature")
+    assert mirrors.changed_files(remote.url, "0" * 40, after) == {"feature.txt"}
+    assert mirrors.changed_files(remote.url, "f" * 40, after) == {"feature.txt"}  # history rewritten past `before`
+
+
+def test_changed_files_of_an_unknown_commit(mirrors: Mirrors, remote: GitRepo) -> None:
+    with pytest.raises(RevisionNotFound):
+        mirrors.changed_files(remote.url, remote.head(), "e" * 40)

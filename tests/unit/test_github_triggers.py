@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from conveyor.errors import InvalidRequest
 from conveyor.pipeline.catalog import GitSource, git_source
-from conveyor.triggers.github import ZERO_SHA, parse_push, push_payload, push_starts, signature, verify_signature
+from conveyor.triggers.github import (
+    MAX_LISTED_COMMITS,
+    ZERO_SHA,
+    ChangedFilesNeeded,
+    PushEvent,
+    parse_push,
+    push_payload,
+    push_starts,
+    signature,
+    verify_signature,
+)
 
 SECRET = b"It's a Secret to Everybody"
 BODY = b"Hello, World!"
@@ -253,3 +264,57 @@ def test_trigger_filters_are_ored() -> None:
 def test_a_trigger_without_push_filters_starts_nothing_on_push() -> None:
     assert not push_starts(source(), [], push("refs/heads/main"))
     assert not push_starts(source(), [], push("refs/tags/v1"))
+
+
+# --- push_starts: file paths -----------------------------------------------------------------------------------
+
+
+def changed(*paths: str, commits: int = 1) -> Any:
+    payload = push_payload("acme/app", CLONE_URL, COMMIT)
+    payload["commits"] = [{"id": COMMIT, "added": [], "modified": [], "removed": []} for _ in range(commits)]
+    payload["commits"][0].update({"added": list(paths[:1]), "modified": list(paths[1:2]), "removed": list(paths[2:])})
+    return parse_push(payload)
+
+
+def test_the_changed_files_are_what_the_commits_add_modify_and_remove() -> None:
+    assert changed("a.txt", "b/c.py", "d.md", "e").changed_files == {"a.txt", "b/c.py", "d.md", "e"}
+    assert changed().changed_files == frozenset()
+
+
+def test_a_payload_that_may_be_cut_short_leaves_the_changed_files_unknown() -> None:
+    assert changed("a.txt", commits=MAX_LISTED_COMMITS - 1).changed_files == {"a.txt"}
+    assert changed("a.txt", commits=MAX_LISTED_COMMITS).changed_files is None
+    no_commits = push_payload("acme/app", CLONE_URL, COMMIT)
+    del no_commits["commits"]
+    assert parse_push(no_commits).changed_files is None
+
+
+def test_a_file_path_filter_needs_one_changed_file_included_and_not_excluded() -> None:
+    trigger = [{"branches": globs(["main"]), "filePaths": globs(["src/**"], ["**/*.md"])}]
+    assert push_starts(source(), trigger, changed("src/app.py"))
+    assert push_starts(source(), trigger, changed("src/README.md", "src/lib/x.py"))
+    assert not push_starts(source(), trigger, changed("src/README.md"))  # only excluded files changed
+    assert not push_starts(source(), trigger, changed("docs/guide.txt"))
+    assert not push_starts(source(), trigger, changed())
+
+
+def test_excludes_alone_start_on_any_other_file() -> None:
+    trigger = [{"branches": globs(["main"]), "filePaths": globs(excludes=["docs/**"])}]
+    assert push_starts(source(), trigger, changed("docs/a.md", "Makefile"))
+    assert not push_starts(source(), trigger, changed("docs/a.md", "docs/b/c.md"))
+
+
+def test_unknown_changed_files_are_needed_only_once_the_branch_matched() -> None:
+    trigger = [{"branches": globs(["main"]), "filePaths": globs(["src/**"])}]
+    with pytest.raises(ChangedFilesNeeded):
+        push_starts(source(), trigger, changed("x", commits=MAX_LISTED_COMMITS))
+    other_branch = push_payload("acme/app", CLONE_URL, COMMIT, ref="refs/heads/dev")
+    other_branch["commits"] = [{"id": COMMIT}] * MAX_LISTED_COMMITS
+    assert not push_starts(source(), trigger, parse_push(other_branch))
+
+
+def test_a_push_event_survives_being_stored() -> None:
+    event = changed("src/a.py", "b")
+    assert PushEvent.from_record(json.loads(json.dumps(event.record()))) == event
+    unknown = changed(commits=MAX_LISTED_COMMITS)
+    assert PushEvent.from_record(json.loads(json.dumps(unknown.record()))) == unknown

@@ -802,3 +802,13 @@ def test_json_problems_carry_lines_too() -> None:
     text = json.dumps({"pipeline": document}, indent=2)
     problem = problem_at(problems(text), "pipeline.stages[1].actions[0].runOrder")
     assert problem.line == line_of(text, '"runOrder": 0')
+
+
+def test_file_path_filters_go_with_branches_not_tags() -> None:
+    paths = {"includes": ["src/**"]}
+    with_branches = pipeline(triggers=[trigger(push=[{"branches": {"includes": ["main"]}, "filePaths": paths}])])
+    assert parse_pipeline(as_yaml(with_branches)).triggers()[0]["gitConfiguration"]["push"][0]["filePaths"] == paths
+    with_tags = pipeline(triggers=[trigger(push=[{"tags": {"includes": ["v*"]}, "filePaths": paths}])])
+    assert_problem(
+        with_tags, "pipeline.triggers[0].gitConfiguration.push[0].filePaths", "filePaths:", "go with branches"
+    )
