@@ -95,13 +95,14 @@ class Mirrors:
         Without a usable `before` (a new branch, or history rewritten past it) they are the files of `after`'s
         own commit.
         """
+        wants_before = bool(_FULL_SHA.match(before)) and before.strip("0") != ""  # all zeros: a new branch
         with self._locked(url) as repo:
-            if not _has_commit(repo, after) or (_FULL_SHA.match(before) and not _has_commit(repo, before)):
+            if not _has_commit(repo, after) or (wants_before and not _has_commit(repo, before)):
                 self._fetch(repo, url)
             if not _has_commit(repo, after):
                 raise RevisionNotFound(f"commit {after} is not in {redact(url)}")
             try:
-                if _FULL_SHA.match(before) and before != "0" * 40 and _has_commit(repo, before):
+                if wants_before and _has_commit(repo, before):
                     listed = repo.git.diff("--name-only", "-z", "--no-renames", before, after, "--")
                 else:
                     listed = repo.git.diff_tree("--no-commit-id", "--name-only", "-z", "-r", "--root", after)

@@ -78,8 +78,8 @@ def test_given_values_override_declared_defaults() -> None:
 # --- checked when the definition is saved ----------------------------------------------------------------------
 
 
-def _with_variables(*builds: dict[str, Any], source_namespace: str = "SourceVariables") -> dict[str, Any]:
-    document = pipeline(stage("Source", {**source(), "namespace": source_namespace}), stage("Build", *builds))
+def _with_variables(*builds: dict[str, Any]) -> dict[str, Any]:
+    document = pipeline(stage("Source", {**source(), "namespace": "SourceVariables"}), stage("Build", *builds))
     document["variables"] = [{"name": "DEPLOY_ENV", "defaultValue": "staging"}]
     return document
 
