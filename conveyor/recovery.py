@@ -95,9 +95,9 @@ def _give_up_advance(rt: Runtime, execution_id: str, reason: str) -> None:
     pipelines.fail_execution(rt, execution_id, f"Conveyor could not advance this execution: {reason}")
 
 
-def _give_up_source(rt: Runtime, action_execution_id: str, reason: str) -> None:
+def _give_up_action(rt: Runtime, action_execution_id: str, reason: str) -> None:
     outcome = ActionOutcome(
-        ActionStatus.FAILED, summary=f"Conveyor could not fetch the source: {reason}", error_code="SystemUnavailable"
+        ActionStatus.FAILED, summary=f"Conveyor could not run the action: {reason}", error_code="SystemUnavailable"
     )
     pipelines.complete_action(rt, action_execution_id, outcome)
 
@@ -133,7 +133,7 @@ def expire_queued_builds(rt: Runtime, now: datetime | None = None) -> list[str]:
 
 GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.ADVANCE: _give_up_advance,
-    Kind.SOURCE: _give_up_source,
+    Kind.ACTION: _give_up_action,
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,

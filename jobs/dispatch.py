@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 JOB_FUNCTIONS = {
     Kind.ADVANCE: "jobs.pipeline.advance",
-    Kind.SOURCE: "jobs.source.fetch",
+    Kind.ACTION: "jobs.actions.run",
     Kind.BUILD: "jobs.build.run",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",

@@ -28,6 +28,7 @@ from tests.support.gitrepo import GitRepo, make_repo
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 POSTGRES_URL = os.environ.get("CONVEYOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WEBHOOK_SECRET = "It's a Secret to Everybody"
+AWS_REGION = "us-east-1"  # the region fake_aws_credentials sets; moto serves it
 
 
 def _postgres_reachable() -> str | None:
@@ -158,3 +159,23 @@ def run_jobs(rt: Runtime) -> Any:
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
     return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def fake_aws_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials and no shared config files, set before any client exists; no cached client survives."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    fake = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+    for name, value in fake.items():
+        monkeypatch.setenv(name, value)
+    aws.reset()
+    yield
+    aws.reset()

@@ -45,6 +45,8 @@ class ActionDeclaration:
     output_artifacts: tuple[str, ...]
     namespace: str | None = None
     region: str | None = None
+    role_arn: str | None = None
+    timeout_in_minutes: int | None = None  # Approval actions only
 
     @property
     def is_source(self) -> bool:
@@ -124,6 +126,8 @@ def _action(data: dict[str, Any]) -> ActionDeclaration:
         output_artifacts=tuple(a["name"] for a in data.get("outputArtifacts", [])),
         namespace=data.get("namespace"),
         region=data.get("region"),
+        role_arn=data.get("roleArn"),
+        timeout_in_minutes=data.get("timeoutInMinutes"),
     )
 
 

@@ -28,26 +28,6 @@ def settings_with(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def fake_aws_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and no shared config files, set before any client exists; no cached client survives."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN"):
-        monkeypatch.delenv(name, raising=False)
-    fake = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-    }
-    for name, value in fake.items():
-        monkeypatch.setenv(name, value)
-    aws.reset()
-    yield
-    aws.reset()
-
-
-@pytest.fixture
 def s3_store(tmp_path: Path, fake_aws_credentials: None) -> Iterator[S3BlobStore]:
     with mock_aws():
         bucket = f"conveyor-test-{uuid.uuid4().hex[:12]}"
@@ -372,3 +352,20 @@ def test_aws_client_uses_the_configured_endpoint(tmp_path: Path, fake_aws_creden
 
     assert client.meta.endpoint_url == "http://127.0.0.1:9000"
     assert aws.client("s3", settings_with(tmp_path)) is not client
+
+
+def test_a_role_arn_gives_a_client_signed_with_the_roles_temporary_credentials(
+    tmp_path: Path, fake_aws_credentials: None
+) -> None:
+    settings = settings_with(tmp_path, aws_region="eu-west-1")
+    role = "arn:aws:iam::123456789012:role/deployer"
+    with mock_aws():
+        own = aws.client("s3", settings)
+        assumed = aws.client("s3", settings, role_arn=role)
+
+        own_key = own._request_signer._credentials.access_key
+        assumed_key = assumed._request_signer._credentials.access_key
+        assert assumed_key != own_key
+        assert assumed._request_signer._credentials.token  # a session token: temporary credentials
+        assert aws.client("s3", settings, role_arn=role) is assumed  # cached until shortly before they expire
+        assert aws.client("s3", settings, role_arn="arn:aws:iam::123456789012:role/other") is not assumed

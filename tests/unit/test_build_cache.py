@@ -18,7 +18,6 @@ from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.spec import parse_buildspec
 from conveyor.config import load_settings
 from conveyor.errors import SpecError
-from tests.unit.test_blobs import fake_aws_credentials  # noqa: F401 -- a fixture used below
 from tests.unit.test_build_runner import Build, phase, run_build, spec
 
 DEPENDENCIES = (
@@ -242,7 +241,7 @@ def test_keys_with_dots_and_slashes_are_kept_apart(tmp_path: Path, store: CacheS
 
 
 @pytest.fixture
-def s3_cache(tmp_path: Path, fake_aws_credentials: None) -> Iterator[tuple[CacheStore, S3BlobStore]]:  # noqa: F811
+def s3_cache(tmp_path: Path, fake_aws_credentials: None) -> Iterator[tuple[CacheStore, S3BlobStore]]:
     with mock_aws():
         settings = load_settings(environ={}, overrides={"data_dir": tmp_path / "data", "aws_region": "eu-west-1"})
         aws.client("s3", settings).create_bucket(

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 from conveyor.blobs import S3BlobStore
-from tests.unit.test_blobs import fake_aws_credentials, s3_store  # noqa: F401 -- fixtures used below
+from tests.unit.test_blobs import s3_store  # noqa: F401 -- a fixture used below
 from tests.unit.test_build_runner import phase, run_build, source_zip, spec
 
 

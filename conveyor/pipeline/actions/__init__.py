@@ -1,7 +1,10 @@
 """Action providers: how each kind of action starts, and how its work reports back.
 
 Starting an action happens inside the transaction that advanced the execution: a starter writes the rows its work
-needs and adds dispatches to the outbox. The work itself runs in a job and ends with `service.complete_action`.
+needs and adds dispatches to the outbox. Providers that do their work themselves (a source fetch, an AWS call)
+start with `queue_run`; the job then calls the provider's runner with an `ActionRun` and reports its
+`ActionOutcome` through `service.complete_action`. Providers whose work is another engine's (CodeBuild) report
+when that work ends.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conveyor.pipeline.actions import codebuild, git_source
-from conveyor.pipeline.actions.base import ActionStart
+from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
+from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
+from conveyor.runtime import Runtime
 
 Starter = Callable[[ActionStart], None]
+Runner = Callable[[Runtime, ActionRun], ActionOutcome]
 
 STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "CodeStarSourceConnection"): git_source.start,
@@ -22,9 +28,34 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Test", "CodeBuild"): codebuild.start,
 }
 
+RUNNERS: dict[tuple[str, str], Runner] = {
+    ("Source", "CodeStarSourceConnection"): git_source.fetch,
+    ("Source", "GitHub"): git_source.fetch,
+    ("Source", "Git"): git_source.fetch,
+}
+
 
 def starter_for(declaration: ActionDeclaration) -> Starter:
     return STARTERS[(declaration.type_id.category, declaration.type_id.provider)]
 
 
-__all__ = ["ActionStart", "Starter", "starter_for"]
+def run_action(rt: Runtime, action_execution_id: str) -> ActionOutcome:
+    """Run the work of an action started with `queue_run` and return how it ended."""
+    with rt.db.reader() as session:
+        found = action_in_context(session, action_execution_id)
+        execution = found.execution
+        artifacts = {name: record for a in execution.actions for name, record in (a.output_artifacts or {}).items()}
+        declaration = found.declaration
+        run = ActionRun(
+            action_execution_id=action_execution_id,
+            execution_id=execution.id,
+            pipeline_name=found.definition.name,
+            declaration=declaration,
+            configuration=dict(found.action.resolved_configuration or declaration.configuration),
+            input_artifacts={name: artifacts[name] for name in declaration.input_artifacts if name in artifacts},
+            source_revisions=dict(execution.source_revisions or {}),
+        )
+    return RUNNERS[(declaration.type_id.category, declaration.type_id.provider)](rt, run)
+
+
+__all__ = ["ActionOutcome", "ActionRun", "ActionStart", "Runner", "Starter", "run_action", "starter_for"]

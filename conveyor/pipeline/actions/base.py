@@ -7,11 +7,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from conveyor import aws
 from conveyor.config import Settings
 from conveyor.db.models import ActionExecution, PipelineExecution
-from conveyor.dispatch import Outbox
+from conveyor.dispatch import Kind, Outbox
 from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.status import ActionStatus
+from conveyor.queues import DEFAULT_QUEUE
 
 
 class ActionConfigurationError(ValueError):
@@ -31,6 +33,27 @@ class ActionStart:
     configuration: dict[str, str]  # the declaration's, with its variable references resolved
 
 
+@dataclass(frozen=True)
+class ActionRun:
+    """What a provider's runner is handed when its job runs: the action as it started, read back from SQL."""
+
+    action_execution_id: str
+    execution_id: str
+    pipeline_name: str
+    declaration: ActionDeclaration
+    configuration: dict[str, str]  # resolved, as the action started with it
+    input_artifacts: dict[str, dict[str, Any]]  # artifact name → {"key": blob key, "revision": …}
+    source_revisions: dict[str, Any]  # the execution's: a push's commit or a manual start's override, by action
+
+    def aws_client(self, service: str, settings: Settings) -> Any:
+        """A boto3 client for this action: in its `region` and as its `roleArn` when the declaration gives them."""
+        return aws.client(service, settings, region=self.declaration.region, role_arn=self.declaration.role_arn)
+
+    def output_key(self, artifact_name: str) -> str:
+        """Where this action stores an output artifact in the blob store."""
+        return artifact_key(self.pipeline_name, self.execution_id, artifact_name)
+
+
 @dataclass
 class ActionOutcome:
     """What an action reports when it ends."""
@@ -45,3 +68,8 @@ class ActionOutcome:
 def artifact_key(pipeline_name: str, execution_id: str, artifact_name: str) -> str:
     """Where a pipeline artifact is stored in the blob store."""
     return f"pipelines/{pipeline_name}/{execution_id}/{artifact_name}.zip"
+
+
+def queue_run(context: ActionStart, timeout_seconds: int = 600, queue: str = DEFAULT_QUEUE) -> None:
+    """Hand the action's work to a job (`jobs.actions`), which runs the provider's runner and reports back."""
+    context.outbox.add(Kind.ACTION, context.action.id, queue, timeout_seconds=timeout_seconds)

@@ -10,36 +10,30 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from conveyor.dispatch import Kind
 from conveyor.git import GitError, Mirrors, RevisionNotFound, redact
-from conveyor.pipeline.actions.base import ActionOutcome, ActionStart, artifact_key
+from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart, queue_run
 from conveyor.pipeline.catalog import git_source
-from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.status import ActionStatus
-from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 
 
 def start(context: ActionStart) -> None:
     settings = context.settings
-    timeout = int(settings.git_timeout * (settings.git_retries + 1) + 120)
-    context.outbox.add(Kind.SOURCE, context.action.id, DEFAULT_QUEUE, timeout_seconds=timeout)
+    queue_run(context, timeout_seconds=int(settings.git_timeout * (settings.git_retries + 1) + 120))
 
 
 def mirrors(rt: Runtime) -> Mirrors:
     return Mirrors(rt.settings.path("mirrors"), timeout=rt.settings.git_timeout, retries=rt.settings.git_retries)
 
 
-def fetch(rt: Runtime, action_execution_id: str) -> ActionOutcome:
+def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
     """Fetch the revision, store the source artifact, and describe the commit in output variables."""
-    with rt.db.reader() as session:
-        found = action_in_context(session, action_execution_id)
-        definition, declaration, execution_id = found.definition, found.declaration, found.execution.id
-        revision = found.execution.source_revisions.get(declaration.name) or {}
+    declaration = run.declaration
+    revision = run.source_revisions.get(declaration.name) or {}
     source = git_source(declaration.configuration)
     try:
         commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"))
-        key = artifact_key(definition.name, execution_id, declaration.output_artifacts[0])
+        key = run.output_key(declaration.output_artifacts[0])
         with tempfile.TemporaryDirectory(prefix="conveyor-source-") as scratch:
             archive = Path(scratch) / "source.zip"
             mirrors(rt).archive(source.url, commit.sha, archive)
