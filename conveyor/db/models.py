@@ -52,6 +52,8 @@ class Pipeline(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     version: Mapped[int] = mapped_column(default=1)
     pipeline_type: Mapped[str] = mapped_column(String(8), default="V2")
+    # "<stage>" → {"reason", "lastChangedAt", "lastChangedBy"}: the stage's inbound transition is disabled
+    disabled_transitions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -89,7 +91,10 @@ class SourceSubscription(Base):
 
 class PipelineExecution(Base):
     __tablename__ = "pipeline_executions"
-    __table_args__ = (Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),
+        Index("ix_executions_waiting", "pipeline_id", "waiting_stage"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
@@ -100,6 +105,11 @@ class PipelineExecution(Base):
     trigger_detail: Mapped[str | None] = mapped_column(Text)
     source_revisions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the stage this execution waits to enter (locked by another execution, or its transition disabled)
+    waiting_stage: Mapped[str | None] = mapped_column(String(100))
+    waiting_since: Mapped[datetime | None]
+    execution_type: Mapped[str] = mapped_column(String(16), default="STANDARD")  # or ROLLBACK
+    rollback_target_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None]
@@ -118,19 +128,28 @@ class StageExecution(Base):
     name: Mapped[str] = mapped_column(String(100))
     position: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))
+    # retryStageMetadata: autoStageRetryAttempt, manualStageRetryAttempt, latestRetryTrigger
+    retry: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 
 
 class ActionExecution(Base):
+    """One attempt at an action; a stage retry retires the attempts it replaces and starts new ones."""
+
     __tablename__ = "action_executions"
-    __table_args__ = (UniqueConstraint("execution_id", "stage_name", "action_name"),)
+    __table_args__ = (
+        UniqueConstraint("execution_id", "stage_name", "action_name", "attempt", name="uq_action_executions_attempt"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     execution_id: Mapped[str] = mapped_column(ForeignKey("pipeline_executions.id", ondelete="CASCADE"), index=True)
     stage_name: Mapped[str] = mapped_column(String(100))
     action_name: Mapped[str] = mapped_column(String(100))
     run_order: Mapped[int]
+    attempt: Mapped[int] = mapped_column(default=1)
+    retired: Mapped[bool] = mapped_column(default=False)  # replaced by a stage retry: history only
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)  # an answer (an approval) is due by then
     category: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))

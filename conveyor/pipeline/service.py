@@ -7,6 +7,7 @@ themselves live in the pure engine; this module only loads, applies and saves.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -14,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build.status import BuildStatus
-from conveyor.db import lock
-from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, StageExecution, new_id, utcnow
+from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
-from conveyor.pipeline import engine
+from conveyor.pipeline import engine, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
+from conveyor.pipeline.records import current_actions, next_attempt, save_state, state_of
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
 from conveyor.pipeline.variables import (
@@ -33,6 +34,7 @@ from conveyor.pipeline.variables import (
 from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
+_ABANDON = {ActionStatus.IN_PROGRESS: ActionStatus.ABANDONED}
 _INSERT_EXECUTION = insert(cast(Table, PipelineExecution.__table__))
 
 
@@ -97,10 +99,7 @@ def start_pipeline(
 def advance(rt: Runtime, execution_id: str) -> None:
     """Settle an execution: record stage and execution outcomes and start the actions that may start."""
     with rt.transaction() as (session, outbox):
-        execution = lock(session, PipelineExecution, execution_id)
-        if execution is None:
-            raise NotFound(f"no pipeline execution {execution_id}")
-        _advance_locked(rt, session, outbox, execution)
+        settle(rt, session, outbox, gates.lock_execution(session, execution_id))
 
 
 def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcome) -> bool:
@@ -109,10 +108,11 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action = session.get(ActionExecution, action_execution_id)
         if action is None:
             raise NotFound(f"no action execution {action_execution_id}")
-        execution = lock(session, PipelineExecution, action.execution_id)
-        assert execution is not None
+        locked = gates.lock_execution(session, action.execution_id)
         session.refresh(action)
-        before = _state_of(execution)
+        if action.retired:
+            return False
+        before = state_of(locked.execution)
         result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
         if engine.record(before, result) is before:
             return False
@@ -122,7 +122,7 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action.output_artifacts = outcome.output_artifacts
         action.output_variables = outcome.output_variables
         action.ended_at = utcnow()
-        _advance_locked(rt, session, outbox, execution)
+        settle(rt, session, outbox, locked)
         return True
 
 
@@ -158,19 +158,27 @@ def report_batch(rt: Runtime, batch: BuildBatch) -> None:
 
 def fail_execution(rt: Runtime, execution_id: str, reason: str) -> None:
     """End an execution that cannot go on: it fails, and whatever was still running is abandoned."""
-    with rt.db.session() as session:
-        execution = lock(session, PipelineExecution, execution_id)
-        if execution is None or ExecutionStatus(execution.status).final:
+    with rt.transaction() as (session, outbox):
+        try:
+            locked = gates.lock_execution(session, execution_id)
+        except NotFound:
             return
-        now = utcnow()
-        for action in execution.actions:
-            if action.status == ActionStatus.IN_PROGRESS.value:
-                action.status, action.ended_at = ActionStatus.ABANDONED.value, now
-        for stage in execution.stages:
-            if stage.status == StageStatus.IN_PROGRESS.value:
-                stage.status, stage.ended_at = StageStatus.FAILED.value, now
-        execution.status, execution.status_summary = ExecutionStatus.FAILED.value, reason
-        execution.ended_at = execution.updated_at = now
+        before = state_of(locked.execution)
+        if before.status.final:
+            return
+        failed = replace(
+            before,
+            status=ExecutionStatus.FAILED,
+            summary=reason,
+            waiting=None,
+            stages={n: StageStatus.FAILED if s is StageStatus.IN_PROGRESS else s for n, s in before.stages.items()},
+            actions={
+                k: ActionStatus.ABANDONED if a is ActionStatus.IN_PROGRESS else a for k, a in before.actions.items()
+            },
+        )
+        save_state(session, locked.execution, before, failed)
+        locked.execution.status_summary = reason
+        _release(session, outbox, locked, before, failed)
 
 
 def action_declaration(rt: Runtime, action_execution_id: str) -> ActionDeclaration:
@@ -179,64 +187,55 @@ def action_declaration(rt: Runtime, action_execution_id: str) -> ActionDeclarati
         return action_in_context(session, action_execution_id).declaration
 
 
-def _advance_locked(rt: Runtime, session: Session, outbox: Outbox, execution: PipelineExecution) -> None:
-    if ExecutionStatus(execution.status).final:
+def settle(
+    rt: Runtime, session: Session, outbox: Outbox, locked: gates.Locked, state: engine.ExecutionState | None = None
+) -> None:
+    """Advance a locked execution from `state` (default: as stored) and save it: the one way executions move.
+
+    Stop and retry hand in the state they made; an action that cannot start (a reference that does not resolve)
+    fails at once, and the execution is settled again.
+    """
+    execution, definition = locked.execution, locked.definition
+    before = saved = state_of(execution)
+    state = state or before
+    if state.status.final and state == before:
         return
-    definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
-    state = _state_of(execution)
-    while True:  # an action that cannot start (a reference that does not resolve) fails at once: settle again
-        transition = engine.advance(definition, state)
-        _save_state(session, execution, state, transition.state)
+    while True:
+        stage = engine.entering(definition, state)
+        blocked = frozenset({stage}) if stage and gates.is_blocked(session, locked, stage) else frozenset()
+        if execution.status == ExecutionStatus.SUPERSEDED.value:  # a newer execution waits at that stage already
+            return
+        transition = engine.advance(definition, state, blocked)
+        save_state(session, execution, saved, transition.state)
+        saved = transition.state
         failed = [
             result
             for start in transition.start
             if (result := _start_action(rt, session, outbox, execution, definition, start)) is not None
         ]
         if not failed:
-            return
+            break
         state = transition.state
         for result in failed:
             state = engine.record(state, result)
+    _release(session, outbox, locked, before, saved)
 
 
-def _state_of(execution: PipelineExecution) -> engine.ExecutionState:
-    return engine.ExecutionState(
-        status=ExecutionStatus(execution.status),
-        stages={s.name: StageStatus(s.status) for s in execution.stages},
-        actions={(a.stage_name, a.action_name): ActionStatus(a.status) for a in execution.actions},
-        summary=execution.status_summary,
-    )
-
-
-def _save_state(
-    session: Session, execution: PipelineExecution, before: engine.ExecutionState, after: engine.ExecutionState
+def _release(
+    session: Session, outbox: Outbox, locked: gates.Locked, before: engine.ExecutionState, after: engine.ExecutionState
 ) -> None:
-    now = utcnow()
-    rows = {s.name: s for s in execution.stages}
-    for position, (name, status) in enumerate(after.stages.items()):
-        row = rows.get(name)
-        if row is None:
-            row = StageExecution(execution_id=execution.id, name=name, position=position, status=status.value)
-            session.add(row)
-            execution.stages.append(row)
-        elif row.status != status.value:
-            row.status = status.value
-        if status is not StageStatus.IN_PROGRESS and row.ended_at is None:
-            row.ended_at = now
-    if after.status is not before.status:
-        execution.status = after.status.value
-        execution.status_summary = _failure_summary(execution, after) or after.summary
-        execution.ended_at = now if after.status.final else None
-    execution.updated_at = now
-
-
-def _failure_summary(execution: PipelineExecution, state: engine.ExecutionState) -> str | None:
-    if state.status is not ExecutionStatus.FAILED:
-        return None
-    failed = [a for a in execution.actions if a.status == ActionStatus.FAILED.value and a.summary]
-    if not failed:
-        return None
-    return f"Action {failed[0].action_name} in stage {failed[0].stage_name} failed: {failed[0].summary}"
+    """Stages this change freed, and a queue place it gave up: the next execution waiting there may go."""
+    if locked.mode == gates.PARALLEL:
+        return
+    freed = [
+        name
+        for name, status in before.stages.items()
+        if status is StageStatus.IN_PROGRESS and after.stages.get(name) is not StageStatus.IN_PROGRESS
+    ]
+    if before.waiting and after.waiting != before.waiting and before.waiting not in after.stages:
+        freed.append(before.waiting)
+    for name in freed:
+        gates.wake_next(session, outbox, locked.execution.pipeline_id, name, locked.mode)
 
 
 def _start_action(
@@ -253,6 +252,7 @@ def _start_action(
         execution_id=execution.id,
         stage_name=start.stage,
         action_name=start.action,
+        attempt=next_attempt(execution, start.stage, start.action),
         run_order=declaration.run_order,
         category=declaration.type_id.category,
         provider=declaration.type_id.provider,
@@ -261,7 +261,7 @@ def _start_action(
     session.add(row)
     execution.actions.append(row)
     session.flush()
-    artifacts = {name: record for a in execution.actions for name, record in (a.output_artifacts or {}).items()}
+    artifacts = {n: record for a in current_actions(execution).values() for n, record in a.output_artifacts.items()}
     try:
         row.resolved_configuration = resolve_configuration(
             declaration.configuration, _variable_scope(execution, definition)
@@ -287,7 +287,7 @@ def _start_action(
 
 def _variable_scope(execution: PipelineExecution, definition: PipelineDefinition) -> dict[str, dict[str, str]]:
     outputs = {}
-    for action in execution.actions:
+    for action in current_actions(execution).values():
         namespace = definition.stage(action.stage_name).action(action.action_name).namespace
         if namespace and action.status == ActionStatus.SUCCEEDED.value:
             outputs[namespace] = action.output_variables

@@ -9,7 +9,7 @@ semantics: stage 1 holds only sources, artifacts flow forward, names are unique,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
+from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
 from conveyor.pipeline.variables import check_references
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath
@@ -57,6 +58,7 @@ class ActionDeclaration:
 class StageDeclaration:
     name: str
     actions: tuple[ActionDeclaration, ...]
+    rules: StageRules = field(default_factory=StageRules)
 
     def run_orders(self) -> list[int]:
         return sorted({a.run_order for a in self.actions})
@@ -110,7 +112,8 @@ def validate_document(document: Document) -> PipelineDefinition:
 def from_document(data: dict[str, Any]) -> PipelineDefinition:
     """Build the typed definition from a normalised, already valid pipeline object (as stored)."""
     stages = tuple(
-        StageDeclaration(stage["name"], tuple(_action(a) for a in stage["actions"])) for stage in data["stages"]
+        StageDeclaration(stage["name"], tuple(_action(a) for a in stage["actions"]), stage_rules(stage))
+        for stage in data["stages"]
     )
     return PipelineDefinition(data["name"], data["pipelineType"], data["executionMode"], stages, data)
 
@@ -185,6 +188,7 @@ def _check_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) 
     _check_stages(data, prefix, problems)
     _check_artifacts_and_namespaces(data, prefix, problems)
     _check_triggers(data, prefix, problems)
+    check_stage_rules(data, prefix, problems)
     check_references(data, prefix, problems)
 
 

@@ -1,0 +1,145 @@
+"""Stage locks and the executions waiting in front of stages: what the execution modes mean in SQL.
+
+* SUPERSEDED (default): a stage works on one execution at a time. An execution arriving at a locked stage (or a
+  disabled transition) waits in front of it; a newer execution arriving there replaces the one waiting, which ends
+  Superseded.
+* QUEUED: the same locks, but the waiting executions enter one by one, first come first served; none is superseded.
+* PARALLEL: no locks; an execution waits only behind a disabled transition.
+
+Locking order. Every transaction that changes an execution of a SUPERSEDED or QUEUED pipeline locks the pipeline
+row first and the execution row second, so the checks below (who holds the stage, who waits) and the changes that
+follow them are serialised per pipeline, and superseding a waiting execution needs no lock of its own. A PARALLEL
+execution locks its own row first and the pipeline row only when it enters a stage; nothing holding the pipeline
+row ever locks a PARALLEL execution, so the two orders cannot deadlock.
+
+A stage is held by an execution while its stage execution is InProgress. A stop releases it at once (the stage is
+Stopping, then Stopped), as does a failure; a succeeded stage is released when the execution moves on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conveyor.db import lock
+from conveyor.db.models import Pipeline, PipelineExecution, StageExecution, utcnow
+from conveyor.dispatch import Kind, Outbox
+from conveyor.errors import NotFound
+from conveyor.pipeline.definitions import load_definition
+from conveyor.pipeline.spec import PipelineDefinition
+from conveyor.pipeline.status import ExecutionStatus, StageStatus
+from conveyor.queues import PIPELINE_QUEUE
+
+SUPERSEDED, QUEUED, PARALLEL = "SUPERSEDED", "QUEUED", "PARALLEL"
+_ACTIVE = (ExecutionStatus.IN_PROGRESS.value, ExecutionStatus.STOPPING.value)
+
+
+@dataclass
+class Locked:
+    """An execution locked for change, with its definition and (outside PARALLEL mode) its locked pipeline."""
+
+    execution: PipelineExecution
+    definition: PipelineDefinition
+    pipeline: Pipeline | None
+
+    @property
+    def mode(self) -> str:
+        return self.definition.execution_mode
+
+    def lock_pipeline(self, session: Session) -> Pipeline:
+        """The pipeline row, locked (a PARALLEL execution takes it only to enter a stage)."""
+        if self.pipeline is None:
+            self.pipeline = lock(session, Pipeline, self.execution.pipeline_id)
+            assert self.pipeline is not None
+        return self.pipeline
+
+
+def lock_execution(session: Session, execution_id: str) -> Locked:
+    """Lock an execution for change, in the order above."""
+    found = session.get(PipelineExecution, execution_id)
+    if found is None:
+        raise NotFound(f"no pipeline execution {execution_id}")
+    definition = load_definition(session, found.pipeline_id, found.pipeline_version)
+    pipeline = None if definition.execution_mode == PARALLEL else lock(session, Pipeline, found.pipeline_id)
+    execution = lock(session, PipelineExecution, execution_id)
+    assert execution is not None
+    return Locked(execution, definition, pipeline)
+
+
+def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
+    """Whether the execution must wait in front of `stage`; supersedes the waiting executions it replaces."""
+    pipeline = locked.lock_pipeline(session)
+    execution = locked.execution
+    disabled = stage in (pipeline.disabled_transitions or {})
+    if locked.mode == PARALLEL:
+        return disabled
+    held = session.scalar(
+        select(func.count())
+        .select_from(StageExecution)
+        .join(PipelineExecution, PipelineExecution.id == StageExecution.execution_id)
+        .where(
+            PipelineExecution.pipeline_id == execution.pipeline_id,
+            PipelineExecution.id != execution.id,
+            PipelineExecution.status.in_(_ACTIVE),
+            StageExecution.name == stage,
+            StageExecution.status == StageStatus.IN_PROGRESS.value,
+        )
+    )
+    waiters = _waiters(session, execution.pipeline_id, stage, exclude=execution.id)
+    if locked.mode == SUPERSEDED:
+        for waiter in waiters:
+            if _mode_of(session, waiter) == PARALLEL:  # a waiter of another version, in another mode: not ours
+                continue
+            if _arrival(waiter) < _arrival(execution):
+                supersede(waiter, execution.id)
+            else:
+                supersede(execution, waiter.id)
+                return True
+        return disabled or bool(held)
+    mine = execution.waiting_since if execution.waiting_stage == stage else None
+    ahead = [w for w in waiters if mine is None or (w.waiting_since, w.id) < (mine, execution.id)]
+    return disabled or bool(held) or bool(ahead)
+
+
+def supersede(waiting: PipelineExecution, newer_id: str) -> None:
+    now = utcnow()
+    waiting.status = ExecutionStatus.SUPERSEDED.value
+    waiting.status_summary = f"Superseded by the newer execution {newer_id}"
+    waiting.waiting_stage = waiting.waiting_since = None
+    waiting.ended_at = waiting.updated_at = now
+
+
+def wake_next(session: Session, outbox: Outbox, pipeline_id: int, stage: str, mode: str) -> None:
+    """A stage came free (or its transition was enabled): let the execution whose turn it is try to enter."""
+    waiters = _waiters(session, pipeline_id, stage)
+    if not waiters:
+        return
+    if mode == PARALLEL:
+        chosen = waiters
+    elif mode == QUEUED:
+        chosen = [min(waiters, key=lambda w: (w.waiting_since, w.id))]
+    else:
+        chosen = [max(waiters, key=_arrival)]
+    for waiter in chosen:
+        outbox.add(Kind.ADVANCE, waiter.id, PIPELINE_QUEUE, timeout_seconds=120)
+
+
+def _waiters(session: Session, pipeline_id: int, stage: str, exclude: str | None = None) -> list[PipelineExecution]:
+    query = select(PipelineExecution).where(
+        PipelineExecution.pipeline_id == pipeline_id,
+        PipelineExecution.waiting_stage == stage,
+        PipelineExecution.status == ExecutionStatus.IN_PROGRESS.value,
+    )
+    if exclude is not None:
+        query = query.where(PipelineExecution.id != exclude)
+    return list(session.scalars(query))
+
+
+def _mode_of(session: Session, execution: PipelineExecution) -> str:
+    return load_definition(session, execution.pipeline_id, execution.pipeline_version).execution_mode
+
+
+def _arrival(execution: PipelineExecution) -> tuple[object, str]:
+    return (execution.created_at, execution.id)

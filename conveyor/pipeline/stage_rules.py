@@ -1,0 +1,135 @@
+"""What a stage does around its actions (V2): `onFailure` (retry or roll back), and `beforeEntry` / `onSuccess`
+conditions made of rules.
+
+Shapes as CodePipeline's API has them:
+
+* `onFailure`: `{result: ROLLBACK | FAIL | RETRY, retryConfiguration: {retryMode}, conditions: [Condition]}`
+* `beforeEntry`: `{conditions: [Condition]}` with result `FAIL | SKIP`
+* `onSuccess`: `{conditions: [Condition]}` with result `ROLLBACK | FAIL`
+* `Condition`: `{result, rules: [1..5 RuleDeclaration]}`; a rule names `ruleTypeId.provider`
+  (`CloudWatchAlarm`, `DeploymentWindow`) and its `configuration`.
+
+Pure parsing and validation; the rules run in `conveyor.pipeline.conditions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.specfile import Path as SpecPath
+from conveyor.specfile import ProblemList
+
+RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
+RULE_PROVIDERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {  # provider → (required, optional) keys
+    "CloudWatchAlarm": (frozenset({"AlarmName"}), frozenset({"WaitTime"})),
+    "DeploymentWindow": (frozenset({"Cron"}), frozenset({"TimeZone"})),
+}
+CONDITION_RESULTS = {
+    "onFailure": ("ROLLBACK", "FAIL", "RETRY"),
+    "beforeEntry": ("FAIL", "SKIP"),
+    "onSuccess": ("ROLLBACK", "FAIL"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    provider: str
+    configuration: dict[str, str]
+    region: str | None = None
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    result: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class FailureRule:
+    """`onFailure`: what happens when the stage fails (FAIL, the default, ends the execution)."""
+
+    result: str
+    retry_mode: str = "FAILED_ACTIONS"
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class StageRules:
+    on_failure: FailureRule | None = None
+    before_entry: Condition | None = None
+    on_success: Condition | None = None
+
+
+def stage_rules(stage: dict[str, Any]) -> StageRules:
+    """The typed rules of a stage object that `check_stage_rules` found valid."""
+    failure = stage.get("onFailure")
+    on_failure = None
+    if failure:
+        retry_mode = (failure.get("retryConfiguration") or {}).get("retryMode", "FAILED_ACTIONS")
+        on_failure = FailureRule(failure.get("result", "FAIL"), retry_mode, _condition(failure))
+    return StageRules(on_failure, _condition(stage.get("beforeEntry")), _condition(stage.get("onSuccess")))
+
+
+def _condition(block: dict[str, Any] | None) -> Condition | None:
+    if not block or not block.get("conditions"):
+        return None
+    condition = block["conditions"][0]
+    rules = tuple(
+        Rule(
+            rule["name"],
+            rule["ruleTypeId"]["provider"],
+            {k: str(v) for k, v in (rule.get("configuration") or {}).items()},
+            rule.get("region"),
+            rule.get("roleArn"),
+        )
+        for rule in condition["rules"]
+    )
+    return Condition(condition["result"], rules)
+
+
+def check_stage_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
+    """Rules between fields the schema cannot express; the shapes themselves are in the JSON Schema."""
+    parallel = data.get("executionMode") == "PARALLEL"
+    for s_index, stage in enumerate(data["stages"]):
+        path = (*prefix, "stages", s_index)
+        for kind in ("onFailure", "beforeEntry", "onSuccess"):
+            block = stage.get(kind)
+            if block is None:
+                continue
+            if data["pipelineType"] != "V2":
+                problems.add((*path, kind), f"'{kind}' needs pipelineType V2")
+            if kind != "onFailure" and not block.get("conditions"):
+                problems.add((*path, kind, "conditions"), f"'{kind}' needs one condition")
+            for c_index, condition in enumerate(block.get("conditions") or []):
+                c_path = (*path, kind, "conditions", c_index)
+                if condition["result"] not in CONDITION_RESULTS[kind]:
+                    allowed = " or ".join(CONDITION_RESULTS[kind])
+                    problems.add((*c_path, "result"), f"a {kind} condition's result is {allowed}")
+                if parallel and condition["result"] == "ROLLBACK":
+                    problems.add((*c_path, "result"), "ROLLBACK is not available in PARALLEL execution mode")
+                for r_index, rule in enumerate(condition["rules"]):
+                    _check_rule(rule, (*c_path, "rules", r_index), problems)
+        failure = stage.get("onFailure") or {}
+        if failure.get("result") == "ROLLBACK" and parallel:
+            problems.add((*path, "onFailure", "result"), "ROLLBACK is not available in PARALLEL execution mode")
+        if "retryConfiguration" in failure and failure.get("result") != "RETRY":
+            problems.add((*path, "onFailure", "retryConfiguration"), "retryConfiguration goes with result RETRY")
+        if s_index == 0 and failure.get("result") == "ROLLBACK":
+            problems.add((*path, "onFailure", "result"), "the source stage cannot be rolled back")
+
+
+def _check_rule(rule: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
+    provider = rule["ruleTypeId"]["provider"]
+    if provider not in RULE_PROVIDERS:
+        known = ", ".join(sorted(RULE_PROVIDERS))
+        problems.add((*path, "ruleTypeId", "provider"), f"Conveyor runs the rule providers {known}, not {provider!r}")
+        return
+    required, optional = RULE_PROVIDERS[provider]
+    config = rule.get("configuration") or {}
+    for key in sorted(required - set(config)):
+        problems.add((*path, "configuration"), f"missing required configuration key {key!r}")
+    for key in sorted(set(config) - required - optional):
+        problems.add((*path, "configuration", key), f"unknown configuration key for rule provider {provider}")
