@@ -6,6 +6,9 @@ The reconciler runs in the scheduler process every few seconds. For each dispatc
 * running, and no heartbeat for `lease_seconds` (the worker was killed or its machine died): start the next
   attempt, up to `max_attempts`; then give it up.
 
+It also ends what waited too long: builds queued past their queued timeout, and actions waiting for an answer (a
+manual approval) past their deadline.
+
 A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
 InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
 """
@@ -24,6 +27,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
+from conveyor.pipeline import control
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.status import ActionStatus
@@ -39,6 +43,7 @@ class ReconcileReport:
     retried: list[str] = field(default_factory=list)
     given_up: list[str] = field(default_factory=list)
     queue_timed_out: list[str] = field(default_factory=list)
+    actions_timed_out: list[str] = field(default_factory=list)
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -69,6 +74,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     for kind, subject_id, reason in abandoned:
         give_up(rt, Kind(kind), subject_id, reason)
     report.queue_timed_out = expire_queued_builds(rt, now)
+    report.actions_timed_out = control.expire_deadlines(rt, now)
     return report
 
 

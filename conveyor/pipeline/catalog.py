@@ -97,6 +97,15 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         required=frozenset({"ProjectName"}),
         optional=frozenset({"PrimarySource", "EnvironmentVariables", "BatchEnabled", "CombineArtifacts"}),
     ),
+    ("Approval", "Manual"): ProviderSpec(
+        "Approval",
+        "Manual",
+        frozenset({"AWS"}),
+        (0, 0),
+        (0, 0),
+        optional=frozenset({"CustomData", "ExternalEntityLink", "NotificationArn"}),
+        output_variables=frozenset(),
+    ),
 }
 
 

@@ -130,6 +130,7 @@ def describe(pipeline: Pipeline, definition: PipelineDefinition) -> dict[str, An
     return {
         "pipeline": {**definition.document, "version": pipeline.version},
         "metadata": {"created": pipeline.created_at.isoformat(), "updated": pipeline.updated_at.isoformat()},
+        "disabledTransitions": pipeline.disabled_transitions or {},  # by the stage whose inbound transition it is
     }
 
 

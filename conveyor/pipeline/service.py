@@ -248,6 +248,9 @@ def _start_action(
 ) -> engine.ActionResult | None:
     """Start an action with its configuration resolved; the failed result if it cannot start."""
     declaration = definition.stage(start.stage).action(start.action)
+    replaced = current_actions(execution).get((start.stage, start.action))
+    if replaced is not None:  # a retry: the earlier attempt stays as history
+        replaced.retired = True
     row = ActionExecution(
         execution_id=execution.id,
         stage_name=start.stage,

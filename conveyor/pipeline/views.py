@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conveyor.db.models import PipelineExecution
+from conveyor.db.models import ActionExecution, PipelineExecution
 from conveyor.errors import NotFound
 from conveyor.pipeline.definitions import find_pipeline, load_definition
+from conveyor.pipeline.records import current_actions
+from conveyor.pipeline.status import ActionStatus
 from conveyor.pipeline.variables import pipeline_variable_values
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
@@ -39,6 +41,13 @@ def summarise(execution: PipelineExecution) -> dict[str, Any]:
         "pipelineVersion": execution.pipeline_version,
         "status": execution.status,
         "statusSummary": execution.status_summary,
+        "executionType": execution.execution_type,
+        "rollbackMetadata": (
+            {"rollbackTargetPipelineExecutionId": execution.rollback_target_id}
+            if execution.rollback_target_id
+            else None
+        ),
+        "waitingForStage": execution.waiting_stage,
         "trigger": {"triggerType": execution.trigger_type, "triggerDetail": execution.trigger_detail},
         "sourceRevisions": [
             {"actionName": name, "revisionId": revision.get("commit"), "ref": revision.get("ref")}
@@ -53,7 +62,7 @@ def summarise(execution: PipelineExecution) -> dict[str, Any]:
 def describe_execution(session: Session, execution: PipelineExecution) -> dict[str, Any]:
     definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
     stage_rows = {s.name: s for s in execution.stages}
-    action_rows = {(a.stage_name, a.action_name): a for a in execution.actions}
+    action_rows = current_actions(execution)
     stages = []
     for stage in definition.stages:
         row = stage_rows.get(stage.name)
@@ -71,6 +80,8 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
                     "summary": a.summary if a else None,
                     "errorCode": a.error_code if a else None,
                     "externalExecutionId": a.external_execution_id if a else None,
+                    "token": _approval_token(a),
+                    "attempt": a.attempt if a else None,
                     "outputArtifacts": a.output_artifacts if a else {},
                     "outputVariables": a.output_variables if a else {},
                     "resolvedConfiguration": a.resolved_configuration if a else None,
@@ -84,8 +95,16 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
                 "status": row.status if row else None,
                 "startTime": iso(row.started_at) if row else None,
                 "endTime": iso(row.ended_at) if row else None,
+                "retryStageMetadata": row.retry if row and row.retry else None,
                 "actions": actions,
             }
         )
     variables = pipeline_variable_values(definition.document.get("variables", []), execution.variables)
     return {**summarise(execution), "variables": variables, "stages": stages}
+
+
+def _approval_token(action: ActionExecution | None) -> str | None:
+    """GetPipelineState's `token`: only for an approval still waiting for its answer."""
+    if action is None or action.category != "Approval" or action.status != ActionStatus.IN_PROGRESS.value:
+        return None
+    return action.external_execution_id

@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.pipeline.engine import ActionResult, ExecutionState, StartAction, Transition, advance, record
+from conveyor.pipeline.engine import (
+    ActionResult,
+    ExecutionState,
+    RetryRefused,
+    StartAction,
+    Transition,
+    advance,
+    entering,
+    record,
+    retry,
+    stop,
+)
 from conveyor.pipeline.spec import PipelineDefinition, from_document, parse_pipeline
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus
 
@@ -237,8 +249,9 @@ def check_transition(pipeline: PipelineDefinition, before: ExecutionState, after
         for sibling in stage.actions:
             if sibling.run_order < _order(pipeline, key):
                 assert state.actions.get((stage.name, sibling.name)) is SUCCEEDED
-            if sibling.run_order == _order(pipeline, key):
-                assert (stage.name, sibling.name) in started, "a runOrder group did not start together"
+            if sibling.run_order == _order(pipeline, key):  # a retry of failed actions leaves succeeded ones be
+                together = (stage.name, sibling.name) in started or before.actions.get((stage.name, sibling.name))
+                assert together, "a runOrder group did not start together"
     for name, status in state.stages.items():
         if status is StageStatus.SUCCEEDED:
             assert all(state.actions.get((name, a.name)) is SUCCEEDED for a in pipeline.stage(name).actions)
@@ -279,3 +292,148 @@ def test_random_executions_respect_every_rule(pipeline: PipelineDefinition, data
         assert len(failed_stages) == 1
         later = [s.name for s in pipeline.stages][[s.name for s in pipeline.stages].index(failed_stages[0]) + 1 :]
         assert not any(key[0] in later for key in state.actions), "a stage after the failure started"
+
+
+# --- gates, stop, retry ------------------------------------------------------------------------------------------
+
+
+def test_a_blocked_stage_is_not_entered_and_the_execution_waits_in_front_of_it() -> None:
+    pipeline = linear()
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    assert entering(pipeline, step.state) is None  # Build was entered by that same advance
+    before = record(advance(pipeline, ExecutionState()).state, ActionResult("Source", "Checkout", SUCCEEDED))
+    assert entering(pipeline, before) == "Build"
+    waiting = advance(pipeline, before, frozenset({"Build"}))
+    assert waiting.start == ()
+    assert waiting.state.waiting == "Build"
+    assert waiting.state.stages == {"Source": StageStatus.SUCCEEDED}
+    assert advance(pipeline, waiting.state, frozenset({"Build"})) == waiting
+    entered = advance(pipeline, waiting.state)
+    assert starts(entered) == {("Build", "Compile")}
+    assert entered.state.waiting is None
+
+
+def test_stop_and_wait_lets_running_actions_finish_then_stops() -> None:
+    pipeline = run_order_pipeline()
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    step = finish(pipeline, step.state, "Build", "Compile", SUCCEEDED)
+    stopping = stop(step.state, abandon=False, reason="Stopped")
+    assert stopping.status is ExecutionStatus.STOPPING
+    assert stopping.stages["Build"] is StageStatus.STOPPING
+    assert advance(pipeline, stopping) == Transition(stopping)  # Lint and Unit still run; nothing new starts
+    one = advance(pipeline, record(stopping, ActionResult("Build", "Lint", SUCCEEDED))).state
+    assert one.status is ExecutionStatus.STOPPING
+    done = finish(pipeline, one, "Build", "Unit", SUCCEEDED)
+    assert done.start == ()
+    assert done.state.status is ExecutionStatus.STOPPED
+    assert done.state.stages["Build"] is StageStatus.STOPPED
+    assert ("Build", "Package") not in done.state.actions
+    assert stop(done.state, abandon=True, reason="again") is done.state
+
+
+def test_abandon_ends_running_actions_at_once_and_works_on_a_stopping_execution() -> None:
+    pipeline = run_order_pipeline()
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    step = finish(pipeline, step.state, "Build", "Compile", SUCCEEDED)
+    stopping = stop(step.state, abandon=False, reason="wait")
+    assert stop(stopping, abandon=False, reason="wait again") is stopping
+    abandoned = advance(pipeline, stop(stopping, abandon=True, reason="now")).state
+    assert abandoned.status is ExecutionStatus.STOPPED
+    assert abandoned.actions[("Build", "Lint")] is ABANDONED
+    assert abandoned.actions[("Build", "Unit")] is ABANDONED
+    assert abandoned.summary == "now"
+
+
+def test_retry_of_failed_actions_runs_only_those_and_all_actions_starts_from_the_first_group() -> None:
+    pipeline = run_order_pipeline()
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    step = finish(pipeline, step.state, "Build", "Compile", SUCCEEDED)
+    step = finish(pipeline, step.state, "Build", "Lint", FAILED)
+    failed = finish(pipeline, step.state, "Build", "Unit", SUCCEEDED).state
+    assert failed.status is ExecutionStatus.FAILED
+
+    only_failed = advance(pipeline, retry(pipeline, failed, "Build", "FAILED_ACTIONS"))
+    assert starts(only_failed) == {("Build", "Lint")}
+    assert only_failed.state.status is ExecutionStatus.IN_PROGRESS
+    assert only_failed.state.actions[("Build", "Unit")] is SUCCEEDED
+
+    everything = advance(pipeline, retry(pipeline, failed, "Build", "ALL_ACTIONS"))
+    assert starts(everything) == {("Build", "Compile")}
+    assert ("Build", "Unit") not in everything.state.actions
+
+    for stage, mode, message in (
+        ("Source", "FAILED_ACTIONS", "stage Source is Succeeded"),
+        ("Nowhere", "FAILED_ACTIONS", "no stage 'Nowhere'"),
+        ("Build", "SOME", "retry mode must be"),
+    ):
+        with pytest.raises(RetryRefused, match=message):
+            retry(pipeline, failed, stage, mode)
+    with pytest.raises(RetryRefused, match="the execution is InProgress"):
+        retry(pipeline, only_failed.state, "Build", "FAILED_ACTIONS")
+
+
+def _with_on_failure(on_failure: dict[str, Any]) -> PipelineDefinition:
+    document = {
+        "name": "demo",
+        "pipelineType": "V2",
+        "stages": [
+            {"name": "Source", "actions": [source_action("Checkout")]},
+            {"name": "Build", "actions": [build_action("Compile")], "onFailure": on_failure},
+        ],
+    }
+    return parse_pipeline(json.dumps(document))
+
+
+def test_on_failure_retry_is_automatic_once() -> None:
+    pipeline = _with_on_failure({"result": "RETRY", "retryConfiguration": {"retryMode": "ALL_ACTIONS"}})
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    again = finish(pipeline, step.state, "Build", "Compile", FAILED)
+    assert starts(again) == {("Build", "Compile")}
+    assert again.state.auto_retries == {"Build": 1}
+    assert again.state.status is ExecutionStatus.IN_PROGRESS
+    final = finish(pipeline, again.state, "Build", "Compile", FAILED)
+    assert final.start == ()
+    assert final.state.status is ExecutionStatus.FAILED
+    assert final.rollback is None
+
+
+def test_on_failure_rollback_is_asked_for_when_the_stage_fails() -> None:
+    pipeline = _with_on_failure({"result": "ROLLBACK"})
+    step = finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+    failed = finish(pipeline, step.state, "Build", "Compile", FAILED)
+    assert failed.state.status is ExecutionStatus.FAILED
+    assert failed.rollback == "Build"
+    assert advance(pipeline, failed.state).rollback is None  # asked once, by the transition that failed it
+
+
+@settings(max_examples=150, deadline=None)
+@given(pipeline=definitions(), data=st.data())
+def test_random_stops_and_retries_keep_every_rule(pipeline: PipelineDefinition, data: st.DataObject) -> None:
+    """Actions finish, executions stop (waiting or abandoning) and failed stages are retried, in any order."""
+    state = advance(pipeline, ExecutionState()).state
+    for _ in range(60):
+        if state.status in (ExecutionStatus.FAILED, ExecutionStatus.STOPPED):
+            broken = [n for n, s in state.stages.items() if s in (StageStatus.FAILED, StageStatus.STOPPED)]
+            unsuccessful = [k for k, s in state.actions.items() if s in (FAILED, ABANDONED) and k[0] in broken]
+            if not unsuccessful or not data.draw(st.booleans()):
+                break
+            mode = data.draw(st.sampled_from(["FAILED_ACTIONS", "ALL_ACTIONS"]))
+            before = retry(pipeline, state, unsuccessful[0][0], mode)
+            assert before.status is ExecutionStatus.IN_PROGRESS
+        elif state.status.final:
+            break
+        elif data.draw(st.integers(0, 9)) == 0:
+            before = stop(state, abandon=data.draw(st.booleans()), reason="stop")
+        else:
+            running = sorted(key for key, status in state.actions.items() if status is IN_PROGRESS)
+            assert running, "an execution in progress or stopping must have an action running"
+            stage, action = data.draw(st.sampled_from(running))
+            before = record(state, ActionResult(stage, action, data.draw(st.sampled_from([SUCCEEDED, FAILED]))))
+        transition = advance(pipeline, before)
+        if before.status is ExecutionStatus.STOPPING:
+            assert transition.start == (), "an action started while the execution was stopping"
+        check_transition(pipeline, before, transition)
+        state = transition.state
+        if state.status is ExecutionStatus.STOPPED:
+            assert IN_PROGRESS not in state.actions.values()
+            assert StageStatus.STOPPING not in state.stages.values()

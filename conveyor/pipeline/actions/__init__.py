@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conveyor.pipeline.actions import codebuild, git_source
+from conveyor.pipeline.actions import approval, codebuild, git_source
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
 from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
@@ -26,6 +26,7 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "Git"): git_source.start,
     ("Build", "CodeBuild"): codebuild.start,
     ("Test", "CodeBuild"): codebuild.start,
+    ("Approval", "Manual"): approval.start,
 }
 
 RUNNERS: dict[tuple[str, str], Runner] = {

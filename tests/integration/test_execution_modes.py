@@ -1,0 +1,98 @@
+"""Execution modes on real workers, SQLite and PostgreSQL: stage locks, waiting, supersession, queues, parallel runs.
+
+Manual approvals hold stages for exactly as long as each test wants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.pipeline import definitions, views
+from conveyor.pipeline import service as pipelines
+from conveyor.runtime import Runtime
+from tests.support.approvals import answer, gated_pipeline, stage_of, status
+from tests.support.gitrepo import GitRepo
+
+
+def _start(rt: Runtime, name: str, run_jobs: Any) -> str:
+    execution_id = pipelines.start_pipeline(rt, name)
+    run_jobs()
+    return execution_id
+
+
+def test_superseded_mode_locks_stages_and_a_newer_execution_replaces_the_waiting_one(
+    rt: Runtime, repo: GitRepo, run_jobs: Any
+) -> None:
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("locks", repo.url))
+
+    first = _start(rt, "locks", run_jobs)
+    second = _start(rt, "locks", run_jobs)
+    assert stage_of(rt, first, "Gate")["status"] == "InProgress"
+    waiting = views.get_execution(rt, second)
+    assert waiting["status"] == "InProgress"
+    assert waiting["waitingForStage"] == "Gate"
+    assert stage_of(rt, second, "Source")["status"] == "Succeeded"
+    assert stage_of(rt, second, "Gate")["status"] is None
+
+    third = _start(rt, "locks", run_jobs)
+    superseded = views.get_execution(rt, second)
+    assert superseded["status"] == "Superseded"
+    assert superseded["statusSummary"] == f"Superseded by the newer execution {third}"
+    assert superseded["waitingForStage"] is None
+    assert views.get_execution(rt, third)["waitingForStage"] == "Gate"
+
+    answer(rt, "locks", first, "Gate", "Review")
+    run_jobs()
+    assert stage_of(rt, first, "Release")["status"] == "InProgress"
+    assert stage_of(rt, third, "Gate")["status"] == "InProgress"  # the freed stage took the waiting execution
+    assert views.get_execution(rt, third)["waitingForStage"] is None
+
+    answer(rt, "locks", first, "Release", "Ship")
+    answer(rt, "locks", third, "Gate", "Review")
+    run_jobs()
+    answer(rt, "locks", third, "Release", "Ship")
+    run_jobs()
+    assert [status(rt, e) for e in (first, second, third)] == ["Succeeded", "Superseded", "Succeeded"]
+
+
+def test_queued_mode_lets_waiting_executions_in_first_come_first_served(
+    rt: Runtime, repo: GitRepo, run_jobs: Any
+) -> None:
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("fifo", repo.url, mode="QUEUED"))
+    first, second, third = (_start(rt, "fifo", run_jobs) for _ in range(3))
+    assert [views.get_execution(rt, e)["waitingForStage"] for e in (first, second, third)] == [None, "Gate", "Gate"]
+
+    answer(rt, "fifo", first, "Gate", "Review")
+    run_jobs()
+    assert stage_of(rt, second, "Gate")["status"] == "InProgress"
+    assert views.get_execution(rt, third)["waitingForStage"] == "Gate"
+
+    answer(rt, "fifo", second, "Gate", "Review")
+    run_jobs()
+    assert stage_of(rt, third, "Gate")["status"] == "InProgress"
+    assert views.get_execution(rt, second)["waitingForStage"] == "Release"  # the first still holds Release
+
+    answer(rt, "fifo", first, "Release", "Ship")
+    run_jobs()
+    answer(rt, "fifo", second, "Release", "Ship")
+    answer(rt, "fifo", third, "Gate", "Review")
+    run_jobs()
+    answer(rt, "fifo", third, "Release", "Ship")
+    run_jobs()
+    assert [status(rt, e) for e in (first, second, third)] == ["Succeeded"] * 3
+
+
+def test_parallel_mode_runs_executions_side_by_side(rt: Runtime, repo: GitRepo, run_jobs: Any) -> None:
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("side", repo.url, mode="PARALLEL"))
+    executions = [_start(rt, "side", run_jobs) for _ in range(3)]
+    assert all(stage_of(rt, e, "Gate")["status"] == "InProgress" for e in executions)
+    for execution_id in executions:
+        answer(rt, "side", execution_id, "Gate", "Review")
+    run_jobs()
+    assert all(stage_of(rt, e, "Release")["status"] == "InProgress" for e in executions)
+    for execution_id in executions:
+        answer(rt, "side", execution_id, "Release", "Ship")
+    run_jobs()
+    assert [status(rt, e) for e in executions] == ["Succeeded"] * 3
