@@ -63,13 +63,22 @@ class Mirrors:
         digest = hashlib.sha256(url.encode()).hexdigest()[:24]
         return self.root / f"{digest}.git"
 
-    def resolve(self, url: str, *, branch: str | None = None, commit: str | None = None) -> CommitInfo:
-        """Bring the mirror up to date as needed and describe the commit wanted (a given commit, or the branch head)."""
+    def resolve(
+        self, url: str, *, branch: str | None = None, commit: str | None = None, refs: tuple[str, ...] = ()
+    ) -> CommitInfo:
+        """Bring the mirror up to date as needed and describe the commit wanted (a given commit, or the branch head).
+
+        `refs` name further refs that may hold a commit no branch or tag holds (a pull request's
+        `refs/pull/<n>/head`, where GitHub keeps a fork's head); they are fetched only when the commit is still
+        missing after the branches and tags were.
+        """
         with self._locked(url) as repo:
             if commit and _FULL_SHA.match(commit) and _has_commit(repo, commit):
                 return _describe(repo, commit)
             self._fetch(repo, url)
             if commit:
+                if refs and not _has_commit(repo, commit):
+                    self._fetch_refs(repo, url, refs)
                 return _describe(repo, self._commit_sha(repo, url, commit))
             if not branch:
                 raise RevisionNotFound("no branch or commit to fetch was given")
@@ -110,6 +119,30 @@ class Mirrors:
                 raise GitError(f"git could not list the files changed in {after}: {_stderr(exc)}") from None
         return frozenset(path for path in listed.split("\0") if path)
 
+    def pull_request_files(self, url: str, base: str, head: str, *, refs: tuple[str, ...] = ()) -> frozenset[str]:
+        """The paths a pull request changes: from the merge base of `base` and `head` to `head` (three dots).
+
+        `refs` may hold the head when no branch does (see `resolve`). Without a merge base (unrelated histories)
+        every file of `head` counts as changed.
+        """
+        with self._locked(url) as repo:
+            if not (_has_commit(repo, base) and _has_commit(repo, head)):
+                self._fetch(repo, url)
+            if refs and not _has_commit(repo, head):
+                self._fetch_refs(repo, url, refs)
+            for sha in (base, head):
+                if not _has_commit(repo, sha):
+                    raise RevisionNotFound(f"commit {sha} is not in {redact(url)}")
+            try:
+                merge_base = _merge_base(repo, base, head)
+                if merge_base is None:
+                    listed = repo.git.ls_tree("-r", "--name-only", "-z", "--end-of-options", head)
+                else:
+                    listed = repo.git.diff("--name-only", "-z", "--no-renames", merge_base, head, "--")
+            except GitCommandError as exc:
+                raise GitError(f"git could not list the files changed from {base} to {head}: {_stderr(exc)}") from None
+        return frozenset(path for path in listed.split("\0") if path)
+
     @contextmanager
     def _locked(self, url: str) -> Iterator[Repo]:
         path = self.path_for(url)
@@ -144,6 +177,16 @@ class Mirrors:
                     raise GitError(f"git fetch from {redact(url)} failed: {_stderr(exc)}") from None
                 self.sleep(min(2.0**attempt, 30.0))
 
+    def _fetch_refs(self, repo: Repo, url: str, refs: tuple[str, ...]) -> None:
+        """Fetch these refs into the mirror under their own names; a ref the remote lacks is no error here."""
+        for ref in refs:
+            try:
+                repo.git.fetch(
+                    "--no-write-fetch-head", "--end-of-options", url, f"+{ref}:{ref}", kill_after_timeout=self.timeout
+                )
+            except GitCommandError:
+                continue  # the commit may still come by id; if not, RevisionNotFound says which commit is missing
+
     def _commit_sha(self, repo: Repo, url: str, commit: str) -> str:
         if not _has_commit(repo, commit):
             try:  # a commit no branch points at any more; servers that allow it hand it over by id
@@ -164,6 +207,16 @@ def _has_commit(repo: Repo, sha: str) -> bool:
     except GitCommandError:
         return False
     return True
+
+
+def _merge_base(repo: Repo, first: str, second: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history."""
+    try:
+        return str(repo.git.merge_base("--end-of-options", first, second))
+    except GitCommandError as exc:
+        if exc.status == 1:  # no common ancestor
+            return None
+        raise
 
 
 def _describe(repo: Repo, sha: str) -> CommitInfo:

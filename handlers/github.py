@@ -2,9 +2,10 @@
 
 401 without a valid `X-Hub-Signature-256`; 400 for a missing header or malformed JSON; 415 for a body that is
 neither `application/json` nor `application/x-www-form-urlencoded` (GitHub's two content types); 413 above 25 MB.
-`ping` → 200; other events Conveyor does not act on → 204; `push` → 202 with the execution ids it started (also 202,
-status `deferred`, when file path filters wait for the changed files to be read from git; 200 if it starts
-nothing); a redelivery of a known `X-GitHub-Delivery` → 200, starting nothing.
+`ping` → 200; other events Conveyor does not act on → 204; `push` and `pull_request` → 202 with the execution ids
+they started (also 202, status `deferred`, when file path filters wait for the changed files to be read from git;
+200 with the reason when they start nothing, a pull request action such as `labeled` included); a redelivery of a
+known `X-GitHub-Delivery` → 200, starting nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from conveyor.triggers.service import receive_delivery
 from handlers.context import runtime
 
 bp = Blueprint("github", __name__)
+STARTING_EVENTS = frozenset({"push", "pull_request"})  # the events that may start pipelines
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -45,7 +47,7 @@ def receive() -> tuple[Response | str, int]:
         return jsonify({"status": "duplicate", "detail": outcome.detail}), 200
     if event == "ping":
         return jsonify({"status": "pong", "zen": payload.get("zen") if isinstance(payload, dict) else None}), 200
-    if event != "push":
+    if event not in STARTING_EVENTS:
         return "", 204
     answer = {"status": outcome.status, "executionIds": outcome.execution_ids, "detail": outcome.detail}
     return jsonify(answer), 202 if outcome.execution_ids or outcome.status == "deferred" else 200

@@ -330,13 +330,20 @@ def _check_triggers(data: dict[str, Any], prefix: SpecPath, problems: ProblemLis
         if name in seen:
             problems.add((*path, "sourceActionName"), f"source action {name!r} already has a trigger")
         seen.add(name)
-        if "pullRequest" in config:
-            problems.add((*path, "pullRequest"), "pull-request triggers are not supported yet")
         for f_index, push in enumerate(config.get("push", [])):
-            push_path = (*path, "push", f_index)
-            if "tags" in push and "branches" in push:
-                problems.add(push_path, "a push filter takes either tags or branches, not both")
-            if "tags" not in push and "branches" not in push:
-                problems.add(push_path, "a push filter needs tags or branches")
-            if "filePaths" in push and "tags" in push:
-                problems.add((*push_path, "filePaths"), "file path filters go with branches, not with tags")
+            _check_push_filter(push, (*path, "push", f_index), problems)
+        for f_index, pull_request in enumerate(config.get("pullRequest", [])):
+            if "branches" not in pull_request:
+                problems.add(
+                    (*path, "pullRequest", f_index),
+                    "a pull-request filter needs branches (globs matching the pull request's base branch)",
+                )
+
+
+def _check_push_filter(push: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
+    if "tags" in push and "branches" in push:
+        problems.add(path, "a push filter takes either tags or branches, not both")
+    if "tags" not in push and "branches" not in push:
+        problems.add(path, "a push filter needs tags or branches")
+    if "filePaths" in push and "tags" in push:
+        problems.add((*path, "filePaths"), "file path filters go with branches, not with tags")

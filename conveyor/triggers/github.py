@@ -28,7 +28,7 @@ MAX_LISTED_COMMITS = 20  # a payload with this many commits may not list them al
 
 
 class ChangedFilesNeeded(Exception):
-    """A filter on file paths, for a push whose payload may not list every changed file."""
+    """A filter on file paths, for an event whose payload does not (or may not) list every changed file."""
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -93,10 +93,7 @@ def parse_push(payload: Any) -> PushEvent:
     if missing:
         raise InvalidRequest(f"the push payload lacks {', '.join(missing)}")
     repository = payload["repository"] if isinstance(payload["repository"], dict) else {}
-    names = [repository.get(k) for k in ("full_name", "clone_url", "ssh_url", "git_url", "html_url", "url")]
-    keys = frozenset(repository_key(str(n)) for n in names if isinstance(n, str) and n)
-    if not keys:
-        raise InvalidRequest("the push payload's repository has no full_name or clone_url")
+    keys = repository_keys_of(repository, "push")
     after = str(payload["after"] or "")
     head = payload.get("head_commit") if isinstance(payload.get("head_commit"), dict) else None
     pusher: dict[str, Any] = payload["pusher"] if isinstance(payload.get("pusher"), dict) else {}
@@ -113,6 +110,15 @@ def parse_push(payload: Any) -> PushEvent:
         sender_id=str(sender.get("id") or ""),
         changed_files=_changed_files(payload.get("commits")),
     )
+
+
+def repository_keys_of(repository: dict[str, Any], event: str) -> frozenset[str]:
+    """The keys (see `repository_key`) of every name a payload's `repository` gives; InvalidRequest when none."""
+    names = [repository.get(k) for k in ("full_name", "clone_url", "ssh_url", "git_url", "html_url", "url")]
+    keys = frozenset(repository_key(str(n)) for n in names if isinstance(n, str) and n)
+    if not keys:
+        raise InvalidRequest(f"the {event} payload's repository has no full_name or clone_url")
+    return keys
 
 
 def _changed_files(commits: Any) -> frozenset[str] | None:
@@ -146,13 +152,20 @@ def _filter_matches(push_filter: dict[str, Any], event: PushEvent) -> bool:
     criteria = push_filter.get("tags") if event.is_tag else push_filter.get("branches") if event.is_branch else None
     if criteria is None or not filter_matches(event.short_ref, criteria.get("includes"), criteria.get("excludes")):
         return False
-    paths = push_filter.get("filePaths")
+    return paths_match(push_filter.get("filePaths"), event.changed_files)
+
+
+def paths_match(paths: dict[str, Any] | None, changed_files: frozenset[str] | None) -> bool:
+    """Whether a `filePaths` criterion (none: always) has a changed file included and not excluded.
+
+    Raises ChangedFilesNeeded when there is a criterion and the changed files are not known yet.
+    """
     if paths is None:
         return True
-    if event.changed_files is None:
+    if changed_files is None:
         raise ChangedFilesNeeded
     includes, excludes = paths.get("includes"), paths.get("excludes")
-    return any(filter_matches(path, includes, excludes) for path in event.changed_files)
+    return any(filter_matches(path, includes, excludes) for path in changed_files)
 
 
 def push_payload(

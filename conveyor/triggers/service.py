@@ -1,9 +1,10 @@
 """Receiving a GitHub delivery: record it once and start the pipelines it concerns, in one short unit of work.
 
-No git, S3 or subprocess work happens while a delivery is received: GitHub gives a webhook ten seconds. The
-executions created are picked up by the pipeline queue. A push that only file path filters could decide, and whose
-payload may not list every changed file, is recorded `deferred`: a job reads the changed files from git
-(`start_deferred`) and starts what they match.
+Pushes and pull requests go the same way (`conveyor.triggers.events` holds what differs). No git, S3 or
+subprocess work happens while a delivery is received: GitHub gives a webhook ten seconds. The executions created
+are picked up by the pipeline queue. An event that only file path filters could decide, and whose payload does not
+list every changed file (a long push; any pull request), is recorded `deferred`: a job reads the changed files from
+git (`start_deferred`) and starts what they match.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.service import start_execution
-from conveyor.pipeline.status import TriggerType
+from conveyor.pipeline.spec import PipelineDefinition
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
-from conveyor.triggers.github import ChangedFilesNeeded, PushEvent, parse_push, push_starts
+from conveyor.triggers import events
+from conveyor.triggers.events import TriggerEvent
+from conveyor.triggers.github import ChangedFilesNeeded, PushEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +42,23 @@ class DeliveryOutcome:
 
 
 def receive_delivery(rt: Runtime, delivery_id: str, event: str, payload: Any) -> DeliveryOutcome:
-    """Record a delivery (a redelivery of the same id starts nothing) and start what a push asks for.
+    """Record a delivery (a redelivery of the same id starts nothing) and start what a push or pull request asks for.
 
     One short unit of work, committed with those of deliveries arriving at the same moment (`CommitGroup`): find
-    what the push starts (reads), insert the delivery unless its id is known, then the executions and their
+    what the event starts (reads), insert the delivery unless its id is known, then the executions and their
     dispatches. A known id writes nothing.
     """
-    push = parse_push(payload) if event == "push" else None
-    return rt.commit_group.run(partial(_record, delivery_id, event, push))
+    parsed = events.parse_event(event, payload)
+    return rt.commit_group.run(partial(_record, delivery_id, event, parsed))
 
 
-def _record(delivery_id: str, event: str, push: PushEvent | None, session: Session, outbox: Outbox) -> DeliveryOutcome:
-    starts, deferred = _what_starts(session, push) if push is not None else ([], [])
+def _record(
+    delivery_id: str, event: str, parsed: TriggerEvent | None, session: Session, outbox: Outbox
+) -> DeliveryOutcome:
+    starts, deferred = _what_starts(session, parsed) if parsed is not None else ([], [])
     execution_ids = [new_id() for _ in starts]
-    outcome = _outcome(event, push, execution_ids, deferred)
+    outcome = _outcome(event, parsed, execution_ids, deferred)
+    columns = events.delivery_columns(parsed) if parsed else {}
     recorded = insert_unless_present(
         session,
         WebhookDelivery,
@@ -60,20 +66,20 @@ def _record(delivery_id: str, event: str, push: PushEvent | None, session: Sessi
             "delivery_id": delivery_id,
             "event": event,
             "outcome": outcome.status,
-            "repository": push.repository_name if push else None,
-            "ref": push.ref if push else None,
-            "head_commit": push.after if push else None,
+            "repository": columns.get("repository"),
+            "ref": columns.get("ref"),
+            "head_commit": columns.get("head_commit"),
             "execution_ids": execution_ids,
-            "deferred": {"push": push.record(), "pipelines": deferred} if push and deferred else None,
+            "deferred": {**events.record(parsed), "pipelines": deferred} if parsed and deferred else None,
             "received_at": utcnow(),
         },
         unique="delivery_id",
     )
     if not recorded:
         return DeliveryOutcome("duplicate", detail=f"delivery {delivery_id} was already received")
-    if push is None:
+    if parsed is None:
         return outcome
-    _start(session, outbox, delivery_id, push, starts, execution_ids)
+    _start(session, outbox, delivery_id, parsed, starts, execution_ids)
     if deferred:
         outbox.add(Kind.CHANGED_FILES, delivery_id, DEFAULT_QUEUE, timeout_seconds=600)
     return outcome
@@ -86,21 +92,28 @@ def start_deferred(rt: Runtime, delivery_id: str) -> DeliveryOutcome:
         deferred = delivery.deferred or {}
     if delivery.outcome != "deferred":
         return DeliveryOutcome(delivery.outcome, list(delivery.execution_ids), "already decided")
-    push = PushEvent.from_record(deferred["push"])
+    event = events.from_record(deferred)
     files: set[str] = set()
     for url in sorted({url for _, url in deferred["pipelines"]}):
-        files |= mirrors(rt).changed_files(url, push.before, push.after)
-    push = replace(push, changed_files=frozenset(files))
+        files |= _changed_files(rt, url, event)
+    event = replace(event, changed_files=frozenset(files))
     with rt.transaction() as (session, outbox):
         row = session.get_one(WebhookDelivery, delivery.id, with_for_update=True, populate_existing=True)
         if row.outcome != "deferred":
             return DeliveryOutcome(row.outcome, list(row.execution_ids), "already decided")
-        starts, _ = _what_starts(session, push, only={pipeline_id for pipeline_id, _ in deferred["pipelines"]})
+        starts, _ = _what_starts(session, event, only={pipeline_id for pipeline_id, _ in deferred["pipelines"]})
         execution_ids = [new_id() for _ in starts]
-        _start(session, outbox, delivery_id, push, starts, execution_ids)
+        _start(session, outbox, delivery_id, event, starts, execution_ids)
         row.execution_ids = [*row.execution_ids, *execution_ids]
         row.outcome = "started" if row.execution_ids else "ignored"
         return DeliveryOutcome(row.outcome, execution_ids, f"{len(files)} changed file(s) read from git")
+
+
+def _changed_files(rt: Runtime, url: str, event: TriggerEvent) -> frozenset[str]:
+    """A push's changed files (`before..after`), or a pull request's (merge base of base and head..head)."""
+    if isinstance(event, PushEvent):
+        return mirrors(rt).changed_files(url, event.before, event.after)
+    return mirrors(rt).pull_request_files(url, event.base_sha, event.head_sha, refs=(event.fetch_ref,))
 
 
 def give_up_deferred(rt: Runtime, delivery_id: str, reason: str) -> None:
@@ -118,20 +131,19 @@ def _start(
     session: Session,
     outbox: Outbox,
     delivery_id: str,
-    push: PushEvent,
+    event: TriggerEvent,
     starts: list[tuple[int, int, list[str]]],
     execution_ids: list[str],
 ) -> None:
+    trigger_type, detail, revision = events.execution_start(event, delivery_id)
     for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
-        pushed = {"commit": push.after, "ref": push.ref, "before": push.before, "actor": push.sender_id}
-        revisions = dict.fromkeys(actions, pushed)
-        detail = f"push of {push.ref} at {push.after[:12]} by {push.pusher or 'unknown'} (delivery {delivery_id})"
+        revisions = dict.fromkeys(actions, revision)
         start_execution(
-            session, outbox, pipeline_id, version, TriggerType.WEBHOOK, detail, revisions, execution_id=execution_id
+            session, outbox, pipeline_id, version, trigger_type, detail, revisions, execution_id=execution_id
         )
 
 
-_SUBSCRIBED = (  # built once: this query runs on every push delivery
+_SUBSCRIBED = (  # built once: this query runs on every push and pull request delivery
     select(SourceSubscription.pipeline_id, Pipeline.version, PipelineVersion.id, SourceSubscription.action_name)
     .join(Pipeline, Pipeline.id == SourceSubscription.pipeline_id)
     .join(PipelineVersion, (PipelineVersion.pipeline_id == Pipeline.id) & (PipelineVersion.version == Pipeline.version))
@@ -141,13 +153,13 @@ _SUBSCRIBED = (  # built once: this query runs on every push delivery
 
 
 def _what_starts(
-    session: Session, push: PushEvent, only: set[int] | None = None
+    session: Session, event: TriggerEvent, only: set[int] | None = None
 ) -> tuple[list[tuple[int, int, list[str]]], list[tuple[int, str]]]:
-    """(pipeline id, version, source actions started) for each pipeline this push starts, and (pipeline id, clone
+    """(pipeline id, version, source actions started) for each pipeline this event starts, and (pipeline id, clone
     URL) for each that cannot be decided without the changed files the payload did not list."""
-    if push.deleted:
+    if events.inert_reason(event) is not None:
         return [], []
-    keys = tuple(sorted(push.repository_keys))
+    keys = tuple(sorted(event.repository_keys))
     seen = session.info.setdefault("subscriptions", {})  # deliveries committed together often share a repository
     if keys not in seen:
         seen[keys] = session.connection().execute(_SUBSCRIBED, {"keys": list(keys)}).all()
@@ -157,21 +169,7 @@ def _what_starts(
             candidates.setdefault((pipeline_id, version, version_id), set()).add(action_name)
     starts, deferred = [], []
     for (pipeline_id, version, version_id), subscribed in sorted(candidates.items()):
-        definition = definition_of_version(session, version_id)
-        filters = {  # a trigger on a source action replaces its default change detection
-            t["gitConfiguration"]["sourceActionName"]: t["gitConfiguration"].get("push", [])
-            for t in definition.triggers()
-        }
-        matched, undecided = [], []
-        for action in definition.source_actions():
-            if action.name not in subscribed:
-                continue
-            source = git_source(action.configuration)
-            try:
-                if push_starts(source, filters.get(action.name), push):
-                    matched.append(action.name)
-            except ChangedFilesNeeded:
-                undecided.append(source.url)
+        matched, undecided = _sources_started(definition_of_version(session, version_id), subscribed, event)
         if matched:
             starts.append((pipeline_id, version, matched))
         elif undecided:
@@ -179,16 +177,34 @@ def _what_starts(
     return starts, deferred
 
 
+def _sources_started(
+    definition: PipelineDefinition, subscribed: set[str], event: TriggerEvent
+) -> tuple[list[str], list[str]]:
+    """The subscribed source actions the event starts, and the clone URLs of those the changed files would decide."""
+    configurations = {t["gitConfiguration"]["sourceActionName"]: t["gitConfiguration"] for t in definition.triggers()}
+    matched, undecided = [], []
+    for action in definition.source_actions():
+        if action.name not in subscribed:
+            continue
+        source = git_source(action.configuration)
+        try:
+            if events.starts(source, configurations.get(action.name), event):
+                matched.append(action.name)
+        except ChangedFilesNeeded:
+            undecided.append(source.url)
+    return matched, undecided
+
+
 def _outcome(
-    event: str, push: PushEvent | None, execution_ids: list[str], deferred: list[tuple[int, str]]
+    event: str, parsed: TriggerEvent | None, execution_ids: list[str], deferred: list[tuple[int, str]]
 ) -> DeliveryOutcome:
-    if push is None:
+    if parsed is None:
         return DeliveryOutcome("ignored", detail=f"event {event!r} starts nothing")
-    if push.deleted:
-        return DeliveryOutcome("ignored", detail="a branch or tag deletion starts nothing")
+    inert = events.inert_reason(parsed)
+    if inert is not None:
+        return DeliveryOutcome("ignored", detail=inert)
     if deferred:
-        detail = f"{len(deferred)} pipeline(s) filter on file paths and the payload may not list every changed file"
-        return DeliveryOutcome("deferred", execution_ids, f"{detail}: they are read from git")
+        return DeliveryOutcome("deferred", execution_ids, events.why_deferred(parsed, len(deferred)))
     if not execution_ids:
-        return DeliveryOutcome("ignored", detail=f"no pipeline starts on {push.ref} of {push.repository_name}")
+        return DeliveryOutcome("ignored", detail=events.nothing_matched(parsed))
     return DeliveryOutcome("started", execution_ids)

@@ -52,6 +52,20 @@ class GitRepo:
     def branch(self, name: str) -> None:
         git(self.path, "checkout", "-q", "-B", name)
 
+    def pull_request(self, number: int, files: dict[str, str], *, branch: str = "", keep_branch: bool = False) -> str:
+        """Commit `files` on a branch off the current one, publish the commit as `refs/pull/<number>/head` (as GitHub
+        does, fork or not), go back, and unless kept delete the branch (a fork's head: only the pull ref holds it);
+        the head commit."""
+        back = git(self.path, "rev-parse", "--abbrev-ref", "HEAD")
+        branch = branch or f"topic-{number}"
+        self.branch(branch)
+        head = self.commit(files, f"pull request {number}")
+        git(self.path, "update-ref", f"refs/pull/{number}/head", head)
+        git(self.path, "checkout", "-q", back)
+        if not keep_branch:
+            git(self.path, "branch", "-q", "-D", branch)
+        return head
+
     def tag(self, name: str, annotated: bool = False) -> str:
         if annotated:
             git(self.path, "tag", "-a", name, "-m", f"tag {name}")

@@ -41,7 +41,7 @@ def start(context: ActionStart) -> None:
     except ValueError as exc:
         raise ActionConfigurationError(f"configuration EnvironmentVariables: {exc}") from None
     environment = {
-        **webhook_variables(context.input_artifacts[primary].get("push")),
+        **webhook_variables(context.input_artifacts[primary]),
         **{v.name: v.value for v in overrides if v.type == "PLAINTEXT"},
     }
     secrets = [{"name": v.name, "value": v.value, "type": v.type} for v in overrides if v.type != "PLAINTEXT"]
@@ -69,10 +69,19 @@ def _yes(value: str | None) -> bool:
     return str(value or "").lower() == "true"
 
 
-def webhook_variables(push: dict[str, str] | None) -> dict[str, str]:
-    """CODEBUILD_WEBHOOK_* for a build whose source a push delivered (none otherwise)."""
-    if not push:
-        return {}
+def webhook_variables(source: dict[str, Any]) -> dict[str, str]:
+    """CODEBUILD_WEBHOOK_* for a build whose primary source a push or a pull request delivered (none otherwise).
+
+    A pull request's build also gets `CODEBUILD_SOURCE_VERSION` `pr/<number>`, as CodeBuild gives it.
+    """
+    if source.get("pull_request"):
+        return _pull_request_variables(source["pull_request"])
+    if source.get("push"):
+        return _push_variables(source["push"])
+    return {}
+
+
+def _push_variables(push: dict[str, str]) -> dict[str, str]:
     ref = push["ref"]
     kind = "tag" if ref.startswith("refs/tags/") else "branch"
     name = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
@@ -85,6 +94,20 @@ def webhook_variables(push: dict[str, str] | None) -> dict[str, str]:
         variables["CODEBUILD_WEBHOOK_PREV_COMMIT"] = push["before"]
     if push.get("actor"):
         variables["CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID"] = push["actor"]
+    return variables
+
+
+def _pull_request_variables(pull_request: dict[str, Any]) -> dict[str, str]:
+    trigger = f"pr/{pull_request['number']}"
+    variables = {
+        "CODEBUILD_WEBHOOK_EVENT": str(pull_request["event"]),
+        "CODEBUILD_WEBHOOK_HEAD_REF": f"refs/heads/{pull_request['head_branch']}",
+        "CODEBUILD_WEBHOOK_BASE_REF": f"refs/heads/{pull_request['base_branch']}",
+        "CODEBUILD_WEBHOOK_TRIGGER": trigger,
+        "CODEBUILD_SOURCE_VERSION": trigger,
+    }
+    if pull_request.get("actor"):
+        variables["CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID"] = str(pull_request["actor"])
     return variables
 
 

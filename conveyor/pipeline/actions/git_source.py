@@ -1,7 +1,9 @@
 """Git source actions (CodeStarSourceConnection, GitHub, Git): fetch the exact commit and store it as a zip.
 
-The revision is the commit the triggering push named, or the one given at a manual start; otherwise the head of
-the configured branch at the time the action runs. The artifact is the commit's tree without `.git` (CODE_ZIP).
+The revision is the commit the triggering push named, the head commit of the triggering pull request (fetched
+through `refs/pull/<n>/head` when no branch holds it: a fork's), or the one given at a manual start; otherwise the
+head of the configured branch at the time the action runs. The artifact is the commit's tree without `.git`
+(CODE_ZIP); it records the push or pull request that delivered it, for CodeBuild's webhook variables.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
     """Fetch the revision, store the source artifact, and describe the commit in output variables."""
     declaration = run.declaration
     revision = run.source_revisions.get(declaration.name) or {}
+    pull_request = revision.get("pull_request")
     source = git_source(declaration.configuration)
+    refs = (revision["ref"],) if pull_request else ()
     try:
-        commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"))
+        commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"), refs=refs)
         key = run.output_key(declaration.output_artifacts[0])
         with tempfile.TemporaryDirectory(prefix="conveyor-source-") as scratch:
             archive = Path(scratch) / "source.zip"
@@ -44,14 +48,16 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
         return ActionOutcome(ActionStatus.FAILED, summary=exc.message, error_code="JobFailed")
     variables = {
         "AuthorDate": commit.author_date,
-        "BranchName": source.branch,
+        "BranchName": pull_request["head_branch"] if pull_request else source.branch,
         "CommitId": commit.sha,
         "CommitMessage": commit.message,
         "ConnectionArn": declaration.configuration.get("ConnectionArn", ""),
         "FullRepositoryName": source.repository_id,
     }
     artifact: dict[str, Any] = {"key": key, "revision": commit.sha, "repository_url": redact(source.url)}
-    if revision.get("ref"):  # started by a push: builds over this artifact get CodeBuild's webhook variables
+    if pull_request:  # builds over this artifact get CodeBuild's webhook variables
+        artifact["pull_request"] = {**pull_request, "actor": revision.get("actor")}
+    elif revision.get("ref"):
         artifact["push"] = {"ref": revision["ref"], "before": revision.get("before"), "actor": revision.get("actor")}
     summary = commit.message.splitlines()[0] if commit.message else commit.sha
     return ActionOutcome(
