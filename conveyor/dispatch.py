@@ -30,7 +30,9 @@ class Kind(str, Enum):
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
-    CHANGED_FILES = "push.changed_files"  # subject: a webhook delivery id (its push needs the changed files)
+    CHANGED_FILES = (
+        "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
+    )
 
 
 class Dispatcher(Protocol):
