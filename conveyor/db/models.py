@@ -110,6 +110,7 @@ class PipelineExecution(Base):
     waiting_since: Mapped[datetime | None]
     execution_type: Mapped[str] = mapped_column(String(16), default="STANDARD")  # or ROLLBACK
     rollback_target_id: Mapped[str | None] = mapped_column(String(36))
+    rollback_stage: Mapped[str | None] = mapped_column(String(100))  # the one stage a rollback execution runs
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     ended_at: Mapped[datetime | None]

@@ -8,22 +8,24 @@ themselves live in the pure engine; this module only loads, applies and saves.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, new_id, utcnow
-from conveyor.dispatch import Kind, Outbox
+from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, utcnow
+from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.records import current_actions, next_attempt, save_state, state_of
+from conveyor.pipeline.rollback import last_succeeded_in, rollback_view, start_rollback
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
+from conveyor.pipeline.starts import start_execution
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
 from conveyor.pipeline.variables import (
     UnresolvedReference,
@@ -31,44 +33,9 @@ from conveyor.pipeline.variables import (
     pipeline_variable_values,
     resolve_configuration,
 )
-from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
 _ABANDON = {ActionStatus.IN_PROGRESS: ActionStatus.ABANDONED}
-_INSERT_EXECUTION = insert(cast(Table, PipelineExecution.__table__))
-
-
-def start_execution(
-    session: Session,
-    outbox: Outbox,
-    pipeline_id: int,
-    pipeline_version: int,
-    trigger_type: TriggerType,
-    trigger_detail: str,
-    source_revisions: dict[str, Any] | None = None,
-    variables: dict[str, str] | None = None,
-    execution_id: str | None = None,
-) -> str:
-    """Create an execution of a pipeline version and queue its first advance; returns the execution id."""
-    now = utcnow()
-    execution_id = execution_id or new_id()
-    session.connection().execute(  # a prebuilt Core INSERT: this is on the webhook's path
-        _INSERT_EXECUTION,
-        {
-            "id": execution_id,
-            "pipeline_id": pipeline_id,
-            "pipeline_version": pipeline_version,
-            "status": ExecutionStatus.IN_PROGRESS.value,
-            "trigger_type": trigger_type.value,
-            "trigger_detail": trigger_detail,
-            "source_revisions": source_revisions or {},
-            "variables": variables or {},
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    outbox.add(Kind.ADVANCE, execution_id, PIPELINE_QUEUE, timeout_seconds=120)
-    return execution_id
 
 
 def start_pipeline(
@@ -195,8 +162,9 @@ def settle(
     Stop and retry hand in the state they made; an action that cannot start (a reference that does not resolve)
     fails at once, and the execution is settled again.
     """
-    execution, definition = locked.execution, locked.definition
+    execution, definition = locked.execution, rollback_view(locked.definition, locked.execution)
     before = saved = state_of(execution)
+    rollbacks: list[str] = []
     state = state or before
     if state.status.final and state == before:
         return
@@ -208,6 +176,7 @@ def settle(
         transition = engine.advance(definition, state, blocked)
         save_state(session, execution, saved, transition.state)
         saved = transition.state
+        rollbacks += [transition.rollback] if transition.rollback else []
         failed = [
             result
             for start in transition.start
@@ -219,6 +188,21 @@ def settle(
         for result in failed:
             state = engine.record(state, result)
     _release(session, outbox, locked, before, saved)
+    for stage_name in rollbacks:
+        _roll_back_automatically(session, outbox, execution, stage_name)
+
+
+def _roll_back_automatically(session: Session, outbox: Outbox, execution: PipelineExecution, stage: str) -> None:
+    """onFailure ROLLBACK: back to the last execution that succeeded in the stage (a rollback never rolls back)."""
+    if execution.rollback_stage:
+        return
+    target = last_succeeded_in(session, execution, stage)
+    if target is None:
+        execution.status_summary = f"{execution.status_summary}; no earlier execution succeeded in stage {stage}"
+        return
+    detail = f"automatic rollback of stage {stage} to execution {target.id} after execution {execution.id} failed"
+    rollback_id = start_rollback(session, outbox, target, stage, TriggerType.AUTOMATED_ROLLBACK, detail)
+    execution.status_summary = f"{execution.status_summary}; rolled back by execution {rollback_id}"
 
 
 def _release(

@@ -47,3 +47,5 @@ class TriggerType(str, Enum):
     START_PIPELINE_EXECUTION = "StartPipelineExecution"
     WEBHOOK = "Webhook"
     WEBHOOK_V2 = "WebhookV2"
+    MANUAL_ROLLBACK = "ManualRollback"
+    AUTOMATED_ROLLBACK = "AutomatedRollback"

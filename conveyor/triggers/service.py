@@ -23,8 +23,8 @@ from conveyor.dispatch import Kind, Outbox
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
-from conveyor.pipeline.service import start_execution
 from conveyor.pipeline.spec import PipelineDefinition
+from conveyor.pipeline.starts import start_execution
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 from conveyor.triggers import events
