@@ -106,6 +106,26 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         optional=frozenset({"CustomData", "ExternalEntityLink", "NotificationArn"}),
         output_variables=frozenset(),
     ),
+    ("Source", "S3"): ProviderSpec(
+        "Source",
+        "S3",
+        frozenset({"AWS"}),
+        (0, 0),
+        (1, 1),
+        required=frozenset({"S3Bucket", "S3ObjectKey"}),
+        optional=frozenset({"PollForSourceChanges"}),
+        output_variables=frozenset({"ETag", "VersionId"}),
+    ),
+    ("Deploy", "S3"): ProviderSpec(
+        "Deploy",
+        "S3",
+        frozenset({"AWS"}),
+        (1, 1),
+        (0, 0),
+        required=frozenset({"BucketName", "Extract"}),
+        optional=frozenset({"ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl"}),
+        output_variables=frozenset(),
+    ),
 }
 
 

@@ -17,9 +17,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
+from conveyor.pipeline import s3_configuration
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
+from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
-from conveyor.pipeline.variables import check_references
+from conveyor.pipeline.variables import check_references, references
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath
 
@@ -273,6 +275,16 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
         problems.add((*path, "OutputArtifactFormat"), "only CODE_ZIP is supported so far")
     if spec.provider == "CodeBuild":
         _check_codebuild(config, path, problems)
+    elif (spec.category, spec.provider) == ("Source", "S3"):
+        _add_each(s3_configuration.source_problems(config), path, problems)
+    elif (spec.category, spec.provider) == ("Deploy", "S3"):
+        unresolved = {key for key, value in config.items() if references(value)}  # judged when the action starts
+        _add_each(s3_configuration.deploy_problems(config, unresolved), path, problems)
+
+
+def _add_each(found: list[ConfigurationProblem], path: SpecPath, problems: ProblemList) -> None:
+    for key, message in found:
+        problems.add((*path, key) if key else path, message)
 
 
 def _check_codebuild(config: dict[str, str], path: SpecPath, problems: ProblemList) -> None:

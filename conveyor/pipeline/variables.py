@@ -155,6 +155,6 @@ def _reference_problem(
     type_id = action["actionTypeId"]
     spec = provider_spec(type_id["category"], type_id["provider"])
     if spec is not None and spec.output_variables is not None and reference.key not in spec.output_variables:
-        offered = ", ".join(sorted(spec.output_variables))
+        offered = ", ".join(sorted(spec.output_variables)) or "no variables"
         return f"{reference}: {type_id['provider']} actions output {offered}"
     return None

@@ -132,4 +132,8 @@ def test_provider_spec_knows_the_providers_conveyor_runs() -> None:
     assert source is not None
     assert source.is_source
     assert provider_spec("Deploy", "CodeBuild") is None
-    assert provider_spec("Source", "S3") is None
+    s3_source, s3_deploy = provider_spec("Source", "S3"), provider_spec("Deploy", "S3")
+    assert s3_source is not None
+    assert s3_deploy is not None
+    assert (s3_source.inputs, s3_source.outputs, s3_source.output_variables) == ((0, 0), (1, 1), {"ETag", "VersionId"})
+    assert (s3_deploy.inputs, s3_deploy.outputs, s3_deploy.required) == ((1, 1), (0, 0), {"BucketName", "Extract"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conveyor.pipeline.actions import approval, codebuild, git_source
+from conveyor.pipeline.actions import approval, codebuild, git_source, s3_deploy, s3_source
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
 from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
@@ -27,12 +27,16 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Build", "CodeBuild"): codebuild.start,
     ("Test", "CodeBuild"): codebuild.start,
     ("Approval", "Manual"): approval.start,
+    ("Source", "S3"): s3_source.start,
+    ("Deploy", "S3"): s3_deploy.start,
 }
 
 RUNNERS: dict[tuple[str, str], Runner] = {
     ("Source", "CodeStarSourceConnection"): git_source.fetch,
     ("Source", "GitHub"): git_source.fetch,
     ("Source", "Git"): git_source.fetch,
+    ("Source", "S3"): s3_source.fetch,
+    ("Deploy", "S3"): s3_deploy.deploy,
 }
 
 
