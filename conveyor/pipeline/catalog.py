@@ -97,6 +97,25 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         required=frozenset({"ProjectName"}),
         optional=frozenset({"PrimarySource", "EnvironmentVariables", "BatchEnabled", "CombineArtifacts"}),
     ),
+    ("Deploy", "CloudFormation"): ProviderSpec(
+        "Deploy",
+        "CloudFormation",
+        frozenset({"AWS"}),
+        (0, 10),
+        (0, 1),
+        required=frozenset({"ActionMode", "StackName"}),
+        optional=frozenset(
+            {
+                "ChangeSetName",
+                "TemplatePath",
+                "TemplateConfiguration",
+                "RoleArn",
+                "Capabilities",
+                "ParameterOverrides",
+                "OutputFileName",
+            }
+        ),
+    ),
 }
 
 
