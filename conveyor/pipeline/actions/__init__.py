@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conveyor.pipeline.actions import codebuild, git_source
+from conveyor.pipeline.actions import cloudformation, codebuild, git_source
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
 from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
@@ -26,12 +26,14 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "Git"): git_source.start,
     ("Build", "CodeBuild"): codebuild.start,
     ("Test", "CodeBuild"): codebuild.start,
+    ("Deploy", "CloudFormation"): cloudformation.start,
 }
 
 RUNNERS: dict[tuple[str, str], Runner] = {
     ("Source", "CodeStarSourceConnection"): git_source.fetch,
     ("Source", "GitHub"): git_source.fetch,
     ("Source", "Git"): git_source.fetch,
+    ("Deploy", "CloudFormation"): cloudformation.deploy,
 }
 
 
