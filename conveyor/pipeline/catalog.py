@@ -126,6 +126,25 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         optional=frozenset({"ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl"}),
         output_variables=frozenset(),
     ),
+    ("Deploy", "CloudFormation"): ProviderSpec(
+        "Deploy",
+        "CloudFormation",
+        frozenset({"AWS"}),
+        (0, 10),
+        (0, 1),
+        required=frozenset({"ActionMode", "StackName"}),
+        optional=frozenset(
+            {
+                "ChangeSetName",
+                "TemplatePath",
+                "TemplateConfiguration",
+                "RoleArn",
+                "Capabilities",
+                "ParameterOverrides",
+                "OutputFileName",
+            }
+        ),
+    ),
 }
 
 

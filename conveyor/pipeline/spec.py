@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
-from conveyor.pipeline import s3_configuration
+from conveyor.pipeline import s3_configuration, stack_config
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
@@ -251,6 +251,8 @@ def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList)
         )
     _check_counts(action, spec, path, problems)
     _check_configuration(action.get("configuration", {}), spec, (*path, "configuration"), problems)
+    if spec.provider == "CloudFormation":
+        _check_cloudformation(action, path, problems)
     if "timeoutInMinutes" in action and type_id["category"] != "Approval":
         problems.add((*path, "timeoutInMinutes"), "timeoutInMinutes may be set only on manual approval actions")
 
@@ -296,6 +298,13 @@ def _check_codebuild(config: dict[str, str], path: SpecPath, problems: ProblemLi
     for key in ("BatchEnabled", "CombineArtifacts"):
         if key in config and config[key].lower() not in ("true", "false"):
             problems.add((*path, key), "must be true or false")
+
+
+def _check_cloudformation(action: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
+    inputs, outputs = ([a["name"] for a in action.get(key, [])] for key in ("inputArtifacts", "outputArtifacts"))
+    found = stack_config.configuration_problems(action.get("configuration", {}), inputs, outputs, resolved=False)
+    for where, message in found:
+        problems.add((*path, *where), message)
 
 
 def _check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:

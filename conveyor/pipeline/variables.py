@@ -30,7 +30,7 @@ REFERENCE = re.compile(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_.-]+)\}")
 CODEPIPELINE = "codepipeline"
 PIPELINE_VARIABLES = "variables"
 CODEPIPELINE_KEYS = frozenset({"PipelineExecutionId", "PipelineName"})
-JSON_CONFIGURATION_KEYS = frozenset({"EnvironmentVariables"})  # values inside JSON strings: substituted escaped
+JSON_CONFIGURATION_KEYS = frozenset({"EnvironmentVariables", "ParameterOverrides"})  # JSON strings: substituted escaped
 MAX_RESOLVED_BYTES = 100 * 1024  # CodePipeline's limit on an action's resolved configuration
 
 Scope = Mapping[str, Mapping[str, str]]  # namespace → key → value

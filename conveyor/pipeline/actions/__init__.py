@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conveyor.pipeline.actions import approval, codebuild, git_source, s3_deploy, s3_source
+from conveyor.pipeline.actions import approval, cloudformation, codebuild, git_source, s3_deploy, s3_source
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
 from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
@@ -29,6 +29,7 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Approval", "Manual"): approval.start,
     ("Source", "S3"): s3_source.start,
     ("Deploy", "S3"): s3_deploy.start,
+    ("Deploy", "CloudFormation"): cloudformation.start,
 }
 
 RUNNERS: dict[tuple[str, str], Runner] = {
@@ -37,6 +38,7 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("Source", "Git"): git_source.fetch,
     ("Source", "S3"): s3_source.fetch,
     ("Deploy", "S3"): s3_deploy.deploy,
+    ("Deploy", "CloudFormation"): cloudformation.deploy,
 }
 
 
