@@ -62,7 +62,7 @@ def get_pipeline(name: str) -> Response:
 
 @bp.post("/pipelines/<name>/executions")
 def start_pipeline(name: str) -> tuple[Response, int]:
-    body = _json_body(optional=True)
+    body = json_body(optional=True)
     variables = _variables(body.get("variables", {}))
     revision = body.get("revision")
     if revision is not None and not isinstance(revision, str):
@@ -193,7 +193,7 @@ def _source_name() -> str:
     return request.headers.get("X-Conveyor-Filename") or "pipeline definition"
 
 
-def _json_body(*, optional: bool = False) -> dict[str, Any]:
+def json_body(*, optional: bool = False) -> dict[str, Any]:
     raw = request.get_data(as_text=True)
     if not raw.strip() and optional:
         return {}

@@ -18,8 +18,8 @@ from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
 from conveyor.config import Settings
-from conveyor.errors import ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
-from conveyor.pipeline import definitions, views
+from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
+from conveyor.pipeline import control, definitions, rollback, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from jobs.runtime import make_runtime, prepare
@@ -50,6 +50,15 @@ class Client(Protocol):
     def list_batches(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
     def get_batch(self, batch_id: str) -> dict[str, Any]: ...
     def stop_batch(self, batch_id: str) -> dict[str, Any]: ...
+    def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None: ...
+    def retry_stage(self, pipeline: str, execution_id: str, stage: str, mode: str) -> None: ...
+    def put_approval_result(
+        self, pipeline: str, stage: str, action: str, token: str, status: str, summary: str, by: str
+    ) -> dict[str, Any]: ...
+    def set_transition(
+        self, pipeline: str, stage: str, transition_type: str, enabled: bool, reason: str, by: str
+    ) -> None: ...
+    def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str: ...
     def close(self) -> None: ...
 
 
@@ -176,6 +185,38 @@ class HttpClient:
     def stop_batch(self, batch_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/batches/{batch_id}/stop").json())
 
+    def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
+        body = {"abandon": abandon, "reason": reason}
+        self._call("POST", f"/pipelines/{pipeline}/executions/{execution_id}/stop", json=body)
+
+    def retry_stage(self, pipeline: str, execution_id: str, stage: str, mode: str) -> None:
+        body = {"stageName": stage, "retryMode": mode}
+        self._call("POST", f"/pipelines/{pipeline}/executions/{execution_id}/retry", json=body)
+
+    def put_approval_result(
+        self, pipeline: str, stage: str, action: str, token: str, status: str, summary: str, by: str
+    ) -> dict[str, Any]:
+        body = {
+            "stageName": stage,
+            "actionName": action,
+            "token": token,
+            "result": {"status": status, "summary": summary},
+            "by": by,
+        }
+        return dict(self._call("POST", f"/pipelines/{pipeline}/approvals", json=body).json())
+
+    def set_transition(
+        self, pipeline: str, stage: str, transition_type: str, enabled: bool, reason: str, by: str
+    ) -> None:
+        verb = "enable" if enabled else "disable"
+        body = {"transitionType": transition_type, "reason": reason, "by": by}
+        self._call("POST", f"/pipelines/{pipeline}/stages/{stage}/{verb}", json=body)
+
+    def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str:
+        body = {"targetPipelineExecutionId": target_execution_id, "by": by}
+        answer = self._call("POST", f"/pipelines/{pipeline}/stages/{stage}/rollback", json=body).json()
+        return str(answer["pipelineExecutionId"])
+
     def close(self) -> None:
         self.session.close()
 
@@ -209,7 +250,7 @@ def _error_from(response: requests.Response) -> ConveyorError:
         problems = [Problem(p.get("path", ""), p.get("message", ""), p.get("line")) for p in body["problems"]]
         return SpecError(body.get("source", "definition"), problems)
     message = str(body.get("message") or f"HTTP {response.status_code}")
-    error_class = {404: NotFound, 503: ServiceUnavailable}.get(response.status_code, InvalidRequest)
+    error_class = {404: NotFound, 409: Conflict, 503: ServiceUnavailable}.get(response.status_code, InvalidRequest)
     error = error_class(message)
     error.status_code = response.status_code
     return error
@@ -292,6 +333,25 @@ class LocalClient:
         batch = batches.stop_batch(self.rt, batch_id)
         pipelines.report_batch(self.rt, batch)
         return batch_views.get_batch(self.rt, batch_id)
+
+    def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
+        control.stop_execution(self.rt, pipeline, execution_id, abandon, reason)
+
+    def retry_stage(self, pipeline: str, execution_id: str, stage: str, mode: str) -> None:
+        control.retry_stage(self.rt, pipeline, execution_id, stage, mode)
+
+    def put_approval_result(
+        self, pipeline: str, stage: str, action: str, token: str, status: str, summary: str, by: str
+    ) -> dict[str, Any]:
+        return control.put_approval_result(self.rt, pipeline, stage, action, token, status, summary, by)
+
+    def set_transition(
+        self, pipeline: str, stage: str, transition_type: str, enabled: bool, reason: str, by: str
+    ) -> None:
+        control.set_transition(self.rt, pipeline, stage, transition_type, enabled, reason, by)
+
+    def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str:
+        return rollback.rollback_stage(self.rt, pipeline, stage, target_execution_id, by)
 
     def close(self) -> None:
         self.rt.db.dispose()

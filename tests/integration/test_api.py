@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -175,3 +176,55 @@ def test_openapi_document_lists_every_route(client: FlaskClient) -> None:
 def _camel(name: str) -> str:
     first, *rest = name.split("_")
     return first + "".join(part.title() for part in rest)
+
+
+def test_control_calls_stop_retry_approve_transitions_and_rollback_over_http(
+    client: FlaskClient, repo: GitRepo, run_jobs: Any
+) -> None:
+    from tests.support.approvals import gated_pipeline
+
+    repo.commit({"README": "one"})
+    assert client.post("/api/v1/pipelines", data=gated_pipeline("ops", repo.url), headers=YAML).status_code == 201
+    first = client.post("/api/v1/pipelines/ops/executions", json={}).get_json()["pipelineExecutionId"]
+    run_jobs()
+    shown = client.get(f"/api/v1/executions/{first}").get_json()
+    review = shown["stages"][1]["actions"][0]
+    assert review["token"], shown
+
+    approval = {"stageName": "Gate", "actionName": "Review", "token": review["token"], "by": "carol"}
+    bad = client.post("/api/v1/pipelines/ops/approvals", json={**approval, "result": "yes"})
+    assert (bad.status_code, bad.get_json()["error"]) == (400, "InvalidRequest")
+    rejected = client.post("/api/v1/pipelines/ops/approvals", json={**approval, "result": {"status": "Rejected"}})
+    assert rejected.status_code == 200, rejected.get_json()
+    again = client.post("/api/v1/pipelines/ops/approvals", json={**approval, "result": {"status": "Approved"}})
+    assert again.status_code == 409
+    run_jobs()
+    assert client.get(f"/api/v1/executions/{first}").get_json()["status"] == "Failed"
+
+    missing = client.post(f"/api/v1/pipelines/ops/executions/{first}/retry", json={"stageName": "Gate"})
+    assert (missing.status_code, missing.get_json()["message"]) == (400, "'retryMode' is required")
+    retried = client.post(
+        f"/api/v1/pipelines/ops/executions/{first}/retry", json={"stageName": "Gate", "retryMode": "ALL_ACTIONS"}
+    )
+    assert retried.status_code == 202, retried.get_json()
+    run_jobs()
+    assert client.get(f"/api/v1/executions/{first}").get_json()["status"] == "InProgress"
+
+    disabled = client.post("/api/v1/pipelines/ops/stages/Release/disable", json={"transitionType": "Inbound"})
+    assert disabled.status_code == 400  # a reason is required
+    disabled = client.post(
+        "/api/v1/pipelines/ops/stages/Release/disable", json={"transitionType": "Inbound", "reason": "freeze"}
+    )
+    assert disabled.get_json() == {"stageName": "Release", "transitionType": "Inbound", "enabled": False}
+    assert client.get("/api/v1/pipelines/ops").get_json()["disabledTransitions"]["Release"]["reason"] == "freeze"
+    enabled = client.post("/api/v1/pipelines/ops/stages/Release/enable", json={"transitionType": "Inbound"})
+    assert enabled.status_code == 200
+
+    stopped = client.post(f"/api/v1/pipelines/ops/executions/{first}/stop", json={"abandon": True, "reason": "x"})
+    assert stopped.status_code == 202
+    assert client.get(f"/api/v1/executions/{first}").get_json()["status"] == "Stopped"
+    twice = client.post(f"/api/v1/pipelines/ops/executions/{first}/stop", json={"abandon": "yes"})
+    assert twice.status_code == 400
+    rollback = client.post("/api/v1/pipelines/ops/stages/Gate/rollback", json={"targetPipelineExecutionId": first})
+    assert rollback.status_code == 409
+    assert "did not succeed in stage Gate" in rollback.get_json()["message"]
