@@ -17,7 +17,7 @@ from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.errors import InvalidRequest, Unauthorized
-from conveyor.pipeline import definitions, views
+from conveyor.pipeline import definitions, events, views
 from conveyor.pipeline import service as pipelines
 from handlers.context import runtime
 
@@ -100,6 +100,21 @@ def list_executions() -> Response:
 @bp.get("/executions/<execution_id>")
 def get_execution(execution_id: str) -> Response:
     return jsonify(views.get_execution(runtime(), execution_id))
+
+
+@bp.get("/executions/<execution_id>/events")
+def execution_events(execution_id: str) -> Response:
+    views.get_execution(runtime(), execution_id)  # a 404 for an unknown execution, not an empty list
+    return jsonify(
+        {"events": events.list_events(runtime(), execution_id=execution_id, after=_after(), limit=_limit(100))}
+    )
+
+
+@bp.get("/events")
+def list_events() -> Response:
+    """State changes in the order they happened; `?after=<id>` resumes where a reader stopped."""
+    pipeline = request.args.get("pipeline")
+    return jsonify({"events": events.list_events(runtime(), pipeline=pipeline, after=_after(), limit=_limit(100))})
 
 
 @bp.get("/builds")
@@ -219,4 +234,11 @@ def _limit(default: int = 20) -> int:
     raw = request.args.get("limit", str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("'limit' must be a whole number from 1 to 1000")
+    return int(raw)
+
+
+def _after() -> int:
+    raw = request.args.get("after", "0")
+    if not raw.isdigit():
+        raise InvalidRequest("'after' must be an event id (a whole number)")
     return int(raw)

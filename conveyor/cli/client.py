@@ -19,7 +19,7 @@ from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
 from conveyor.config import Settings
 from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
-from conveyor.pipeline import control, definitions, rollback, views
+from conveyor.pipeline import control, definitions, events, rollback, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from jobs.runtime import make_runtime, prepare
@@ -50,6 +50,7 @@ class Client(Protocol):
     def list_batches(self, project: str | None, limit: int) -> list[dict[str, Any]]: ...
     def get_batch(self, batch_id: str) -> dict[str, Any]: ...
     def stop_batch(self, batch_id: str) -> dict[str, Any]: ...
+    def execution_events(self, execution_id: str) -> list[dict[str, Any]]: ...
     def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None: ...
     def retry_stage(self, pipeline: str, execution_id: str, stage: str, mode: str) -> None: ...
     def put_approval_result(
@@ -184,6 +185,9 @@ class HttpClient:
 
     def stop_batch(self, batch_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/batches/{batch_id}/stop").json())
+
+    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/executions/{execution_id}/events", params={"limit": 1000}).json()["events"])
 
     def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
         body = {"abandon": abandon, "reason": reason}
@@ -333,6 +337,10 @@ class LocalClient:
         batch = batches.stop_batch(self.rt, batch_id)
         pipelines.report_batch(self.rt, batch)
         return batch_views.get_batch(self.rt, batch_id)
+
+    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
+        views.get_execution(self.rt, execution_id)
+        return events.list_events(self.rt, execution_id=execution_id, limit=1000)
 
     def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
         control.stop_execution(self.rt, pipeline, execution_id, abandon, reason)

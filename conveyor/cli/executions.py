@@ -77,6 +77,24 @@ def show(context: Context, execution_id: str, output: str) -> None:
     print_table(["STAGE", "ACTION", "PROVIDER", "STATUS", "EXTERNAL ID", "SUMMARY"], rows)
 
 
+@executions.command("events")
+@click.argument("execution_id")
+@output_option
+@pass_context
+def events(context: Context, execution_id: str, output: str) -> None:
+    """Every state change of an execution, oldest first."""
+    found = context.client.execution_events(execution_id)
+    if output == "json":
+        print_json(found)
+        return
+    rows = []
+    for event in found:
+        detail = event["detail"]
+        where = ".".join(detail[k] for k in ("stage", "action") if k in detail) or "(execution)"
+        rows.append([event["time"], where, status_text(detail["state"]), (detail.get("summary") or "")[:80]])
+    print_table(["TIME", "WHERE", "STATE", "SUMMARY"], rows)
+
+
 def _revision(execution: dict[str, Any]) -> str:
     revisions = execution.get("sourceRevisions") or []
     return str((revisions[0].get("revisionId") or "")[:12]) if revisions else ""

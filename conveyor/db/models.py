@@ -165,6 +165,23 @@ class ActionExecution(Base):
     ended_at: Mapped[datetime | None]
 
 
+class PipelineEvent(Base):
+    """One state change, as EventBridge would carry it; ids only grow, so a reader resumes after the last it saw."""
+
+    __tablename__ = "pipeline_events"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), index=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("pipeline_executions.id", ondelete="CASCADE"), index=True)
+    detail_type: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class BuildProject(Base):
     """A CodeBuild project. A name that was never registered is created on first use with the defaults."""
 

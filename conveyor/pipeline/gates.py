@@ -27,6 +27,7 @@ from conveyor.db import lock
 from conveyor.db.models import Pipeline, PipelineExecution, StageExecution, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import NotFound
+from conveyor.pipeline import events
 from conveyor.pipeline.definitions import load_definition
 from conveyor.pipeline.spec import PipelineDefinition
 from conveyor.pipeline.status import ExecutionStatus, StageStatus
@@ -93,9 +94,9 @@ def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
             if _mode_of(session, waiter) == PARALLEL:  # a waiter of another version, in another mode: not ours
                 continue
             if _arrival(waiter) < _arrival(execution):
-                supersede(waiter, execution.id)
+                supersede(session, waiter, execution.id)
             else:
-                supersede(execution, waiter.id)
+                supersede(session, execution, waiter.id)
                 return True
         return disabled or bool(held)
     mine = execution.waiting_since if execution.waiting_stage == stage else None
@@ -103,12 +104,13 @@ def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
     return disabled or bool(held) or bool(ahead)
 
 
-def supersede(waiting: PipelineExecution, newer_id: str) -> None:
+def supersede(session: Session, waiting: PipelineExecution, newer_id: str) -> None:
     now = utcnow()
     waiting.status = ExecutionStatus.SUPERSEDED.value
     waiting.status_summary = f"Superseded by the newer execution {newer_id}"
     waiting.waiting_stage = waiting.waiting_since = None
     waiting.ended_at = waiting.updated_at = now
+    events.execution_changed(session, waiting, waiting.status)
 
 
 def wake_next(session: Session, outbox: Outbox, pipeline_id: int, stage: str, mode: str) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution, utcnow
-from conveyor.pipeline import engine
+from conveyor.pipeline import engine, events
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus
 
 AUTO_RETRY = "autoStageRetryAttempt"
@@ -45,7 +45,7 @@ def save_state(
 ) -> None:
     """Write what changed between two states; new action attempts are written by whoever starts them."""
     now = utcnow()
-    _save_stages(session, execution, after, now)
+    _save_stages(session, execution, before, after, now)
     if after.waiting != execution.waiting_stage:
         execution.waiting_stage, execution.waiting_since = after.waiting, now if after.waiting else None
     for key, row in current_actions(execution).items():
@@ -55,16 +55,26 @@ def save_state(
         elif status.value != row.status and status.final:
             row.status = status.value
             row.ended_at = row.ended_at or now
+            events.action_changed(session, execution, row)
     if after.status is not before.status:
         execution.status = after.status.value
         execution.status_summary = failure_summary(execution, after) or after.summary
         execution.ended_at = now if after.status.final else None
+        events.execution_changed(session, execution, after.status.value, resumed=before.status.final)
     execution.updated_at = now
 
 
-def _save_stages(session: Session, execution: PipelineExecution, after: engine.ExecutionState, now: datetime) -> None:
+def _save_stages(
+    session: Session,
+    execution: PipelineExecution,
+    before: engine.ExecutionState,
+    after: engine.ExecutionState,
+    now: datetime,
+) -> None:
     rows = {s.name: s for s in execution.stages}
     for position, (name, status) in enumerate(after.stages.items()):
+        if before.stages.get(name) is not status:
+            events.stage_changed(session, execution, name, status.value, resumed=name in before.stages)
         row = rows.get(name)
         if row is None:
             row = StageExecution(execution_id=execution.id, name=name, position=position, status=status.value)

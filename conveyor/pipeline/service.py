@@ -18,7 +18,7 @@ from conveyor.build.status import BuildStatus
 from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, utcnow
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
-from conveyor.pipeline import engine, gates
+from conveyor.pipeline import engine, events, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
@@ -89,6 +89,7 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action.output_artifacts = outcome.output_artifacts
         action.output_variables = outcome.output_variables
         action.ended_at = utcnow()
+        events.action_changed(session, locked.execution, action)
         settle(rt, session, outbox, locked)
         return True
 
@@ -168,6 +169,8 @@ def settle(
     state = state or before
     if state.status.final and state == before:
         return
+    if not before.stages and before.waiting is None and before.status is ExecutionStatus.IN_PROGRESS:
+        events.execution_changed(session, execution, ExecutionStatus.IN_PROGRESS.value)  # its first settle
     while True:
         stage = engine.entering(definition, state)
         blocked = frozenset({stage}) if stage and gates.is_blocked(session, locked, stage) else frozenset()
@@ -268,7 +271,9 @@ def _start_action(
     except (UnresolvedReference, ActionConfigurationError) as exc:
         row.status, row.summary, row.error_code = ActionStatus.FAILED.value, str(exc), "ConfigurationError"
         row.ended_at = utcnow()
+        events.action_changed(session, execution, row)
         return engine.ActionResult(start.stage, start.action, ActionStatus.FAILED)
+    events.action_changed(session, execution, row)
     return None
 
 

@@ -114,3 +114,45 @@ def test_reports_are_kept_and_shown_with_their_failed_cases(
     [report] = client.get(f"/api/v1/builds/{build_id}/reports").get_json()["reports"]
     failed = client.get(f"/api/v1/reports/{report['id']}?status=failed").get_json()["testCases"]
     assert [c["name"] for c in failed] == ["broken"]
+
+
+def test_approve_reject_stop_retry_transitions_and_events_from_the_cli(
+    cli, repo: GitRepo, tmp_path: Path, run_jobs
+) -> None:
+    from tests.support.approvals import gated_pipeline
+
+    repo.commit({"README": "one"})
+    path = tmp_path / "gated.yml"
+    path.write_text(gated_pipeline("ops", repo.url))
+    assert cli("pipeline", "create", "-f", str(path)).exit_code == 0
+    nothing = cli("pipeline", "approve", "ops", "Gate", "Review")
+    assert nothing.exit_code == 1
+    assert "no approval of Gate.Review waiting in pipeline ops: give --token" in nothing.output
+
+    first = json.loads(cli("pipeline", "start", "ops", "--output", "json").output)["pipelineExecutionId"]
+    run_jobs()
+    rejected = cli("pipeline", "reject", "ops", "Gate", "Review", "--summary", "not yet")
+    assert rejected.exit_code == 0, rejected.output
+    run_jobs()
+    assert json.loads(cli("executions", "show", first, "--output", "json").output)["status"] == "Failed"
+
+    assert cli("executions", "retry", first, "Gate").exit_code == 0
+    run_jobs()
+    disabled = cli("pipeline", "disable-transition", "ops", "Release", "--reason", "freeze")
+    assert disabled.exit_code == 0, disabled.output
+    approved = cli("pipeline", "approve", "ops", "Gate", "Review", "--summary", "ok now")
+    assert "approved Gate.Review of pipeline ops" in approved.output
+    run_jobs()
+    assert json.loads(cli("executions", "show", first, "--output", "json").output)["waitingForStage"] == "Release"
+    assert cli("pipeline", "enable-transition", "ops", "Release").exit_code == 0
+    run_jobs()
+    stopped = cli("executions", "stop", first, "--abandon", "--reason", "done here")
+    assert "abandoning execution" in stopped.output
+    shown = json.loads(cli("executions", "show", first, "--output", "json").output)
+    assert (shown["status"], shown["statusSummary"]) == ("Stopped", "Stopped and abandoned: done here")
+
+    events = cli("executions", "events", first)
+    assert events.exit_code == 0
+    assert "Gate.Review" in events.output
+    assert "RESUMED" in events.output
+    assert "Rejected by" in events.output
