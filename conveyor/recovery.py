@@ -8,6 +8,9 @@ The reconciler runs in the scheduler process every few seconds. For each dispatc
 
 A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
 InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
+
+Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
+Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
+from conveyor.pipeline import job_reports
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.status import ActionStatus
@@ -39,6 +43,7 @@ class ReconcileReport:
     retried: list[str] = field(default_factory=list)
     given_up: list[str] = field(default_factory=list)
     queue_timed_out: list[str] = field(default_factory=list)
+    jobs_timed_out: list[str] = field(default_factory=list)  # Lambda actions whose job was never reported on
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -69,6 +74,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     for kind, subject_id, reason in abandoned:
         give_up(rt, Kind(kind), subject_id, reason)
     report.queue_timed_out = expire_queued_builds(rt, now)
+    report.jobs_timed_out = job_reports.expire_jobs(rt, now)
     return report
 
 

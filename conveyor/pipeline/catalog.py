@@ -97,6 +97,23 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         required=frozenset({"ProjectName"}),
         optional=frozenset({"PrimarySource", "EnvironmentVariables", "BatchEnabled", "CombineArtifacts"}),
     ),
+    ("Invoke", "Lambda"): ProviderSpec(
+        "Invoke",
+        "Lambda",
+        frozenset({"AWS"}),
+        (0, 5),
+        (0, 5),
+        required=frozenset({"FunctionName"}),
+        optional=frozenset({"UserParameters"}),
+    ),
+    ("Compute", "Commands"): ProviderSpec(
+        "Compute",
+        "Commands",
+        frozenset({"AWS"}),
+        (1, 10),
+        (0, 1),
+        optional=frozenset({"EnvironmentType", "ComputeType", "VpcId", "Subnets", "SecurityGroupIds"}),
+    ),
 }
 
 

@@ -7,6 +7,7 @@ themselves live in the pure engine; this module only loads, applies and saves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -19,7 +20,7 @@ from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecu
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine
-from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
+from conveyor.pipeline.actions import ActionStart, codebuild, outcome_of_build, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
@@ -103,8 +104,17 @@ def advance(rt: Runtime, execution_id: str) -> None:
         _advance_locked(rt, session, outbox, execution)
 
 
-def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcome) -> bool:
-    """Record an action's result and advance its execution; False when the action had already ended."""
+def complete_action(
+    rt: Runtime,
+    action_execution_id: str,
+    outcome: ActionOutcome,
+    still: Callable[[ActionExecution], bool] | None = None,
+) -> bool:
+    """Record an action's result and advance its execution; False when the action had already ended.
+
+    `still`, when given, is asked about the action under the execution's lock: False leaves everything as it is
+    (the condition a caller checked before no longer holds) and returns False.
+    """
     with rt.transaction() as (session, outbox):
         action = session.get(ActionExecution, action_execution_id)
         if action is None:
@@ -112,6 +122,8 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         execution = lock(session, PipelineExecution, action.execution_id)
         assert execution is not None
         session.refresh(action)
+        if still is not None and not still(action):
+            return False
         before = _state_of(execution)
         result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
         if engine.record(before, result) is before:
@@ -121,6 +133,8 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action.error_code = outcome.error_code
         action.output_artifacts = outcome.output_artifacts
         action.output_variables = outcome.output_variables
+        if outcome.external_execution_id is not None:
+            action.external_execution_id = outcome.external_execution_id
         action.ended_at = utcnow()
         _advance_locked(rt, session, outbox, execution)
         return True
@@ -138,7 +152,7 @@ def report_build(rt: Runtime, build: Build) -> None:
     if build.action_execution_id is None:
         return
     declaration = action_declaration(rt, build.action_execution_id)
-    complete_action(rt, build.action_execution_id, codebuild.outcome_of(build, declaration.output_artifacts))
+    complete_action(rt, build.action_execution_id, outcome_of_build(declaration, build))
 
 
 def report_batch(rt: Runtime, batch: BuildBatch) -> None:
@@ -263,9 +277,8 @@ def _start_action(
     session.flush()
     artifacts = {name: record for a in execution.actions for name, record in (a.output_artifacts or {}).items()}
     try:
-        row.resolved_configuration = resolve_configuration(
-            declaration.configuration, _variable_scope(execution, definition)
-        )
+        scope = _variable_scope(execution, definition)
+        row.resolved_configuration = resolve_configuration(declaration.configuration, scope)
         context = ActionStart(
             session=session,
             outbox=outbox,
@@ -276,6 +289,7 @@ def _start_action(
             action=row,
             input_artifacts={name: artifacts[name] for name in declaration.input_artifacts},
             configuration=row.resolved_configuration,
+            variables=scope,
         )
         starter_for(declaration)(context)
     except (UnresolvedReference, ActionConfigurationError) as exc:

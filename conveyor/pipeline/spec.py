@@ -9,7 +9,7 @@ semantics: stage 1 holds only sources, artifacts flow forward, names are unique,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
+from conveyor.pipeline import compute_spec
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
 from conveyor.pipeline.variables import check_references
 from conveyor.specfile import Document, ProblemList, load_document
@@ -47,6 +48,12 @@ class ActionDeclaration:
     region: str | None = None
     role_arn: str | None = None
     timeout_in_minutes: int | None = None  # Approval actions only
+    # Commands actions only: their shell commands, the variables they export, their `{name, value, type}`
+    # environment variables, and the `files` globs of each output artifact
+    commands: tuple[str, ...] = ()
+    output_variables: tuple[str, ...] = ()
+    environment_variables: tuple[dict[str, str], ...] = ()
+    output_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_source(self) -> bool:
@@ -128,6 +135,10 @@ def _action(data: dict[str, Any]) -> ActionDeclaration:
         region=data.get("region"),
         role_arn=data.get("roleArn"),
         timeout_in_minutes=data.get("timeoutInMinutes"),
+        commands=tuple(data.get("commands", [])),
+        output_variables=tuple(data.get("outputVariables", [])),
+        environment_variables=tuple(dict(v) for v in data.get("environmentVariables", [])),
+        output_files={a["name"]: tuple(a["files"]) for a in data.get("outputArtifacts", []) if "files" in a},
     )
 
 
@@ -151,6 +162,8 @@ def _schema_problems(error: Any) -> list[tuple[SpecPath, str]]:
         return [((*path, str(key)), f"unknown key {key!r}") for key in error.instance if key not in known]
     if error.validator == "pattern":
         return [(path, f"{error.instance!r} does not match {error.validator_value}")]
+    if error.validator == "maxLength":  # jsonschema's message repeats the whole text
+        return [(path, f"is {len(error.instance)} characters long, above the limit of {error.validator_value}")]
     if error.validator in ("minItems", "maxItems"):  # jsonschema's message repeats the whole list
         bound = "at least" if error.validator == "minItems" else "at most"
         items = "item" if error.validator_value == 1 else "items"
@@ -163,7 +176,11 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(data))
     out.pop("version", None)  # server-managed
     if "pipelineType" not in out:
-        v2_features = any(k in out for k in V2_ONLY_FIELDS) or out.get("executionMode") in ("QUEUED", "PARALLEL")
+        v2_features = (
+            any(k in out for k in V2_ONLY_FIELDS)
+            or out.get("executionMode") in ("QUEUED", "PARALLEL")
+            or compute_spec.holds_commands_actions(out)
+        )
         out["pipelineType"] = "V2" if v2_features else "V1"
     out.setdefault("executionMode", "SUPERSEDED")
     for stage in out["stages"]:
@@ -195,6 +212,7 @@ def _check_pipeline_type(data: dict[str, Any], prefix: SpecPath, problems: Probl
         for key in V2_ONLY_FIELDS:
             if key in data:
                 problems.add((*prefix, key), f"'{key}' needs pipelineType V2")
+    compute_spec.check_pipeline_type(data, prefix, problems)
     if "artifactStore" in data and "artifactStores" in data:
         problems.add((*prefix, "artifactStores"), "give either artifactStore or artifactStores, not both")
 
@@ -244,6 +262,7 @@ def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList)
             (*path, "actionTypeId", "owner"), f"provider {spec.provider} has owner {'/'.join(sorted(spec.owners))}"
         )
     _check_counts(action, spec, path, problems)
+    compute_spec.check_action_fields(action, path, problems)
     _check_configuration(action.get("configuration", {}), spec, (*path, "configuration"), problems)
     if "timeoutInMinutes" in action and type_id["category"] != "Approval":
         problems.add((*path, "timeoutInMinutes"), "timeoutInMinutes may be set only on manual approval actions")
@@ -269,6 +288,8 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
         problems.add((*path, "OutputArtifactFormat"), "only CODE_ZIP is supported so far")
     if spec.provider == "CodeBuild":
         _check_codebuild(config, path, problems)
+    if spec.provider == "Commands":
+        compute_spec.check_configuration(config, path, problems)
 
 
 def _check_codebuild(config: dict[str, str], path: SpecPath, problems: ProblemList) -> None:
