@@ -165,7 +165,7 @@ def _current_job(session: Session, job_id: str) -> tuple[ActionExecution, Waitin
     lock(session, PipelineExecution, action.execution_id)
     session.refresh(action)
     if action.status != ActionStatus.IN_PROGRESS.value:
-        raise InvalidJobState(f"the job's action {action.stage_name}/{action.action_name} has ended: {action.status}")
+        raise InvalidJobState("this job's action has already ended")  # said before the id is checked: no detail
     job = waiting_job(action)
     if job is None or not job.holds(job_id):
         raise JobNotFound("no job in progress with this id (a continued job goes on under a new id)")

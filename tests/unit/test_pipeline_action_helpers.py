@@ -1,14 +1,19 @@
-"""Pure parts of the Commands and Lambda providers: the generated buildspec, project names, job ids and deadlines."""
+"""Pure parts of the Commands and Lambda providers: the generated buildspec, project names, job ids, deadlines and
+the artifact locations in a job event."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from conveyor.blobs import LocalBlobStore, S3BlobStore
 from conveyor.build.spec import parse_buildspec
 from conveyor.db.models import ActionExecution, new_id
+from conveyor.pipeline.actions.base import ActionRun
 from conveyor.pipeline.actions.commands import commands_buildspec, project_name
+from conveyor.pipeline.actions.lambda_invoke import job_event
 from conveyor.pipeline.actions.lambda_jobs import (
     WAITING_KEY,
     WaitingJob,
@@ -18,6 +23,7 @@ from conveyor.pipeline.actions.lambda_jobs import (
     new_job_id,
     waiting_job,
 )
+from conveyor.pipeline.spec import ActionDeclaration, ActionTypeId
 
 AWKWARD_COMMANDS = [
     "echo 'key: value' # not a comment for YAML",
@@ -101,3 +107,61 @@ def test_a_waiting_job_holds_only_its_own_id_and_expires_after_twenty_minutes() 
 def test_an_action_without_a_record_waits_on_no_job() -> None:
     assert waiting_job(ActionExecution(id=new_id(), output_artifacts={"Out": {"key": "k"}})) is None
     assert not WaitingJob(1, datetime.now(UTC)).holds(new_job_id(new_id()))  # not invoked yet: no id holds it
+
+
+def _run(outputs: tuple[str, ...]) -> ActionRun:
+    declaration = ActionDeclaration(
+        name="Notify",
+        type_id=ActionTypeId("Invoke", "AWS", "Lambda", "1"),
+        run_order=1,
+        configuration={"FunctionName": "f"},
+        input_artifacts=("Src",),
+        output_artifacts=outputs,
+    )
+    return ActionRun(
+        action_execution_id=new_id(),
+        execution_id="e-1",
+        pipeline_name="p",
+        declaration=declaration,
+        configuration={"FunctionName": "f", "UserParameters": "u"},
+        input_artifacts={"Src": {"key": "pipelines/p/e-1/Src.zip", "revision": "abc"}},
+        source_revisions={},
+    )
+
+
+def test_the_event_locates_artifacts_in_s3_when_the_blob_store_is_s3() -> None:
+    store = S3BlobStore("bucket", "prefix/dir", client=None)
+    event = job_event(store, _run(("Out",)), "job-1", continuation_token="again")
+
+    job = event["CodePipeline.job"]
+    assert job["id"] == "job-1"
+    assert job["data"]["continuationToken"] == "again"
+    assert job["data"]["inputArtifacts"] == [
+        {
+            "name": "Src",
+            "revision": "abc",
+            "location": {
+                "type": "S3",
+                "s3Location": {"bucketName": "bucket", "objectKey": "prefix/dir/pipelines/p/e-1/Src.zip"},
+            },
+        }
+    ]
+    assert (
+        job["data"]["outputArtifacts"][0]["location"]["s3Location"]["objectKey"] == "prefix/dir/pipelines/p/e-1/Out.zip"
+    )
+
+
+def test_the_event_gives_a_conveyor_location_for_a_local_blob_store(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path)
+    event = job_event(store, _run(()), "job-1", continuation_token=None)
+
+    data = event["CodePipeline.job"]["data"]
+    assert "continuationToken" not in data
+    assert data["outputArtifacts"] == []
+    assert data["inputArtifacts"][0]["location"] == {
+        "type": "Conveyor",
+        "conveyorLocation": {
+            "blobKey": "pipelines/p/e-1/Src.zip",
+            "url": (tmp_path / "pipelines/p/e-1/Src.zip").as_uri(),
+        },
+    }
