@@ -11,6 +11,9 @@ manual approval) past their deadline.
 
 A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
 InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
+
+Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
+Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
-from conveyor.pipeline import control
+from conveyor.pipeline import control, job_reports
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.status import ActionStatus
@@ -44,6 +47,7 @@ class ReconcileReport:
     given_up: list[str] = field(default_factory=list)
     queue_timed_out: list[str] = field(default_factory=list)
     actions_timed_out: list[str] = field(default_factory=list)
+    jobs_timed_out: list[str] = field(default_factory=list)  # Lambda actions whose job was never reported on
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -75,6 +79,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
         give_up(rt, Kind(kind), subject_id, reason)
     report.queue_timed_out = expire_queued_builds(rt, now)
     report.actions_timed_out = control.expire_deadlines(rt, now)
+    report.jobs_timed_out = job_reports.expire_jobs(rt, now)
     return report
 
 

@@ -35,14 +35,17 @@ def run_scheduler(settings: Settings, *, once: bool = False) -> None:
         except Exception:  # SQL or Redis away for a moment: the next pass tries again
             log.exception("reconcile pass failed")
         else:
-            if report.resent or report.retried or report.given_up or report.queue_timed_out or report.actions_timed_out:
+            timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
+            if report.resent or report.retried or report.given_up or timed_out:
                 log.info(
-                    "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s",
+                    "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"
+                    " jobs timed out %s",
                     report.resent,
                     report.retried,
                     report.given_up,
                     report.queue_timed_out,
                     report.actions_timed_out,
+                    report.jobs_timed_out,
                 )
         if once:
             return

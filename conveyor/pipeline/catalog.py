@@ -145,6 +145,23 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
             }
         ),
     ),
+    ("Invoke", "Lambda"): ProviderSpec(
+        "Invoke",
+        "Lambda",
+        frozenset({"AWS"}),
+        (0, 5),
+        (0, 5),
+        required=frozenset({"FunctionName"}),
+        optional=frozenset({"UserParameters"}),
+    ),
+    ("Compute", "Commands"): ProviderSpec(
+        "Compute",
+        "Commands",
+        frozenset({"AWS"}),
+        (1, 10),
+        (0, 1),
+        optional=frozenset({"EnvironmentType", "ComputeType", "VpcId", "Subnets", "SecurityGroupIds"}),
+    ),
 }
 
 

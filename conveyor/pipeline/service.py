@@ -7,6 +7,7 @@ themselves live in the pure engine; this module only loads, applies and saves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecu
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import engine, events, gates
-from conveyor.pipeline.actions import ActionStart, codebuild, starter_for
+from conveyor.pipeline.actions import ActionStart, codebuild, outcome_of_build, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
 from conveyor.pipeline.records import current_actions, next_attempt, save_state, state_of
@@ -69,15 +70,24 @@ def advance(rt: Runtime, execution_id: str) -> None:
         settle(rt, session, outbox, gates.lock_execution(session, execution_id))
 
 
-def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcome) -> bool:
-    """Record an action's result and advance its execution; False when the action had already ended."""
+def complete_action(
+    rt: Runtime,
+    action_execution_id: str,
+    outcome: ActionOutcome,
+    still: Callable[[ActionExecution], bool] | None = None,
+) -> bool:
+    """Record an action's result and advance its execution; False when the action had already ended.
+
+    `still`, when given, is asked about the action under the execution's lock: False leaves everything as it is
+    (the condition a caller checked before no longer holds) and returns False.
+    """
     with rt.transaction() as (session, outbox):
         action = session.get(ActionExecution, action_execution_id)
         if action is None:
             raise NotFound(f"no action execution {action_execution_id}")
         locked = gates.lock_execution(session, action.execution_id)
         session.refresh(action)
-        if action.retired:
+        if action.retired or (still is not None and not still(action)):
             return False
         before = state_of(locked.execution)
         result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
@@ -88,6 +98,8 @@ def complete_action(rt: Runtime, action_execution_id: str, outcome: ActionOutcom
         action.error_code = outcome.error_code
         action.output_artifacts = outcome.output_artifacts
         action.output_variables = outcome.output_variables
+        if outcome.external_execution_id is not None:
+            action.external_execution_id = outcome.external_execution_id
         action.ended_at = utcnow()
         events.action_changed(session, locked.execution, action)
         settle(rt, session, outbox, locked)
@@ -106,7 +118,7 @@ def report_build(rt: Runtime, build: Build) -> None:
     if build.action_execution_id is None:
         return
     declaration = action_declaration(rt, build.action_execution_id)
-    complete_action(rt, build.action_execution_id, codebuild.outcome_of(build, declaration.output_artifacts))
+    complete_action(rt, build.action_execution_id, outcome_of_build(declaration, build))
 
 
 def report_batch(rt: Runtime, batch: BuildBatch) -> None:
@@ -253,9 +265,8 @@ def _start_action(
     session.flush()
     artifacts = {n: record for a in current_actions(execution).values() for n, record in a.output_artifacts.items()}
     try:
-        row.resolved_configuration = resolve_configuration(
-            declaration.configuration, _variable_scope(execution, definition)
-        )
+        scope = _variable_scope(execution, definition)
+        row.resolved_configuration = resolve_configuration(declaration.configuration, scope)
         context = ActionStart(
             session=session,
             outbox=outbox,
@@ -266,6 +277,7 @@ def _start_action(
             action=row,
             input_artifacts={name: artifacts[name] for name in declaration.input_artifacts},
             configuration=row.resolved_configuration,
+            variables=scope,
         )
         starter_for(declaration)(context)
     except (UnresolvedReference, ActionConfigurationError) as exc:

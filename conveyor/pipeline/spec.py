@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
-from conveyor.pipeline import s3_configuration, stack_config
+from conveyor.pipeline import compute_spec, s3_configuration, stack_config
 from conveyor.pipeline.catalog import ProviderSpec, provider_spec
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
@@ -50,6 +50,12 @@ class ActionDeclaration:
     region: str | None = None
     role_arn: str | None = None
     timeout_in_minutes: int | None = None  # Approval actions only
+    # Commands actions only: their shell commands, the variables they export, their `{name, value, type}`
+    # environment variables, and the `files` globs of each output artifact
+    commands: tuple[str, ...] = ()
+    output_variables: tuple[str, ...] = ()
+    environment_variables: tuple[dict[str, str], ...] = ()
+    output_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_source(self) -> bool:
@@ -133,6 +139,10 @@ def _action(data: dict[str, Any]) -> ActionDeclaration:
         region=data.get("region"),
         role_arn=data.get("roleArn"),
         timeout_in_minutes=data.get("timeoutInMinutes"),
+        commands=tuple(data.get("commands", [])),
+        output_variables=tuple(data.get("outputVariables", [])),
+        environment_variables=tuple(dict(v) for v in data.get("environmentVariables", [])),
+        output_files={a["name"]: tuple(a["files"]) for a in data.get("outputArtifacts", []) if "files" in a},
     )
 
 
@@ -156,6 +166,8 @@ def _schema_problems(error: Any) -> list[tuple[SpecPath, str]]:
         return [((*path, str(key)), f"unknown key {key!r}") for key in error.instance if key not in known]
     if error.validator == "pattern":
         return [(path, f"{error.instance!r} does not match {error.validator_value}")]
+    if error.validator == "maxLength":  # jsonschema's message repeats the whole text
+        return [(path, f"is {len(error.instance)} characters long, above the limit of {error.validator_value}")]
     if error.validator in ("minItems", "maxItems"):  # jsonschema's message repeats the whole list
         bound = "at least" if error.validator == "minItems" else "at most"
         items = "item" if error.validator_value == 1 else "items"
@@ -168,7 +180,11 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(data))
     out.pop("version", None)  # server-managed
     if "pipelineType" not in out:
-        v2_features = any(k in out for k in V2_ONLY_FIELDS) or out.get("executionMode") in ("QUEUED", "PARALLEL")
+        v2_features = (
+            any(k in out for k in V2_ONLY_FIELDS)
+            or out.get("executionMode") in ("QUEUED", "PARALLEL")
+            or compute_spec.holds_commands_actions(out)
+        )
         out["pipelineType"] = "V2" if v2_features else "V1"
     out.setdefault("executionMode", "SUPERSEDED")
     for stage in out["stages"]:
@@ -201,6 +217,7 @@ def _check_pipeline_type(data: dict[str, Any], prefix: SpecPath, problems: Probl
         for key in V2_ONLY_FIELDS:
             if key in data:
                 problems.add((*prefix, key), f"'{key}' needs pipelineType V2")
+    compute_spec.check_pipeline_type(data, prefix, problems)
     if "artifactStore" in data and "artifactStores" in data:
         problems.add((*prefix, "artifactStores"), "give either artifactStore or artifactStores, not both")
 
@@ -250,6 +267,7 @@ def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList)
             (*path, "actionTypeId", "owner"), f"provider {spec.provider} has owner {'/'.join(sorted(spec.owners))}"
         )
     _check_counts(action, spec, path, problems)
+    compute_spec.check_action_fields(action, path, problems)
     _check_configuration(action.get("configuration", {}), spec, (*path, "configuration"), problems)
     if spec.provider == "CloudFormation":
         _check_cloudformation(action, path, problems)
@@ -282,6 +300,8 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
     elif (spec.category, spec.provider) == ("Deploy", "S3"):
         unresolved = {key for key, value in config.items() if references(value)}  # judged when the action starts
         _add_each(s3_configuration.deploy_problems(config, unresolved), path, problems)
+    elif spec.provider == "Commands":
+        compute_spec.check_configuration(config, path, problems)
 
 
 def _add_each(found: list[ConfigurationProblem], path: SpecPath, problems: ProblemList) -> None:

@@ -8,17 +8,19 @@ A reference names a namespace and a key (both case-sensitive):
 * the `namespace` of an action that runs before the referring one (an earlier stage, or a lower runOrder in the
   same stage): that action's output variables.
 
-A definition is checked when it is saved: a reference to an unknown namespace, to an action that does not run
-first, to an undeclared pipeline variable, or to a key a provider never outputs is an error at the configuration
-key that holds it. At run time references are resolved just before the action starts, by substitution in each
-configuration value; a key the producing action did not output fails the referring action, naming the reference.
+References may stand in configuration values and, in Commands actions, in `commands` and in the values of
+`environmentVariables`. A definition is checked when it is saved: a reference to an unknown namespace, to an action
+that does not run first, to an undeclared pipeline variable, or to a key a provider never outputs (for a Commands
+action: a name missing from its `outputVariables`) is an error at the field that holds it. At run time references
+are resolved just before the action starts, by substitution in each value; a key the producing action did not
+output fails the referring action, naming the reference.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,24 +65,27 @@ def resolve_configuration(configuration: Mapping[str, str], scope: Scope) -> dic
 
 
 def _resolve(field: str, value: str, scope: Scope) -> str:
-    in_json = field in JSON_CONFIGURATION_KEYS
+    return resolve_text(value, scope, f"configuration {field}", json_escaped=field in JSON_CONFIGURATION_KEYS)
+
+
+def resolve_text(value: str, scope: Scope, where: str, *, json_escaped: bool = False) -> str:
+    """`value` with its references replaced; UnresolvedReference names the reference and `where` it stands."""
 
     def substitute(match: re.Match[str]) -> str:
         reference = Reference(match.group(1), match.group(2))
         values = scope.get(reference.namespace)
         if values is None:
             raise UnresolvedReference(
-                f"{reference} in configuration {field}: namespace {reference.namespace!r} has no variables "
-                "in this execution"
+                f"{reference} in {where}: namespace {reference.namespace!r} has no variables in this execution"
             )
         if reference.key not in values:
             offered = ", ".join(sorted(values)) or "none"
             raise UnresolvedReference(
-                f"{reference} in configuration {field}: namespace {reference.namespace!r} has no variable "
-                f"{reference.key!r} (it has: {offered})"
+                f"{reference} in {where}: namespace {reference.namespace!r} has no variable {reference.key!r} "
+                f"(it has: {offered})"
             )
         text = str(values[reference.key])
-        return json.dumps(text)[1:-1] if in_json else text  # a commit message's quotes keep the JSON whole
+        return json.dumps(text)[1:-1] if json_escaped else text  # a commit message's quotes keep the JSON whole
 
     return REFERENCE.sub(substitute, value)
 
@@ -115,9 +120,9 @@ def check_references(data: dict[str, Any], prefix: SpecPath, problems: ProblemLi
                 producers.setdefault(action["namespace"], (s_index, action["runOrder"], action))
     for s_index, stage in enumerate(data["stages"]):
         for a_index, action in enumerate(stage["actions"]):
-            path = (*prefix, "stages", s_index, "actions", a_index, "configuration")
+            path = (*prefix, "stages", s_index, "actions", a_index)
             is_source = action["actionTypeId"]["category"] == "Source"
-            for key, value in action.get("configuration", {}).items():
+            for where, value in referring_texts(action):
                 for reference in references(str(value)):
                     problem = (
                         f"{reference}: a source action's configuration decides which pushes start the pipeline "
@@ -126,7 +131,17 @@ def check_references(data: dict[str, Any], prefix: SpecPath, problems: ProblemLi
                         else _reference_problem(reference, (s_index, action["runOrder"]), declared, producers)
                     )
                     if problem:
-                        problems.add((*path, key), problem)
+                        problems.add((*path, *where), problem)
+
+
+def referring_texts(action: dict[str, Any]) -> Iterator[tuple[SpecPath, Any]]:
+    """Every value of an action that may hold references, with its path inside the action."""
+    for key, value in action.get("configuration", {}).items():
+        yield ("configuration", key), value
+    for index, command in enumerate(action.get("commands", [])):
+        yield ("commands", index), command
+    for index, variable in enumerate(action.get("environmentVariables", [])):
+        yield ("environmentVariables", index, "value"), variable.get("value", "")
 
 
 def _reference_problem(
@@ -157,4 +172,8 @@ def _reference_problem(
     if spec is not None and spec.output_variables is not None and reference.key not in spec.output_variables:
         offered = ", ".join(sorted(spec.output_variables)) or "no variables"
         return f"{reference}: {type_id['provider']} actions output {offered}"
+    exported = action.get("outputVariables", [])
+    if type_id["provider"] == "Commands" and reference.key not in exported:
+        listed = f"only {', '.join(exported)} (its outputVariables)" if exported else "nothing (no outputVariables)"
+        return f"{reference}: action {action['name']!r} exports {listed}"
     return None

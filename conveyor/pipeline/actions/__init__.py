@@ -3,15 +3,26 @@
 Starting an action happens inside the transaction that advanced the execution: a starter writes the rows its work
 needs and adds dispatches to the outbox. Providers that do their work themselves (a source fetch, an AWS call)
 start with `queue_run`; the job then calls the provider's runner with an `ActionRun` and reports its
-`ActionOutcome` through `service.complete_action`. Providers whose work is another engine's (CodeBuild) report
-when that work ends.
+`ActionOutcome` through `service.complete_action`. An outcome still InProgress records nothing: the action waits on
+(a Lambda action waits for its function's report). Providers whose work is another engine's (CodeBuild, Commands)
+report when that work ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from conveyor.pipeline.actions import approval, cloudformation, codebuild, git_source, s3_deploy, s3_source
+from conveyor.db.models import Build
+from conveyor.pipeline.actions import (
+    approval,
+    cloudformation,
+    codebuild,
+    commands,
+    git_source,
+    lambda_invoke,
+    s3_deploy,
+    s3_source,
+)
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart
 from conveyor.pipeline.definitions import action_in_context
 from conveyor.pipeline.spec import ActionDeclaration
@@ -30,6 +41,8 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "S3"): s3_source.start,
     ("Deploy", "S3"): s3_deploy.start,
     ("Deploy", "CloudFormation"): cloudformation.start,
+    ("Invoke", "Lambda"): lambda_invoke.start,
+    ("Compute", "Commands"): commands.start,
 }
 
 RUNNERS: dict[tuple[str, str], Runner] = {
@@ -39,11 +52,19 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("Source", "S3"): s3_source.fetch,
     ("Deploy", "S3"): s3_deploy.deploy,
     ("Deploy", "CloudFormation"): cloudformation.deploy,
+    ("Invoke", "Lambda"): lambda_invoke.run,
 }
 
 
 def starter_for(declaration: ActionDeclaration) -> Starter:
     return STARTERS[(declaration.type_id.category, declaration.type_id.provider)]
+
+
+def outcome_of_build(declaration: ActionDeclaration, build: Build) -> ActionOutcome:
+    """What a finished build reports to the action that started it (CodeBuild, or Commands)."""
+    if declaration.type_id.provider == "Commands":
+        return commands.outcome_of(build, declaration)
+    return codebuild.outcome_of(build, declaration.output_artifacts)
 
 
 def run_action(rt: Runtime, action_execution_id: str) -> ActionOutcome:
@@ -65,4 +86,13 @@ def run_action(rt: Runtime, action_execution_id: str) -> ActionOutcome:
     return RUNNERS[(declaration.type_id.category, declaration.type_id.provider)](rt, run)
 
 
-__all__ = ["ActionOutcome", "ActionRun", "ActionStart", "Runner", "Starter", "run_action", "starter_for"]
+__all__ = [
+    "ActionOutcome",
+    "ActionRun",
+    "ActionStart",
+    "Runner",
+    "Starter",
+    "outcome_of_build",
+    "run_action",
+    "starter_for",
+]

@@ -31,6 +31,8 @@ class ActionStart:
     action: ActionExecution
     input_artifacts: dict[str, dict[str, Any]]  # artifact name → {"key": blob key, "revision": …}
     configuration: dict[str, str]  # the declaration's, with its variable references resolved
+    # the namespaces this action may read (`#{namespace.key}`), for references outside the configuration
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ActionOutcome:
     error_code: str | None = None
     output_artifacts: dict[str, Any] = field(default_factory=dict)
     output_variables: dict[str, str] = field(default_factory=dict)
+    external_execution_id: str | None = None  # when given, replaces the one the action had
 
 
 def artifact_key(pipeline_name: str, execution_id: str, artifact_name: str) -> str:

@@ -24,18 +24,8 @@ from conveyor.queues import build_queue
 
 def start(context: ActionStart) -> None:
     declaration, configuration = context.declaration, context.configuration
-    names = list(declaration.input_artifacts)
-    primary = configuration.get("PrimarySource") or names[0]
-    names.sort(key=lambda name: name != primary)
-    inputs = [
-        BuildInput(
-            name,
-            context.input_artifacts[name]["key"],
-            context.input_artifacts[name].get("revision"),
-            context.input_artifacts[name].get("repository_url"),
-        )
-        for name in names
-    ]
+    primary = configuration.get("PrimarySource") or declaration.input_artifacts[0]
+    inputs = build_inputs(context, primary)
     try:
         overrides = variable_overrides(configuration.get("EnvironmentVariables") or "[]")
     except ValueError as exc:
@@ -58,7 +48,25 @@ def start(context: ActionStart) -> None:
         batch = submit_batch(context.session, context.outbox, project, combine_artifacts=combine, **started)
         context.action.external_execution_id = batch.id
         return
-    build = submit_build(context.session, context.settings, project, **started)
+    queue_build(context, submit_build(context.session, context.settings, project, **started))
+
+
+def build_inputs(context: ActionStart, primary: str) -> list[BuildInput]:
+    """The action's input artifacts as a build's sources, the primary one first."""
+    names = sorted(context.declaration.input_artifacts, key=lambda name: name != primary)
+    return [
+        BuildInput(
+            name,
+            context.input_artifacts[name]["key"],
+            context.input_artifacts[name].get("revision"),
+            context.input_artifacts[name].get("repository_url"),
+        )
+        for name in names
+    ]
+
+
+def queue_build(context: ActionStart, build: Build) -> None:
+    """Make a submitted build the action's work and hand it to its compute type's queue."""
     context.action.external_execution_id = build.id
     context.outbox.add(
         Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
