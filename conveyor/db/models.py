@@ -161,6 +161,8 @@ class ActionExecution(Base):
     output_variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # the configuration with its `#{namespace.key}` references resolved, as the action started with it
     resolved_configuration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # what the provider keeps while the action waits on the outside world (a Lambda action's current job)
+    provider_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 

@@ -15,7 +15,6 @@ from conveyor.pipeline.actions.base import ActionRun
 from conveyor.pipeline.actions.commands import commands_buildspec, project_name
 from conveyor.pipeline.actions.lambda_invoke import job_event
 from conveyor.pipeline.actions.lambda_jobs import (
-    WAITING_KEY,
     WaitingJob,
     action_of_job,
     job_hash,
@@ -88,14 +87,14 @@ def test_a_string_that_is_no_job_id_names_no_action(text: str) -> None:
 
 
 def test_a_waiting_job_holds_only_its_own_id_and_expires_after_twenty_minutes() -> None:
-    action = ActionExecution(id=new_id(), output_artifacts={})
+    action = ActionExecution(id=new_id(), output_artifacts={}, status="InProgress")
     job_id = new_job_id(action.id)
     since = datetime(2030, 1, 1, tzinfo=UTC)
     keep_waiting_job(action, WaitingJob(2, since, job_hash(job_id), continuation_token="step-2"))
 
     job = waiting_job(action)
     assert job == WaitingJob(2, since, job_hash(job_id), "step-2")
-    assert job_id not in str(action.output_artifacts[WAITING_KEY])  # only its hash is kept
+    assert job_id not in str(action.provider_state)  # only its hash is kept
     assert job.holds(job_id)
     assert not job.holds(new_job_id(action.id))
     assert not job.expired(since + timedelta(minutes=20))

@@ -15,8 +15,7 @@ While the action waits it keeps one record, a `WaitingJob`:
 * `continuation_token`: what the previous job asked the next invocation to carry;
 * `report`: an accepted success report, waiting for a job to check the output artifacts and finish the action.
 
-The action row has no column for such state, so the record lives in its `output_artifacts` under `WAITING_KEY`, a
-name no artifact can have; the action's real output artifacts replace it when the action ends.
+The record lives in the action row's `provider_state` and counts only while the action is in progress.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor.db.models import ActionExecution
+from conveyor.pipeline.status import ActionStatus
 
 TIMEOUT = timedelta(minutes=20)  # CodePipeline's timeout for Lambda invoke actions
-WAITING_KEY = "(waiting job)"
 _JOB_ID = re.compile(r"(?P<action>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[0-9a-f]{32}\Z")
 
 
@@ -68,11 +67,11 @@ def action_of_job(job_id: str) -> str | None:
 
 def waiting_job(action: ActionExecution) -> WaitingJob | None:
     """The job an action waits on; None when it waits on none (it ended, or is no Lambda action)."""
-    record = (action.output_artifacts or {}).get(WAITING_KEY)
-    if not isinstance(record, dict):
+    record = action.provider_state
+    if not isinstance(record, dict) or action.status != ActionStatus.IN_PROGRESS.value:
         return None
     return WaitingJob(**{**record, "since": datetime.fromisoformat(record["since"])})
 
 
 def keep_waiting_job(action: ActionExecution, job: WaitingJob) -> None:
-    action.output_artifacts = {WAITING_KEY: {**asdict(job), "since": job.since.isoformat()}}
+    action.provider_state = {**asdict(job), "since": job.since.isoformat()}
