@@ -27,6 +27,7 @@ class Kind(str, Enum):
     """What a dispatch asks for; each kind has one job function in `jobs/`."""
 
     ADVANCE = "pipeline.advance"  # subject: a pipeline execution id
+    CONDITION = "stage.condition"  # subject: "<execution id>|<stage>|<beforeEntry or onSuccess>"
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)

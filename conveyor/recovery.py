@@ -30,7 +30,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
-from conveyor.pipeline import control, job_reports
+from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.status import ActionStatus
@@ -113,6 +113,11 @@ def _give_up_action(rt: Runtime, action_execution_id: str, reason: str) -> None:
     pipelines.complete_action(rt, action_execution_id, outcome)
 
 
+def _give_up_condition(rt: Runtime, subject: str, reason: str) -> None:
+    record = {"summary": f"Conveyor could not check the condition: {reason}", "rules": []}
+    condition_checks.complete_condition(rt, subject, False, record)
+
+
 def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
     build = builds.give_up(rt, build_id, reason)
     if build is not None:
@@ -145,6 +150,7 @@ def expire_queued_builds(rt: Runtime, now: datetime | None = None) -> list[str]:
 GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.ADVANCE: _give_up_advance,
     Kind.ACTION: _give_up_action,
+    Kind.CONDITION: _give_up_condition,
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,

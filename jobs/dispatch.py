@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 JOB_FUNCTIONS = {
     Kind.ADVANCE: "jobs.pipeline.advance",
     Kind.ACTION: "jobs.actions.run",
+    Kind.CONDITION: "jobs.conditions.check",
     Kind.BUILD: "jobs.build.run",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",

@@ -131,6 +131,8 @@ class StageExecution(Base):
     status: Mapped[str] = mapped_column(String(16))
     # retryStageMetadata: autoStageRetryAttempt, manualStageRetryAttempt, latestRetryTrigger
     retry: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "beforeEntry" / "onSuccess" → {"status", "summary", "rules": [{"name", "status", "summary"}]}
+    conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
 

@@ -13,6 +13,7 @@ current action attempt, the stage it waits to enter, and the automatic retries i
 * `stop(state, abandon)` asks the execution to stop: nothing new starts; with `abandon`, the actions in progress
   are abandoned, otherwise they finish first.
 * `retry(definition, state, stage, mode)` makes a failed or stopped stage run again (RetryStageExecution).
+* `record_condition(state, stage, kind, status)` applies the result of a stage condition's rules (an event).
 
 Rules (CodePipeline's, §3.1 and §3.5 of the AWS semantics):
 
@@ -22,6 +23,9 @@ Rules (CodePipeline's, §3.1 and §3.5 of the AWS semantics):
 * when an action fails, its running siblings finish, no later group starts, and the stage fails once nothing in
   it is running; then the stage's `onFailure` applies: RETRY runs it again once (automatic retry), ROLLBACK asks
   for a rollback of the stage, and otherwise the execution fails;
+* a stage with a `beforeEntry` condition checks it (a command to the caller) before its first action starts; a
+  failed check fails the stage (result FAIL) or skips it (SKIP). A stage with an `onSuccess` condition checks it
+  once every action succeeded; a failed check fails the stage (FAIL) or fails it and asks for a rollback (ROLLBACK);
 * the execution succeeds when every stage succeeded;
 * a final state is final: nothing changes it, except a retry of a failed or stopped stage.
 """
@@ -32,10 +36,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from conveyor.pipeline.spec import PipelineDefinition, StageDeclaration
-from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus
+from conveyor.pipeline.status import ActionStatus, ConditionStatus, ExecutionStatus, StageStatus
 
 ActionKey = tuple[str, str]  # (stage name, action name)
+ConditionKey = tuple[str, str]  # (stage name, "beforeEntry" | "onSuccess")
 RETRY_MODES = ("FAILED_ACTIONS", "ALL_ACTIONS")
+BEFORE_ENTRY, ON_SUCCESS = "beforeEntry", "onSuccess"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class ExecutionState:
     summary: str | None = None
     waiting: str | None = None  # the stage this execution waits to enter
     auto_retries: Mapping[str, int] = field(default_factory=dict)  # automatic retries used, by stage
+    conditions: Mapping[ConditionKey, ConditionStatus] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,8 @@ class StartAction:
 class Transition:
     state: ExecutionState
     start: tuple[StartAction, ...] = ()
-    rollback: str | None = None  # a stage whose onFailure asks for a rollback
+    rollback: str | None = None  # a stage whose onFailure (or failed onSuccess condition) asks for a rollback
+    check: tuple[ConditionKey, ...] = ()  # stage conditions whose rules must run now
 
 
 class RetryRefused(ValueError):
@@ -78,6 +86,14 @@ def record(state: ExecutionState, result: ActionResult) -> ExecutionState:
     if state.actions.get(key) is not ActionStatus.IN_PROGRESS or not result.status.final:
         return state
     return replace(state, actions={**state.actions, key: result.status})
+
+
+def record_condition(state: ExecutionState, stage: str, kind: str, status: ConditionStatus) -> ExecutionState:
+    """Apply a condition's result; ignored unless that condition is being checked."""
+    key = (stage, kind)
+    if state.conditions.get(key) is not ConditionStatus.IN_PROGRESS or status is ConditionStatus.IN_PROGRESS:
+        return state
+    return replace(state, conditions={**state.conditions, key: status})
 
 
 def entering(definition: PipelineDefinition, state: ExecutionState) -> str | None:
@@ -93,33 +109,90 @@ def advance(definition: PipelineDefinition, state: ExecutionState, blocked: froz
         return Transition(state)
     if state.status is ExecutionStatus.STOPPING:
         return Transition(_settle_stop(state))
-    stages = dict(state.stages)
-    actions = dict(state.actions)
-    retries = dict(state.auto_retries)
-    starts: list[StartAction] = []
+    run = _Run(dict(state.stages), dict(state.actions), dict(state.auto_retries), dict(state.conditions))
     for stage in definition.stages:
-        if stages.get(stage.name) is StageStatus.SUCCEEDED:
+        if run.stages.get(stage.name) in (StageStatus.SUCCEEDED, StageStatus.SKIPPED):
             continue
-        if stage.name not in stages and stage.name in blocked:
-            waiting = replace(state, stages=stages, actions=actions, auto_retries=retries, waiting=stage.name)
-            return Transition(waiting, tuple(starts))
-        stages[stage.name] = StageStatus.IN_PROGRESS
-        outcome, failed = _progress_stage(stage, actions, starts)
-        if outcome is StageStatus.FAILED and _retries_automatically(stage, retries):
-            retries[stage.name] = retries.get(stage.name, 0) + 1
-            _clear_for_retry(stage, actions, stage.rules.on_failure.retry_mode if stage.rules.on_failure else "")
-            outcome, failed = _progress_stage(stage, actions, starts)
-        running = replace(state, stages=stages, actions=actions, auto_retries=retries, waiting=None)
-        if outcome is None:
-            return Transition(running, tuple(starts))
-        stages[stage.name] = outcome
-        if outcome is StageStatus.FAILED:
-            summary = f"Stage {stage.name} failed: action {failed} did not succeed"
-            final = replace(running, status=ExecutionStatus.FAILED, summary=summary)
-            rule = stage.rules.on_failure
-            return Transition(final, tuple(starts), stage.name if rule and rule.result == "ROLLBACK" else None)
-    done = replace(state, status=ExecutionStatus.SUCCEEDED, stages=stages, actions=actions, summary=None)
-    return Transition(replace(done, auto_retries=retries, waiting=None), tuple(starts))
+        if stage.name not in run.stages and stage.name in blocked:
+            return run.transition(replace(state, waiting=stage.name))
+        run.stages[stage.name] = StageStatus.IN_PROGRESS
+        held = _settle_stage(stage, run, replace(state, waiting=None))
+        if held is not None:
+            return held
+    done = replace(state, status=ExecutionStatus.SUCCEEDED, summary=None, waiting=None)
+    return run.transition(done)
+
+
+def _settle_stage(stage: StageDeclaration, run: _Run, state: ExecutionState) -> Transition | None:
+    """Move one entered stage on; a transition when the execution stops here, None when the next stage may go."""
+    entry = run.gate(stage, BEFORE_ENTRY)
+    if entry is None:
+        return run.transition(state)
+    if entry is ConditionStatus.FAILED:
+        condition = stage.rules.before_entry
+        if condition is not None and condition.result == "SKIP":
+            run.stages[stage.name] = StageStatus.SKIPPED
+            return None
+        return run.fail(state, stage, f"Stage {stage.name} failed: its beforeEntry condition failed", False)
+    outcome, failed = _progress_stage(stage, run.actions, run.starts)
+    if outcome is StageStatus.FAILED and _retries_automatically(stage, run.retries):
+        run.retries[stage.name] = run.retries.get(stage.name, 0) + 1
+        _clear_for_retry(stage, run.actions, stage.rules.on_failure.retry_mode if stage.rules.on_failure else "")
+        outcome, failed = _progress_stage(stage, run.actions, run.starts)
+    if outcome is None:
+        return run.transition(state)
+    if outcome is StageStatus.FAILED:
+        rule = stage.rules.on_failure
+        summary = f"Stage {stage.name} failed: action {failed} did not succeed"
+        return run.fail(state, stage, summary, rule is not None and rule.result == "ROLLBACK")
+    success = run.gate(stage, ON_SUCCESS)
+    if success is None:
+        return run.transition(state)
+    if success is ConditionStatus.FAILED:
+        condition = stage.rules.on_success
+        summary = f"Stage {stage.name} failed: its onSuccess condition failed"
+        return run.fail(state, stage, summary, condition is not None and condition.result == "ROLLBACK")
+    run.stages[stage.name] = StageStatus.SUCCEEDED
+    return None
+
+
+@dataclass
+class _Run:
+    """What one `advance` changes, and the commands it gives."""
+
+    stages: dict[str, StageStatus]
+    actions: dict[ActionKey, ActionStatus]
+    retries: dict[str, int]
+    conditions: dict[ConditionKey, ConditionStatus]
+    starts: list[StartAction] = field(default_factory=list)
+    checks: list[ConditionKey] = field(default_factory=list)
+
+    def gate(self, stage: StageDeclaration, kind: str) -> ConditionStatus | None:
+        """The outcome of the stage's `kind` condition: SUCCEEDED when it passed (or there is none), FAILED, or None
+        while its rules run (starting them if they were not started)."""
+        condition = stage.rules.before_entry if kind == BEFORE_ENTRY else stage.rules.on_success
+        if condition is None:
+            return ConditionStatus.SUCCEEDED
+        key = (stage.name, kind)
+        status = self.conditions.get(key)
+        if status is None:
+            self.conditions[key] = ConditionStatus.IN_PROGRESS
+            self.checks.append(key)
+            return None
+        if status is ConditionStatus.IN_PROGRESS:
+            return None
+        return ConditionStatus.FAILED if status is ConditionStatus.FAILED else ConditionStatus.SUCCEEDED
+
+    def fail(self, state: ExecutionState, stage: StageDeclaration, summary: str, rollback: bool) -> Transition:
+        self.stages[stage.name] = StageStatus.FAILED
+        failed = replace(state, status=ExecutionStatus.FAILED, summary=summary, waiting=None)
+        return self.transition(failed, stage.name if rollback else None)
+
+    def transition(self, state: ExecutionState, rollback: str | None = None) -> Transition:
+        settled = replace(
+            state, stages=self.stages, actions=self.actions, auto_retries=self.retries, conditions=self.conditions
+        )
+        return Transition(settled, tuple(self.starts), rollback, tuple(self.checks))
 
 
 def stop(
@@ -139,7 +212,12 @@ def stop(
         for key, status in state.actions.items()
     }
     stages = {name: StageStatus.STOPPING if s is StageStatus.IN_PROGRESS else s for name, s in state.stages.items()}
-    return replace(state, status=ExecutionStatus.STOPPING, stages=stages, actions=actions, summary=reason)
+    conditions = {
+        key: ConditionStatus.CANCELLED if status is ConditionStatus.IN_PROGRESS else status
+        for key, status in state.conditions.items()
+    }
+    stopping = replace(state, status=ExecutionStatus.STOPPING, stages=stages, actions=actions, summary=reason)
+    return replace(stopping, conditions=conditions)
 
 
 def retry(definition: PipelineDefinition, state: ExecutionState, stage_name: str, mode: str) -> ExecutionState:
@@ -157,11 +235,16 @@ def retry(definition: PipelineDefinition, state: ExecutionState, stage_name: str
         raise RetryRefused(f"stage {stage_name} is {shown}: only a failed or stopped stage can be retried")
     stage = definition.stage(stage_name)
     actions = dict(state.actions)
-    if not any(actions.get((stage_name, a.name)) in _UNSUCCESSFUL for a in stage.actions):
-        raise RetryRefused(f"stage {stage_name} has no failed action to retry")
+    condition_failed = state.conditions.get((stage_name, ON_SUCCESS)) is ConditionStatus.FAILED
+    failed_action = any(actions.get((stage_name, a.name)) in _UNSUCCESSFUL for a in stage.actions)
+    if not failed_action and not (condition_failed and mode == "ALL_ACTIONS"):
+        hint = " (its onSuccess condition failed: retry ALL_ACTIONS)" if condition_failed else ""
+        raise RetryRefused(f"stage {stage_name} has no failed action to retry{hint}")
     _clear_for_retry(stage, actions, mode)
     stages = {**state.stages, stage_name: StageStatus.IN_PROGRESS}
-    return replace(state, status=ExecutionStatus.IN_PROGRESS, stages=stages, actions=actions, summary=None)
+    conditions = {key: status for key, status in state.conditions.items() if key != (stage_name, ON_SUCCESS)}
+    retried = replace(state, status=ExecutionStatus.IN_PROGRESS, stages=stages, actions=actions, summary=None)
+    return replace(retried, conditions=conditions)
 
 
 def _settle_stop(state: ExecutionState) -> ExecutionState:

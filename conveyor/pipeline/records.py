@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution, utcnow
 from conveyor.pipeline import engine, events
-from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus
+from conveyor.pipeline.status import ActionStatus, ConditionStatus, ExecutionStatus, StageStatus
 
 AUTO_RETRY = "autoStageRetryAttempt"
 MANUAL_RETRY = "manualStageRetryAttempt"
@@ -37,6 +37,11 @@ def state_of(execution: PipelineExecution) -> engine.ExecutionState:
         summary=execution.status_summary,
         waiting=execution.waiting_stage,
         auto_retries={s.name: s.retry[AUTO_RETRY] for s in execution.stages if AUTO_RETRY in (s.retry or {})},
+        conditions={
+            (s.name, kind): ConditionStatus(check["status"])
+            for s in execution.stages
+            for kind, check in (s.conditions or {}).items()
+        },
     )
 
 
@@ -86,9 +91,23 @@ def _save_stages(
                 row.ended_at = None
         if status not in (StageStatus.IN_PROGRESS, StageStatus.STOPPING) and row.ended_at is None:
             row.ended_at = now
+        _save_conditions(row, name, after)
         automatic = after.auto_retries.get(name, 0)
         if automatic != (row.retry or {}).get(AUTO_RETRY, 0):
             row.retry = {**(row.retry or {}), AUTO_RETRY: automatic, LATEST_TRIGGER: "AutomatedStageRetry"}
+
+
+def _save_conditions(row: StageExecution, stage: str, after: engine.ExecutionState) -> None:
+    """Condition statuses as the engine has them; a retry that forgets one drops its record."""
+    stored = dict(row.conditions or {})
+    wanted = {kind: status for (name, kind), status in after.conditions.items() if name == stage}
+    changed = {kind for kind in stored if kind not in wanted}
+    for kind, status in wanted.items():
+        if stored.get(kind, {}).get("status") != status.value:
+            stored[kind] = {**stored.get(kind, {}), "status": status.value}
+            changed.add(kind)
+    if changed:
+        row.conditions = {kind: check for kind, check in stored.items() if kind in wanted}
 
 
 def failure_summary(execution: PipelineExecution, state: engine.ExecutionState) -> str | None:

@@ -19,7 +19,7 @@ from conveyor.build.status import BuildStatus
 from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, utcnow
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
-from conveyor.pipeline import engine, events, gates
+from conveyor.pipeline import conditions, engine, events, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, outcome_of_build, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome
 from conveyor.pipeline.definitions import action_in_context, find_pipeline, load_definition
@@ -192,6 +192,8 @@ def settle(
         save_state(session, execution, saved, transition.state)
         saved = transition.state
         rollbacks += [transition.rollback] if transition.rollback else []
+        for stage_name, kind in transition.check:
+            conditions.queue_check(outbox, execution.id, definition, stage_name, kind)
         failed = [
             result
             for start in transition.start

@@ -40,6 +40,16 @@ class ActionStatus(str, Enum):
         return self is not ActionStatus.IN_PROGRESS
 
 
+class ConditionStatus(str, Enum):
+    """A stage condition's check (CodePipeline's ConditionExecutionStatus)."""
+
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    OVERRIDDEN = "Overridden"
+
+
 class TriggerType(str, Enum):
     """What started an execution (CodePipeline's `triggerType`)."""
 

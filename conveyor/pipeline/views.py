@@ -96,6 +96,8 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
                 "startTime": iso(row.started_at) if row else None,
                 "endTime": iso(row.ended_at) if row else None,
                 "retryStageMetadata": row.retry if row and row.retry else None,
+                "beforeEntryConditionState": (row.conditions or {}).get("beforeEntry") if row else None,
+                "onSuccessConditionState": (row.conditions or {}).get("onSuccess") if row else None,
                 "actions": actions,
             }
         )

@@ -18,11 +18,12 @@ from conveyor.pipeline.engine import (
     advance,
     entering,
     record,
+    record_condition,
     retry,
     stop,
 )
 from conveyor.pipeline.spec import PipelineDefinition, from_document, parse_pipeline
-from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus
+from conveyor.pipeline.status import ActionStatus, ConditionStatus, ExecutionStatus, StageStatus
 
 SOURCE_TYPE = {"category": "Source", "owner": "AWS", "provider": "CodeStarSourceConnection", "version": "1"}
 BUILD_TYPE = {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}
@@ -437,3 +438,83 @@ def test_random_stops_and_retries_keep_every_rule(pipeline: PipelineDefinition, 
         if state.status is ExecutionStatus.STOPPED:
             assert IN_PROGRESS not in state.actions.values()
             assert StageStatus.STOPPING not in state.stages.values()
+
+
+# --- stage conditions --------------------------------------------------------------------------------------------
+
+ALWAYS = {
+    "name": "Window",
+    "ruleTypeId": {"category": "Rule", "provider": "DeploymentWindow"},
+    "configuration": {"Cron": "* * * ? * *"},
+}
+
+
+def _with_conditions(**conditions: dict[str, Any]) -> PipelineDefinition:
+    document = {
+        "name": "demo",
+        "pipelineType": "V2",
+        "stages": [
+            {"name": "Source", "actions": [source_action("Checkout")]},
+            {"name": "Build", "actions": [build_action("Compile")], **conditions},
+            {"name": "Deploy", "actions": [build_action("Ship")]},
+        ],
+    }
+    return parse_pipeline(json.dumps(document))
+
+
+def _condition(result: str) -> dict[str, Any]:
+    return {"conditions": [{"result": result, "rules": [ALWAYS]}]}
+
+
+def _at_build(pipeline: PipelineDefinition) -> Transition:
+    return finish(pipeline, advance(pipeline, ExecutionState()).state, "Source", "Checkout", SUCCEEDED)
+
+
+def test_a_before_entry_condition_is_checked_before_the_first_action_starts() -> None:
+    pipeline = _with_conditions(beforeEntry=_condition("FAIL"))
+    step = _at_build(pipeline)
+    assert step.check == (("Build", "beforeEntry"),)
+    assert step.start == ()
+    assert step.state.stages["Build"] is StageStatus.IN_PROGRESS
+    assert advance(pipeline, step.state) == Transition(step.state)  # checked once
+    passed = advance(pipeline, record_condition(step.state, "Build", "beforeEntry", ConditionStatus.SUCCEEDED))
+    assert starts(passed) == {("Build", "Compile")}
+    again = record_condition(passed.state, "Build", "beforeEntry", ConditionStatus.FAILED)
+    assert again is passed.state  # a late result changes nothing
+
+
+def test_a_failed_before_entry_condition_fails_or_skips_the_stage() -> None:
+    failing = _with_conditions(beforeEntry=_condition("FAIL"))
+    step = _at_build(failing)
+    failed = advance(failing, record_condition(step.state, "Build", "beforeEntry", ConditionStatus.FAILED))
+    assert failed.state.status is ExecutionStatus.FAILED
+    assert failed.state.summary == "Stage Build failed: its beforeEntry condition failed"
+    assert ("Build", "Compile") not in failed.state.actions
+
+    skipping = _with_conditions(beforeEntry=_condition("SKIP"))
+    step = _at_build(skipping)
+    skipped = advance(skipping, record_condition(step.state, "Build", "beforeEntry", ConditionStatus.FAILED))
+    assert skipped.state.stages["Build"] is StageStatus.SKIPPED
+    assert starts(skipped) == {("Deploy", "Ship")}
+
+
+def test_an_on_success_condition_decides_after_every_action_succeeded() -> None:
+    pipeline = _with_conditions(onSuccess=_condition("ROLLBACK"))
+    step = finish(pipeline, _at_build(pipeline).state, "Build", "Compile", SUCCEEDED)
+    assert step.check == (("Build", "onSuccess"),)
+    assert step.state.stages["Build"] is StageStatus.IN_PROGRESS
+    good = advance(pipeline, record_condition(step.state, "Build", "onSuccess", ConditionStatus.SUCCEEDED))
+    assert starts(good) == {("Deploy", "Ship")}
+    bad = advance(pipeline, record_condition(step.state, "Build", "onSuccess", ConditionStatus.FAILED))
+    assert bad.state.status is ExecutionStatus.FAILED
+    assert bad.rollback == "Build"
+    retried = advance(pipeline, retry(pipeline, bad.state, "Build", "ALL_ACTIONS"))
+    assert starts(retried) == {("Build", "Compile")}
+    assert ("Build", "onSuccess") not in retried.state.conditions  # checked again after the retry
+
+
+def test_stopping_cancels_a_condition_being_checked() -> None:
+    pipeline = _with_conditions(beforeEntry=_condition("FAIL"))
+    stopped = advance(pipeline, stop(_at_build(pipeline).state, abandon=False, reason="stop"))
+    assert stopped.state.status is ExecutionStatus.STOPPED
+    assert stopped.state.conditions[("Build", "beforeEntry")] is ConditionStatus.CANCELLED
