@@ -29,9 +29,11 @@ import time
 from types import FrameType
 
 from rq import SimpleWorker, Worker
+from sqlalchemy.orm import configure_mappers
 
 from conveyor.config import Settings, load_settings
 from conveyor.queues import DEFAULT_QUEUE, PIPELINE_QUEUE, build_queue, connect
+from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS
 from jobs.runtime import make_runtime, prepare, use_runtime
 
@@ -45,10 +47,21 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
         importlib.import_module(function.rpartition(".")[0])
     rt = make_runtime(settings)
     use_runtime(rt)
+    _warm(rt)
     os.register_at_fork(after_in_child=lambda: rt.db.dispose(close=False))  # a horse opens its own connections
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class(queue_names, connection=connect(settings))
     worker.work(burst=burst, logging_level="INFO")
+
+
+def _warm(rt: Runtime) -> None:
+    """Pay once, in the parent, what every forked work horse would otherwise pay on its first job: the mappers'
+    configuration and the database dialect's first-connect queries (the horse keeps the engine, not its sockets)."""
+    configure_mappers()
+    try:
+        rt.db.ping()
+    except Exception:  # the database is away for now: the horses connect when it is back
+        log.warning("could not reach the database while starting the worker", exc_info=True)
 
 
 def supervise(settings: Settings, builders: int, queue_names: list[str] | None = None, burst: bool = False) -> int:
