@@ -303,3 +303,28 @@ def test_transition_requests_are_checked(rt: Runtime, gated: str) -> None:
         control.set_transition(rt, gated, "Gate", "Inbound", enabled=False, reason="no; semicolons")
     with pytest.raises(NotFound, match="no stage named 'Nowhere'"):
         control.set_transition(rt, gated, "Nowhere", "Inbound", enabled=False, reason="x")
+
+
+# --- a definition updated mid-run -------------------------------------------------------------------------------
+
+
+def test_an_execution_keeps_its_version_when_the_pipeline_is_updated_mid_run(
+    rt: Runtime, gated: str, repo: GitRepo, run_jobs: Any
+) -> None:
+    running = _start(rt, gated, run_jobs)
+    renamed = gated_pipeline("gated", repo.url).replace("name: Release", "name: Production")
+    assert "Production" in renamed
+    definitions.update_pipeline(rt, gated, renamed)
+
+    answer(rt, gated, running, "Gate", "Review")
+    run_jobs()
+    execution = views.get_execution(rt, running)
+    assert execution["pipelineVersion"] == 1
+    assert [s["stageName"] for s in execution["stages"]] == ["Source", "Gate", "Release"]
+    assert stage_of(rt, running, "Release")["status"] == "InProgress"
+    answer(rt, gated, running, "Release", "Ship")
+    run_jobs()
+    assert status(rt, running) == "Succeeded"
+
+    newer = _start(rt, gated, run_jobs)
+    assert [s["stageName"] for s in views.get_execution(rt, newer)["stages"]] == ["Source", "Gate", "Production"]
