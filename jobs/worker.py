@@ -32,12 +32,15 @@ from rq import SimpleWorker, Worker
 from sqlalchemy.orm import configure_mappers
 
 from conveyor.config import Settings, load_settings
+from conveyor.db.models import ActionExecution, Build
+from conveyor.dispatch import claim
 from conveyor.queues import DEFAULT_QUEUE, PIPELINE_QUEUE, build_queue, connect
 from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS
 from jobs.runtime import make_runtime, prepare, use_runtime
 
 log = logging.getLogger("conveyor.worker")
+WARM_UP_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, settings: Settings | None = None) -> None:
@@ -56,10 +59,16 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
 
 def _warm(rt: Runtime) -> None:
     """Pay once, in the parent, what every forked work horse would otherwise pay on its first job: the mappers'
-    configuration and the database dialect's first-connect queries (the horse keeps the engine, not its sockets)."""
+    configuration, the database dialect's first-connect queries (the horse keeps the engine, not its sockets) and
+    the compilation of the statements every job starts with (claiming its dispatch, loading its build) — a claim of
+    a dispatch that does not exist, which finds nothing and changes nothing."""
     configure_mappers()
     try:
         rt.db.ping()
+        claim(rt.db, WARM_UP_ID, 0)
+        with rt.db.reader() as session:
+            session.get(Build, WARM_UP_ID)
+            session.get(ActionExecution, WARM_UP_ID)
     except Exception:  # the database is away for now: the horses connect when it is back
         log.warning("could not reach the database while starting the worker", exc_info=True)
 

@@ -104,21 +104,36 @@ def check_stage_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemL
             if kind != "onFailure" and not block.get("conditions"):
                 problems.add((*path, kind, "conditions"), f"'{kind}' needs one condition")
             for c_index, condition in enumerate(block.get("conditions") or []):
-                c_path = (*path, kind, "conditions", c_index)
-                if condition["result"] not in CONDITION_RESULTS[kind]:
-                    allowed = " or ".join(CONDITION_RESULTS[kind])
-                    problems.add((*c_path, "result"), f"a {kind} condition's result is {allowed}")
-                if parallel and condition["result"] == "ROLLBACK":
-                    problems.add((*c_path, "result"), "ROLLBACK is not available in PARALLEL execution mode")
-                for r_index, rule in enumerate(condition["rules"]):
-                    _check_rule(rule, (*c_path, "rules", r_index), problems)
-        failure = stage.get("onFailure") or {}
-        if failure.get("result") == "ROLLBACK" and parallel:
-            problems.add((*path, "onFailure", "result"), "ROLLBACK is not available in PARALLEL execution mode")
-        if "retryConfiguration" in failure and failure.get("result") != "RETRY":
-            problems.add((*path, "onFailure", "retryConfiguration"), "retryConfiguration goes with result RETRY")
-        if s_index == 0 and failure.get("result") == "ROLLBACK":
-            problems.add((*path, "onFailure", "result"), "the source stage cannot be rolled back")
+                _check_condition(kind, condition, parallel, (*path, kind, "conditions", c_index), problems)
+        _check_failure(stage.get("onFailure") or {}, parallel, s_index == 0, (*path, "onFailure"), problems)
+
+
+def _check_condition(
+    kind: str, condition: dict[str, Any], parallel: bool, path: SpecPath, problems: ProblemList
+) -> None:
+    if condition["result"] not in CONDITION_RESULTS[kind]:
+        article = "an" if kind.startswith("on") else "a"
+        allowed = " or ".join(CONDITION_RESULTS[kind])
+        problems.add((*path, "result"), f"the result of {article} {kind} condition is {allowed}")
+    elif parallel and condition["result"] == "ROLLBACK":
+        problems.add((*path, "result"), "ROLLBACK is not available in PARALLEL execution mode")
+    for r_index, rule in enumerate(condition["rules"]):
+        _check_rule(rule, (*path, "rules", r_index), problems)
+
+
+def _check_failure(
+    failure: dict[str, Any], parallel: bool, source_stage: bool, path: SpecPath, problems: ProblemList
+) -> None:
+    if failure.get("conditions"):
+        problems.add(
+            (*path, "conditions"), "conditions under onFailure are not run yet: give only result and retryConfiguration"
+        )
+    if failure.get("result") == "ROLLBACK" and parallel:
+        problems.add((*path, "result"), "ROLLBACK is not available in PARALLEL execution mode")
+    if "retryConfiguration" in failure and failure.get("result") != "RETRY":
+        problems.add((*path, "retryConfiguration"), "retryConfiguration goes with result RETRY")
+    if source_stage and failure.get("result") == "ROLLBACK":
+        problems.add((*path, "result"), "the source stage cannot be rolled back")
 
 
 def _check_rule(rule: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
