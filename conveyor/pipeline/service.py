@@ -181,8 +181,8 @@ def settle(
     state = state or before
     if state.status.final and state == before:
         return
-    if not before.stages and before.waiting is None and before.status is ExecutionStatus.IN_PROGRESS:
-        events.execution_changed(session, execution, ExecutionStatus.IN_PROGRESS.value)  # its first settle
+    if _first_settle(execution, before):
+        events.execution_changed(session, execution, ExecutionStatus.IN_PROGRESS.value)
     while True:
         stage = engine.entering(definition, state)
         blocked = frozenset({stage}) if stage and gates.is_blocked(session, locked, stage) else frozenset()
@@ -207,6 +207,13 @@ def settle(
     _release(session, outbox, locked, before, saved)
     for stage_name in rollbacks:
         _roll_back_automatically(session, outbox, execution, stage_name)
+
+
+def _first_settle(execution: PipelineExecution, state: engine.ExecutionState) -> bool:
+    """Whether this settle is the execution's first: nothing entered yet (a rollback's copied stages aside)."""
+    if state.status is not ExecutionStatus.IN_PROGRESS or state.waiting is not None:
+        return False
+    return execution.rollback_stage not in state.stages if execution.rollback_stage else not state.stages
 
 
 def _roll_back_automatically(session: Session, outbox: Outbox, execution: PipelineExecution, stage: str) -> None:

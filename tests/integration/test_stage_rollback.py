@@ -12,6 +12,7 @@ import pytest
 from conveyor.errors import Conflict, InvalidRequest, NotFound
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
+from conveyor.pipeline.events import list_events
 from conveyor.pipeline.rollback import rollback_stage
 from conveyor.runtime import Runtime
 from tests.support.gitrepo import GitRepo
@@ -94,6 +95,11 @@ def test_a_stage_rolled_back_by_hand_runs_again_on_the_targets_artifacts(
     assert [s["status"] for s in rollback["stages"]] == ["Succeeded"] * 3
     assert rollback["stages"][1]["actions"][0]["summary"] == f"From execution {first}"  # copied, not run again
     assert _deployed(rt, rollback_id) == "A"
+    told = [(e["detail"].get("stage"), e["detail"]["state"]) for e in list_events(rt, execution_id=rollback_id)]
+    assert told[0] == (None, "STARTED")
+    assert told[-1] == (None, "SUCCEEDED")
+    assert ("Deploy", "STARTED") in told
+    assert ("Build", "STARTED") not in told  # copied from the target, not run
 
 
 def test_rollback_requests_are_checked(rt: Runtime, repo: GitRepo, run_jobs: Any) -> None:
