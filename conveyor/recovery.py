@@ -119,7 +119,11 @@ def _give_up_condition(rt: Runtime, subject: str, reason: str) -> None:
 
 
 def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
+    """The build becomes FAULT; one that had ended already (its job failed while reporting) is reported again."""
     build = builds.give_up(rt, build_id, reason)
+    if build is None:
+        with rt.db.reader() as session:
+            build = session.get(Build, build_id)
     if build is not None:
         pipelines.report_build(rt, build)
 

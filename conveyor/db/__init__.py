@@ -122,9 +122,16 @@ def _insert_unless_present(table: Any, dialect: str, unique: str) -> Any:
     return insert(table).on_conflict_do_nothing(index_elements=[unique]).returning(table.c[unique])
 
 
-def lock(session: Session, model: type[T], key: Any) -> T | None:
-    """Load one row and hold it until the transaction ends (FOR UPDATE; SQLite holds the whole database)."""
-    return session.get(model, key, with_for_update=True, populate_existing=True)
+def lock(session: Session, model: type[T], key: Any, *, key_share: bool = False) -> T | None:
+    """Load one row and hold it until the transaction ends (FOR UPDATE; SQLite holds the whole database).
+
+    `key_share` locks FOR NO KEY UPDATE instead: the row's key does not change, so rows that refer to it (a foreign
+    key takes FOR KEY SHARE on the row it names) can still be inserted meanwhile. Parent rows that many children
+    refer to (a pipeline, which its executions and events name) must be locked this way, or two transactions that
+    each inserted a child and then lock the parent wait on each other.
+    """
+    for_update: Any = {"key_share": True} if key_share else True
+    return session.get(model, key, with_for_update=for_update, populate_existing=True)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -149,7 +149,7 @@ def set_transition(
     """
     with rt.transaction() as (session, outbox):
         found = find_pipeline(session, pipeline_name)
-        pipeline = lock(session, Pipeline, found.id)
+        pipeline = lock(session, Pipeline, found.id, key_share=True)
         assert pipeline is not None
         definition = load_definition(session, pipeline.id, pipeline.version)
         gate = _gated_stage(definition.stages, stage, transition_type)

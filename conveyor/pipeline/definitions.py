@@ -137,7 +137,7 @@ def describe(pipeline: Pipeline, definition: PipelineDefinition) -> dict[str, An
 def _find(session: Session, name: str, *, for_update: bool = False) -> Pipeline | None:
     query = select(Pipeline).where(Pipeline.name == name)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: see conveyor.db.lock
     return session.scalars(query).one_or_none()
 
 

@@ -10,7 +10,8 @@ Locking order. Every transaction that changes an execution of a SUPERSEDED or QU
 row first and the execution row second, so the checks below (who holds the stage, who waits) and the changes that
 follow them are serialised per pipeline, and superseding a waiting execution needs no lock of its own. A PARALLEL
 execution locks its own row first and the pipeline row only when it enters a stage; nothing holding the pipeline
-row ever locks a PARALLEL execution, so the two orders cannot deadlock.
+row ever locks a PARALLEL execution, so the two orders cannot deadlock. The pipeline row is locked FOR NO KEY
+UPDATE (see `conveyor.db.lock`): rows inserted meanwhile that refer to it (executions, events) do not wait.
 
 A stage is held by an execution while its stage execution is InProgress. A stop releases it at once (the stage is
 Stopping, then Stopped), as does a failure; a succeeded stage is released when the execution moves on.
@@ -52,7 +53,7 @@ class Locked:
     def lock_pipeline(self, session: Session) -> Pipeline:
         """The pipeline row, locked (a PARALLEL execution takes it only to enter a stage)."""
         if self.pipeline is None:
-            self.pipeline = lock(session, Pipeline, self.execution.pipeline_id)
+            self.pipeline = lock(session, Pipeline, self.execution.pipeline_id, key_share=True)
             assert self.pipeline is not None
         return self.pipeline
 
@@ -63,7 +64,10 @@ def lock_execution(session: Session, execution_id: str) -> Locked:
     if found is None:
         raise NotFound(f"no pipeline execution {execution_id}")
     definition = load_definition(session, found.pipeline_id, found.pipeline_version)
-    pipeline = None if definition.execution_mode == PARALLEL else lock(session, Pipeline, found.pipeline_id)
+    if definition.execution_mode == PARALLEL:
+        pipeline = None
+    else:
+        pipeline = lock(session, Pipeline, found.pipeline_id, key_share=True)
     execution = lock(session, PipelineExecution, execution_id)
     assert execution is not None
     return Locked(execution, definition, pipeline)

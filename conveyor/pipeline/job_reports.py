@@ -34,10 +34,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conveyor.db import lock
-from conveyor.db.models import ActionExecution, PipelineExecution, utcnow
+from conveyor.db.models import ActionExecution, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import ConveyorError
+from conveyor.pipeline import gates
 from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.actions.lambda_invoke import RUN_TIMEOUT_SECONDS
 from conveyor.pipeline.actions.lambda_jobs import TIMEOUT, WaitingJob, action_of_job, keep_waiting_job, waiting_job
@@ -162,7 +162,7 @@ def _current_job(session: Session, job_id: str) -> tuple[ActionExecution, Waitin
     action = session.get(ActionExecution, action_id) if action_id else None
     if action is None or (action.category, action.provider) != ("Invoke", "Lambda"):
         raise JobNotFound("no job with this id")
-    lock(session, PipelineExecution, action.execution_id)
+    gates.lock_execution(session, action.execution_id)
     session.refresh(action)
     if action.status != ActionStatus.IN_PROGRESS.value:
         raise InvalidJobState("this job's action has already ended")  # said before the id is checked: no detail

@@ -96,3 +96,41 @@ def test_parallel_mode_runs_executions_side_by_side(rt: Runtime, repo: GitRepo, 
         answer(rt, "side", execution_id, "Release", "Ship")
     run_jobs()
     assert [status(rt, e) for e in executions] == ["Succeeded"] * 3
+
+
+def test_approvals_answered_at_the_same_moment_all_move_their_executions_on(
+    rt: Runtime, repo: GitRepo, run_jobs: Any
+) -> None:
+    """Each answer records an event (which refers to the pipeline row) and then enters the next stage (which locks
+    that row): on PostgreSQL a plain FOR UPDATE there deadlocked two such transactions; FOR NO KEY UPDATE does not."""
+    import threading
+
+    from tests.support.approvals import token
+
+    repo.commit({"README": "one"})
+    for mode in ("PARALLEL", "QUEUED"):
+        definitions.create_pipeline(rt, gated_pipeline(f"crowd-{mode.lower()}", repo.url, mode=mode))
+    parallel = [_start(rt, "crowd-parallel", run_jobs) for _ in range(6)]
+    queued = _start(rt, "crowd-queued", run_jobs)
+    answers = [("crowd-parallel", e, token(rt, e, "Gate", "Review")) for e in parallel]
+    answers.append(("crowd-queued", queued, token(rt, queued, "Gate", "Review")))
+    barrier = threading.Barrier(len(answers))
+    errors: list[BaseException] = []
+
+    def approve(name: str, execution_id: str, approval_token: str) -> None:
+        barrier.wait()
+        try:
+            from conveyor.pipeline import control
+
+            control.put_approval_result(rt, name, "Gate", "Review", approval_token, "Approved", "", "crowd")
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=answer_) for answer_ in answers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    run_jobs()
+    assert all(stage_of(rt, e, "Release")["status"] == "InProgress" for e in [*parallel, queued])

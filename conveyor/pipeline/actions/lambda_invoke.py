@@ -33,8 +33,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from conveyor.blobs import BlobStore, S3BlobStore
 from conveyor.build.environment import ACCOUNT
-from conveyor.db import lock
-from conveyor.db.models import ActionExecution, PipelineExecution, utcnow
+from conveyor.db.models import ActionExecution, utcnow
+from conveyor.pipeline import gates
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart, queue_run
 from conveyor.pipeline.actions.lambda_jobs import (
     WaitingJob,
@@ -127,7 +127,7 @@ def _take_job(rt: Runtime, run: ActionRun, job_id: str) -> WaitingJob | None:
     """Under the execution's lock: the job to work on, now known by `job_id` unless a report already ended it."""
     with rt.db.session() as session:
         action = session.get_one(ActionExecution, run.action_execution_id)
-        lock(session, PipelineExecution, action.execution_id)
+        gates.lock_execution(session, action.execution_id)
         session.refresh(action)
         job = waiting_job(action)
         if action.status != ActionStatus.IN_PROGRESS.value or job is None:
