@@ -376,3 +376,7 @@ class ReportFileCoverage(Base):
     lines_missed: Mapped[int]
     branches_covered: Mapped[int]
     branches_missed: Mapped[int]
+
+
+# The deploy engine's tables join the same metadata (they import Base from here, so this import comes last).
+from conveyor.db import deploy_models  # noqa: E402, F401
