@@ -42,12 +42,12 @@ def openapi() -> Response:
 
 @bp.post("/pipelines")
 def create_pipeline() -> tuple[Response, int]:
-    return jsonify(definitions.create_pipeline(runtime(), _definition_text(), _source_name())), 201
+    return jsonify(definitions.create_pipeline(runtime(), definition_text(), source_name())), 201
 
 
 @bp.put("/pipelines/<name>")
 def update_pipeline(name: str) -> Response:
-    return jsonify(definitions.update_pipeline(runtime(), name, _definition_text(), _source_name()))
+    return jsonify(definitions.update_pipeline(runtime(), name, definition_text(), source_name()))
 
 
 @bp.get("/pipelines")
@@ -73,12 +73,12 @@ def start_pipeline(name: str) -> tuple[Response, int]:
 
 @bp.post("/projects")
 def create_project() -> tuple[Response, int]:
-    return jsonify(projects.put_project(runtime(), _definition_text(), _source_name())), 201
+    return jsonify(projects.put_project(runtime(), definition_text(), source_name())), 201
 
 
 @bp.put("/projects/<name>")
 def put_project(name: str) -> Response:
-    return jsonify(projects.put_project(runtime(), _definition_text(), _source_name(), name=name))
+    return jsonify(projects.put_project(runtime(), definition_text(), source_name(), name=name))
 
 
 @bp.get("/projects")
@@ -189,7 +189,7 @@ def get_build(build_id: str) -> Response:
     return jsonify(build_views.get_build(runtime(), build_id))
 
 
-def _definition_text() -> str:
+def definition_text() -> str:
     if request.mimetype not in (
         "application/json",
         "application/yaml",
@@ -204,7 +204,7 @@ def _definition_text() -> str:
     return text
 
 
-def _source_name() -> str:
+def source_name() -> str:
     return request.headers.get("X-Conveyor-Filename") or "pipeline definition"
 
 

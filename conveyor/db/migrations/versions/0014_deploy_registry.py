@@ -62,7 +62,10 @@ def upgrade() -> None:
     op.create_table(
         "deployment_group_hosts",
         sa.Column(
-            "group_id", sa.String(length=36), sa.ForeignKey("deployment_groups.id", ondelete="CASCADE"), primary_key=True
+            "group_id",
+            sa.String(length=36),
+            sa.ForeignKey("deployment_groups.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column(
             "host_name", sa.String(length=255), sa.ForeignKey("deploy_hosts.name", ondelete="CASCADE"), primary_key=True

@@ -1,0 +1,140 @@
+"""Deployment groups as `create-deployment-group` takes them: parse and validate. Pure.
+
+The request's shape, in YAML or JSON: `deploymentGroupName`, `deploymentConfigName`, tag filters and sets
+(`conveyor.deploy.targets`), `deploymentStyle`, `loadBalancerInfo`, `alarmConfiguration`,
+`autoRollbackConfiguration`, `blueGreenDeploymentConfiguration`, `ecsServices`, `serviceRoleArn`. Every problem is
+reported at once with its field path (and line, from a file). Rules between fields, by compute platform:
+
+* Server: `deploymentStyle` defaults to IN_PLACE without traffic control; WITH_TRAFFIC_CONTROL needs
+  `loadBalancerInfo.targetGroupInfoList`;
+* Lambda: the style is BLUE_GREEN with traffic control (filled in when absent, refused otherwise); no tags, no load
+  balancer;
+* ECS: BLUE_GREEN with traffic control, `ecsServices` (one service) and a `loadBalancerInfo.targetGroupPairInfoList`
+  of one pair (two target groups and a production route);
+* an alarm configuration holds at most 10 alarms; rollback events are DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM
+  and DEPLOYMENT_STOP_ON_REQUEST.
+
+The deployment configuration named must exist for the platform; that check needs the stored custom configurations
+and is made by the registry.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from conveyor.deploy.configs import ComputePlatform
+from conveyor.deploy.targets import has_targets
+from conveyor.errors import SpecError
+from conveyor.specfile import Document, ProblemList, load_document
+
+SCHEMA_PATH = Path(__file__).with_name("deployment_group.schema.json")
+
+
+class DeploymentGroupError(SpecError):
+    """A deployment group request is invalid; every problem is listed with its field path."""
+
+    code = "InvalidDeploymentGroup"
+
+
+@dataclass(frozen=True)
+class DeploymentGroupSpec:
+    name: str
+    config_name: str | None
+    definition: dict[str, Any]  # the request, with the style filled in
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def parse_deployment_group(
+    text: str, platform: ComputePlatform, source: str = "deployment group"
+) -> DeploymentGroupSpec:
+    try:
+        document = load_document(text, source)
+    except SpecError as exc:
+        raise DeploymentGroupError(exc.source, exc.problems) from None
+    return read_deployment_group(document, platform)
+
+
+def read_deployment_group(document: Document, platform: ComputePlatform) -> DeploymentGroupSpec:
+    problems = ProblemList(document)
+    data = document.data
+    if not isinstance(data, dict):
+        problems.add((), "a deployment group must be a mapping with a deploymentGroupName")
+        _raise_if_any(problems)
+    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties":
+            known = error.schema.get("properties", {})
+            for key in error.instance:
+                if key not in known:
+                    problems.add((*path, str(key)), f"unknown key {key!r}")
+        else:
+            problems.add(path, str(error.message))
+    _raise_if_any(problems)
+    definition = dict(data)
+    _check_platform(definition, platform, problems)
+    _raise_if_any(problems)
+    return DeploymentGroupSpec(definition["deploymentGroupName"], definition.get("deploymentConfigName"), definition)
+
+
+def _check_platform(data: dict[str, Any], platform: ComputePlatform, problems: ProblemList) -> None:
+    style = data.setdefault("deploymentStyle", {})
+    if platform is ComputePlatform.SERVER:
+        style.setdefault("deploymentType", "IN_PLACE")
+        style.setdefault("deploymentOption", "WITHOUT_TRAFFIC_CONTROL")
+        groups = (data.get("loadBalancerInfo") or {}).get("targetGroupInfoList")
+        if style["deploymentOption"] == "WITH_TRAFFIC_CONTROL" and not groups:
+            problems.add(("loadBalancerInfo",), "traffic control on hosts needs loadBalancerInfo.targetGroupInfoList")
+        if data.get("ecsServices"):
+            problems.add(("ecsServices",), "ecsServices belong to ECS deployment groups")
+        return
+    _needs_blue_green(style, platform, problems)
+    if platform is ComputePlatform.LAMBDA:
+        _check_lambda(data, problems)
+    else:
+        _check_ecs(data, problems)
+
+
+def _check_lambda(data: dict[str, Any], problems: ProblemList) -> None:
+    for key in ("ec2TagFilters", "onPremisesInstanceTagFilters", "ec2TagSet", "onPremisesTagSet"):
+        if key in data:
+            problems.add((key,), "a Lambda deployment group targets a function alias, not tagged hosts")
+    for key in ("loadBalancerInfo", "ecsServices"):
+        if key in data:
+            problems.add((key,), f"{key} does not apply to a Lambda deployment group")
+
+
+def _check_ecs(data: dict[str, Any], problems: ProblemList) -> None:
+    if has_targets(data):
+        problems.add(("ec2TagFilters",), "an ECS deployment group targets a service, not tagged hosts")
+    if len(data.get("ecsServices") or []) != 1:
+        problems.add(("ecsServices",), "an ECS deployment group needs exactly one ecsServices entry")
+    pairs = (data.get("loadBalancerInfo") or {}).get("targetGroupPairInfoList") or []
+    if len(pairs) != 1:
+        problems.add(("loadBalancerInfo",), "an ECS deployment group needs one targetGroupPairInfoList entry")
+    for index, pair in enumerate(pairs):
+        path = ("loadBalancerInfo", "targetGroupPairInfoList", index)
+        if len(pair.get("targetGroups") or []) != 2:
+            problems.add((*path, "targetGroups"), "needs two target groups")
+        if not (pair.get("prodTrafficRoute") or {}).get("listenerArns"):
+            problems.add((*path, "prodTrafficRoute"), "needs listenerArns")
+
+
+def _needs_blue_green(style: dict[str, Any], platform: ComputePlatform, problems: ProblemList) -> None:
+    for key, wanted in (("deploymentType", "BLUE_GREEN"), ("deploymentOption", "WITH_TRAFFIC_CONTROL")):
+        if style.setdefault(key, wanted) != wanted:
+            problems.add(("deploymentStyle", key), f"{platform.value} deployment groups use {wanted}")
+
+
+def _raise_if_any(problems: ProblemList) -> None:
+    if problems:
+        problems.raise_if_any()
