@@ -134,8 +134,8 @@ def text_of(fields: Fields, name: str, problems: ProblemList, what: str = "a str
 def whole_number_at(
     value: Any, path: SpecPath, problems: ProblemList, low: int, high: int, unit: str = ""
 ) -> int | None:
-    """An integer between `low` and `high` (a string of digits counts), or None with a problem."""
-    text = "" if isinstance(value, bool | dict | list) or value is None else str(value).strip()
+    """An integer between `low` and `high` as written (a string of digits counts), or None with a problem."""
+    text = "" if isinstance(value, bool | dict | list) or value is None else as_written(value, path, problems).strip()
     if not WHOLE_NUMBER.match(text):
         problems.add(path, f"must be a whole number{unit} from {low} to {high}")
         return None

@@ -165,6 +165,12 @@ def test_sudo_the_agents_undocumented_flag_is_read() -> None:
     assert spec.scripts("AfterInstall") == (HookScript("a.sh", None, "app", sudo=True),)
 
 
+def test_a_timeout_is_read_as_written_not_as_yaml_octal() -> None:
+    spec = host(with_hooks("  AfterInstall:\n    - location: a.sh\n      timeout: 0300\n"))
+
+    assert spec.scripts("AfterInstall")[0].timeout == 300
+
+
 def test_timeouts_up_to_an_hour_in_total_for_one_event_are_fine() -> None:
     spec = host(
         with_hooks("  AfterInstall:\n    - {location: a.sh, timeout: 1800}\n    - {location: b.sh, timeout: 1800}\n")
