@@ -70,9 +70,9 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
 
 
 def _register() -> None:
-    from conveyor.cli import batches, builds, control, demo, executions, local, pipelines, processes, projects
+    from conveyor.cli import appspec, batches, builds, control, demo, executions, local, pipelines, processes, projects
 
-    for module in (pipelines, executions, control, builds, batches, projects, local, processes, demo):
+    for module in (pipelines, executions, control, builds, batches, projects, local, appspec, processes, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 
