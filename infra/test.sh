@@ -13,6 +13,7 @@ command -v git >/dev/null || need_packages+=(git)
 command -v bash >/dev/null || need_packages+=(bash)
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v bwrap >/dev/null || need_packages+=(bubblewrap)  # the build sandbox's tests
+command -v setfacl >/dev/null || need_packages+=(acl)  # the deploy agent's acls tests
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_packages+=(python3-venv)
 if [ ${#need_packages[@]} -gt 0 ]; then
   say "installing ${need_packages[*]}"
