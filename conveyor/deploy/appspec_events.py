@@ -7,26 +7,7 @@ those cannot hold hooks. The lists are in the order the events run in the deploy
 
 from __future__ import annotations
 
-from enum import Enum
-
-
-class ComputePlatform(str, Enum):
-    """CodeDeploy's `computePlatform`: what a deployment puts the revision on, and so which AppSpec it reads."""
-
-    SERVER = "Server"  # EC2 instances and on-premises hosts, through the agent
-    LAMBDA = "Lambda"
-    ECS = "ECS"
-
-    @property
-    def label(self) -> str:
-        return PLATFORM_LABELS[self]
-
-
-PLATFORM_LABELS = {
-    ComputePlatform.SERVER: "EC2/on-premises",
-    ComputePlatform.LAMBDA: "AWS Lambda",
-    ComputePlatform.ECS: "Amazon ECS",
-}
+from conveyor.deploy.platforms import PLATFORM_LABELS, ComputePlatform
 
 # Hooks on hosts run scripts; the order is the in-place order with a load balancer.
 HOST_HOOK_EVENTS = (
@@ -80,3 +61,6 @@ def hook_event_problem(name: str, platform: ComputePlatform) -> str | None:
 
 def _valid(platform: ComputePlatform) -> str:
     return f"hooks of {platform.label} deployments: {', '.join(HOOK_EVENTS[platform])}"
+
+
+__all__ = ["PLATFORM_LABELS", "ComputePlatform"]

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from conveyor.deploy.configs import (
     ALL_AT_ONCE,
     PREDEFINED_PREFIX,
-    ComputePlatform,
     DeploymentConfig,
     MinimumHealthyHosts,
     MinimumHealthyHostsType,
@@ -23,6 +22,7 @@ from conveyor.deploy.configs import (
     TrafficRoutingType,
     ZonalConfig,
 )
+from conveyor.deploy.platforms import ComputePlatform
 from conveyor.errors import Problem, SpecError
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath

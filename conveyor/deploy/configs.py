@@ -37,15 +37,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from conveyor.deploy.platforms import ComputePlatform
 from conveyor.errors import InvalidRequest, NotFound
 
 PREDEFINED_PREFIX = "CodeDeployDefault."
-
-
-class ComputePlatform(str, Enum):
-    SERVER = "Server"
-    LAMBDA = "Lambda"
-    ECS = "ECS"
 
 
 class MinimumHealthyHostsType(str, Enum):

@@ -28,7 +28,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from conveyor.deploy.configs import ComputePlatform
+from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.targets import has_targets
 from conveyor.errors import SpecError
 from conveyor.specfile import Document, ProblemList, load_document

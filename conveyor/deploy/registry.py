@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from conveyor.db.deploy_models import CustomDeploymentConfig, DeployApplication, DeployHost, DeploymentGroup
 from conveyor.db.models import utcnow
 from conveyor.deploy.config_spec import deployment_config_from, parse_deployment_config
-from conveyor.deploy.configs import PREDEFINED, ComputePlatform, DeploymentConfig, resolve_config
+from conveyor.deploy.configs import PREDEFINED, DeploymentConfig, resolve_config
 from conveyor.deploy.group_spec import parse_deployment_group
+from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.targets import targeted
 from conveyor.errors import Conflict, InvalidRequest, NotFound
 from conveyor.runtime import Runtime
