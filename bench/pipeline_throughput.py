@@ -42,7 +42,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -50,8 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import ROOT, report
@@ -60,8 +58,8 @@ from bench.pipeline_timings import execution_timeline, summarise, transitions
 from bench.push_to_build import git
 from bench.rq_workers import cpu_seconds, job_start_latency_ms, jobs_per_second, noop_worker_command, worker_set
 from conveyor.config import Settings, load_settings
-from conveyor.db import normalise_url
 from conveyor.db.models import PipelineExecution
+from conveyor.db.scratch import scratch_postgres
 from conveyor.devstack import Stack, embedded_redis, read_procfile, stack_environment, wait_for_socket
 from conveyor.pipeline import definitions
 from conveyor.pipeline import service as pipelines
@@ -105,7 +103,7 @@ def bench_setup(args: argparse.Namespace) -> Iterator[Bench]:
         root = Path(tmp)
         overrides: dict[str, Any] = {"data_dir": root / "data"}
         if args.postgresql:
-            overrides["database_url"] = stack.enter_context(scratch_postgres(args.postgresql))
+            overrides["database_url"] = stack.enter_context(scratch_postgres(args.postgresql, "conveyor_bench"))
         if args.redis_url:
             overrides["redis_url"] = args.redis_url
         settings = load_settings(environ={}, overrides=overrides)
@@ -130,21 +128,6 @@ def worker_environment(settings: Settings, builders: int) -> dict[str, str]:
     env["CONVEYOR_REDIS_URL"] = env["RQ_REDIS_URL"] = settings.redis_url
     env["CONVEYOR_BUILDERS"] = str(builders)
     return env
-
-
-@contextmanager
-def scratch_postgres(server: str) -> Iterator[str]:
-    """A new database on the PostgreSQL server at `server`, dropped afterwards."""
-    name = f"conveyor_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

@@ -3,10 +3,9 @@ settings pointing at a temporary data directory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,10 @@ import pytest
 import redis
 from rq import SimpleWorker
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from conveyor import aws
 from conveyor.config import Settings, load_settings
-from conveyor.db import normalise_url
+from conveyor.db.scratch import scratch_postgres
 from conveyor.queues import worker_queues
 from conveyor.runtime import Runtime
 from jobs.runtime import make_runtime, prepare, use_runtime
@@ -49,19 +47,9 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-@contextmanager
-def new_postgres_database(server: str) -> Iterator[str]:
+def new_postgres_database(server: str) -> contextlib.AbstractContextManager[str]:
     """A new, empty database on the PostgreSQL server, dropped afterwards."""
-    name = f"conveyor_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(normalise_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(normalise_url(server)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch_postgres(server, "conveyor_test")
 
 
 @pytest.fixture(scope="session")

@@ -57,20 +57,11 @@ class PushEvent:
 
     def record(self) -> dict[str, Any]:
         """The event as JSON, to be read back by `from_record`."""
-        data = asdict(self)
-        data["repository_keys"] = sorted(self.repository_keys)
-        data["changed_files"] = None if self.changed_files is None else sorted(self.changed_files)
-        return data
+        return event_record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> PushEvent:
-        files = data.get("changed_files")
-        fields = {k: v for k, v in data.items() if k not in ("repository_keys", "changed_files")}
-        return cls(
-            **fields,
-            repository_keys=frozenset(data["repository_keys"]),
-            changed_files=None if files is None else frozenset(files),
-        )
+        return cls(**event_fields(data))
 
     @property
     def is_tag(self) -> bool:
@@ -193,4 +184,22 @@ def push_payload(
         "sender": {"login": pusher, "id": 1000 + sum(map(ord, pusher))},
         "head_commit": None if after == ZERO_SHA else {"id": after, "message": message},
         "commits": [] if after == ZERO_SHA else [{"id": after, "message": message, "modified": changed or []}],
+    }
+
+
+def event_record(event: Any) -> dict[str, Any]:
+    """A trigger event (a dataclass with `repository_keys` and `changed_files` sets) as JSON."""
+    data: dict[str, Any] = asdict(event)
+    data["repository_keys"] = sorted(event.repository_keys)
+    data["changed_files"] = None if event.changed_files is None else sorted(event.changed_files)
+    return data
+
+
+def event_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The constructor arguments of the event `event_record` wrote."""
+    files = data.get("changed_files")
+    return {
+        **{k: v for k, v in data.items() if k not in ("repository_keys", "changed_files")},
+        "repository_keys": frozenset(data["repository_keys"]),
+        "changed_files": None if files is None else frozenset(files),
     }

@@ -23,13 +23,13 @@ GitHub shows for a pull request). The execution runs the pull request's head com
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from conveyor.errors import InvalidRequest
 from conveyor.globs import filter_matches
 from conveyor.pipeline.catalog import GitSource
-from conveyor.triggers.github import paths_match, repository_keys_of
+from conveyor.triggers.github import event_fields, event_record, paths_match, repository_keys_of
 
 EVENTS = ("OPEN", "UPDATED", "CLOSED")  # a filter without `events` takes all three
 
@@ -64,20 +64,11 @@ class PullRequestEvent:
 
     def record(self) -> dict[str, Any]:
         """The event as JSON, to be read back by `from_record`."""
-        data = asdict(self)
-        data["repository_keys"] = sorted(self.repository_keys)
-        data["changed_files"] = None if self.changed_files is None else sorted(self.changed_files)
-        return data
+        return event_record(self)
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> PullRequestEvent:
-        files = data.get("changed_files")
-        fields = {k: v for k, v in data.items() if k not in ("repository_keys", "changed_files")}
-        return cls(
-            **fields,
-            repository_keys=frozenset(data["repository_keys"]),
-            changed_files=None if files is None else frozenset(files),
-        )
+        return cls(**event_fields(data))
 
 
 def parse_pull_request(payload: Any) -> PullRequestEvent:
