@@ -18,6 +18,7 @@ Lambda actions whose function did not report on its job within 20 minutes (`job_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from conveyor.pipeline.status import ActionStatus
 from conveyor.runtime import Runtime
 from conveyor.triggers import service as triggers
 
+log = logging.getLogger(__name__)
 SEND_GRACE = timedelta(seconds=10)  # a pending dispatch younger than this may still be on its way to the queue
 
 
@@ -155,6 +157,7 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.ADVANCE: _give_up_advance,
     Kind.ACTION: _give_up_action,
     Kind.CONDITION: _give_up_condition,
+    Kind.APPROVAL_NOTICE: lambda _rt, subject, reason: log.warning("approval notice %s given up: %s", subject, reason),
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,

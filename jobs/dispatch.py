@@ -18,6 +18,7 @@ JOB_FUNCTIONS = {
     Kind.ADVANCE: "jobs.pipeline.advance",
     Kind.ACTION: "jobs.actions.run",
     Kind.CONDITION: "jobs.conditions.check",
+    Kind.APPROVAL_NOTICE: "jobs.approvals.notify",
     Kind.BUILD: "jobs.build.run",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",

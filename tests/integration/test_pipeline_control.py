@@ -328,3 +328,54 @@ def test_an_execution_keeps_its_version_when_the_pipeline_is_updated_mid_run(
 
     newer = _start(rt, gated, run_jobs)
     assert [s["stageName"] for s in views.get_execution(rt, newer)["stages"]] == ["Source", "Gate", "Production"]
+
+
+def test_an_approval_with_a_notification_arn_publishes_its_token_to_sns(
+    rt: Runtime, repo: GitRepo, run_jobs: Any, fake_aws_credentials: None
+) -> None:
+    import json as jsonlib
+
+    import boto3
+    from moto import mock_aws
+
+    from tests.conftest import AWS_REGION
+
+    repo.commit({"README": "one"})
+    with mock_aws():
+        sns = boto3.client("sns", region_name=AWS_REGION)
+        sqs = boto3.client("sqs", region_name=AWS_REGION)
+        topic = sns.create_topic(Name="approvals")["TopicArn"]
+        queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        review = {
+            "configuration": {"NotificationArn": topic, "CustomData": "Check #{codepipeline.PipelineExecutionId}"}
+        }
+        definitions.create_pipeline(rt, gated_pipeline("told", repo.url, review=review))
+        execution_id = _start(rt, "told", run_jobs)
+
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(messages) == 1
+    body = jsonlib.loads(messages[0]["Body"])
+    approval = body["approval"]
+    assert approval["token"] == token(rt, execution_id, "Gate", "Review")
+    assert (approval["pipelineName"], approval["stageName"], approval["actionName"]) == ("told", "Gate", "Review")
+    assert approval["customData"] == f"Check {execution_id}"
+    assert approval["approvalReviewLink"].endswith(f"/api/v1/executions/{execution_id}")
+    assert approval["expires"]
+
+
+def test_an_approval_whose_topic_is_gone_still_waits_for_its_answer(
+    rt: Runtime, repo: GitRepo, run_jobs: Any, fake_aws_credentials: None
+) -> None:
+    from moto import mock_aws
+
+    repo.commit({"README": "one"})
+    with mock_aws():
+        missing = "arn:aws:sns:us-east-1:123456789012:nobody-listens"
+        definitions.create_pipeline(
+            rt, gated_pipeline("quiet", repo.url, review={"configuration": {"NotificationArn": missing}})
+        )
+        execution_id = _start(rt, "quiet", run_jobs)
+    assert _action(rt, execution_id, "Gate", "Review")["status"] == "InProgress"
+    assert token(rt, execution_id, "Gate", "Review")
