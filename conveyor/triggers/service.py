@@ -25,6 +25,7 @@ from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.spec import PipelineDefinition
 from conveyor.pipeline.starts import start_execution
+from conveyor.pipeline.status import TriggerType
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 from conveyor.triggers import events
@@ -132,15 +133,27 @@ def _start(
     outbox: Outbox,
     delivery_id: str,
     event: TriggerEvent,
-    starts: list[tuple[int, int, list[str]]],
+    starts: list[PipelineStart],
     execution_ids: list[str],
 ) -> None:
     trigger_type, detail, revision = events.execution_start(event, delivery_id)
-    for execution_id, (pipeline_id, version, actions) in zip(execution_ids, starts, strict=True):
-        revisions = dict.fromkeys(actions, revision)
+    for execution_id, start in zip(execution_ids, starts, strict=True):
+        revisions = dict.fromkeys(start.actions, revision)
+        started_by = TriggerType.WEBHOOK_V2 if start.by_trigger else trigger_type
         start_execution(
-            session, outbox, pipeline_id, version, trigger_type, detail, revisions, execution_id=execution_id
+            session, outbox, start.pipeline_id, start.version, started_by, detail, revisions, execution_id=execution_id
         )
+
+
+@dataclass(frozen=True)
+class PipelineStart:
+    """A pipeline an event starts: at which version, which of its source actions, and whether a V2 trigger chose
+    them (trigger type WebhookV2) or the sources' default change detection did (Webhook)."""
+
+    pipeline_id: int
+    version: int
+    actions: list[str]
+    by_trigger: bool
 
 
 _SUBSCRIBED = (  # built once: this query runs on every push and pull request delivery
@@ -154,7 +167,7 @@ _SUBSCRIBED = (  # built once: this query runs on every push and pull request de
 
 def _what_starts(
     session: Session, event: TriggerEvent, only: set[int] | None = None
-) -> tuple[list[tuple[int, int, list[str]]], list[tuple[int, str]]]:
+) -> tuple[list[PipelineStart], list[tuple[int, str]]]:
     """(pipeline id, version, source actions started) for each pipeline this event starts, and (pipeline id, clone
     URL) for each that cannot be decided without the changed files the payload did not list."""
     if events.inert_reason(event) is not None:
@@ -167,11 +180,14 @@ def _what_starts(
     for pipeline_id, version, version_id, action_name in seen[keys]:
         if only is None or pipeline_id in only:
             candidates.setdefault((pipeline_id, version, version_id), set()).add(action_name)
-    starts, deferred = [], []
+    starts: list[PipelineStart] = []
+    deferred: list[tuple[int, str]] = []
     for (pipeline_id, version, version_id), subscribed in sorted(candidates.items()):
-        matched, undecided = _sources_started(definition_of_version(session, version_id), subscribed, event)
+        definition = definition_of_version(session, version_id)
+        matched, undecided = _sources_started(definition, subscribed, event)
         if matched:
-            starts.append((pipeline_id, version, matched))
+            triggered = {t["gitConfiguration"]["sourceActionName"] for t in definition.triggers()}
+            starts.append(PipelineStart(pipeline_id, version, matched, bool(triggered & set(matched))))
         elif undecided:
             deferred.append((pipeline_id, undecided[0]))
     return starts, deferred

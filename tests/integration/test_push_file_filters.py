@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from conveyor.db.models import PipelineExecution, WebhookDelivery
-from conveyor.pipeline import definitions
+from conveyor.pipeline import definitions, views
 from conveyor.runtime import Runtime
 from conveyor.triggers.github import MAX_LISTED_COMMITS, push_payload
 from tests.integration.conftest import deliver
@@ -53,6 +53,8 @@ def test_the_payloads_changed_files_decide_at_once(client: FlaskClient, rt: Runt
     assert started.status_code == 202
     assert started.get_json()["status"] == "started"
     assert _executions(rt) == started.get_json()["executionIds"]
+    [execution_id] = started.get_json()["executionIds"]
+    assert views.get_execution(rt, execution_id)["trigger"]["triggerType"] == "WebhookV2"  # chosen by the trigger
 
 
 def _long_push(repo: GitRepo, files: dict[str, str]) -> tuple[str, str, dict[str, Any]]:
