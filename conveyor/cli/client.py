@@ -18,6 +18,7 @@ from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.views import LogEvent
 from conveyor.config import Settings
+from conveyor.deploy import registry
 from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
 from conveyor.pipeline import control, definitions, events, rollback, views
 from conveyor.pipeline import service as pipelines
@@ -60,6 +61,14 @@ class Client(Protocol):
         self, pipeline: str, stage: str, transition_type: str, enabled: bool, reason: str, by: str
     ) -> None: ...
     def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str: ...
+    def create_application(self, name: str, platform: str) -> dict[str, Any]: ...
+    def list_applications(self) -> list[dict[str, Any]]: ...
+    def create_deployment_group(self, application: str, text: str, filename: str) -> dict[str, Any]: ...
+    def get_deployment_group(self, application: str, name: str) -> dict[str, Any]: ...
+    def create_deployment_config(self, text: str, filename: str) -> dict[str, Any]: ...
+    def list_deployment_configs(self) -> list[str]: ...
+    def get_deployment_config(self, name: str) -> dict[str, Any]: ...
+    def list_hosts(self) -> list[dict[str, Any]]: ...
     def close(self) -> None: ...
 
 
@@ -221,6 +230,33 @@ class HttpClient:
         answer = self._call("POST", f"/pipelines/{pipeline}/stages/{stage}/rollback", json=body).json()
         return str(answer["pipelineExecutionId"])
 
+    def create_application(self, name: str, platform: str) -> dict[str, Any]:
+        body = {"applicationName": name, "computePlatform": platform}
+        return dict(self._call("POST", "/applications", json=body).json())
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/applications").json()["applications"])
+
+    def create_deployment_group(self, application: str, text: str, filename: str) -> dict[str, Any]:
+        path = f"/applications/{application}/deployment-groups"
+        return dict(self._call("POST", path, data=text.encode(), headers=_yaml_headers(filename)).json())
+
+    def get_deployment_group(self, application: str, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/applications/{application}/deployment-groups/{name}").json())
+
+    def create_deployment_config(self, text: str, filename: str) -> dict[str, Any]:
+        headers = _yaml_headers(filename)
+        return dict(self._call("POST", "/deployment-configs", data=text.encode(), headers=headers).json())
+
+    def list_deployment_configs(self) -> list[str]:
+        return list(self._call("GET", "/deployment-configs").json()["deploymentConfigsList"])
+
+    def get_deployment_config(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/deployment-configs/{name}").json()["deploymentConfigInfo"])
+
+    def list_hosts(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/hosts").json()["hosts"])
+
     def close(self) -> None:
         self.session.close()
 
@@ -360,6 +396,30 @@ class LocalClient:
 
     def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str:
         return rollback.rollback_stage(self.rt, pipeline, stage, target_execution_id, by)
+
+    def create_application(self, name: str, platform: str) -> dict[str, Any]:
+        return registry.create_application(self.rt, name, platform)
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        return registry.list_applications(self.rt)
+
+    def create_deployment_group(self, application: str, text: str, filename: str) -> dict[str, Any]:
+        return registry.create_deployment_group(self.rt, application, text, filename)
+
+    def get_deployment_group(self, application: str, name: str) -> dict[str, Any]:
+        return registry.get_deployment_group(self.rt, application, name)
+
+    def create_deployment_config(self, text: str, filename: str) -> dict[str, Any]:
+        return registry.create_deployment_config(self.rt, text, filename)
+
+    def list_deployment_configs(self) -> list[str]:
+        return registry.list_deployment_configs(self.rt)
+
+    def get_deployment_config(self, name: str) -> dict[str, Any]:
+        return registry.get_deployment_config(self.rt, name)
+
+    def list_hosts(self) -> list[dict[str, Any]]:
+        return registry.list_hosts(self.rt)
 
     def close(self) -> None:
         self.rt.db.dispose()

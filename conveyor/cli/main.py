@@ -70,9 +70,33 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
 
 
 def _register() -> None:
-    from conveyor.cli import appspec, batches, builds, control, demo, executions, local, pipelines, processes, projects
+    from conveyor.cli import (
+        appspec,
+        batches,
+        builds,
+        control,
+        demo,
+        executions,
+        local,
+        pipelines,
+        processes,
+        projects,
+        registry,
+    )
 
-    for module in (pipelines, executions, control, builds, batches, projects, local, appspec, processes, demo):
+    for module in (
+        pipelines,
+        executions,
+        control,
+        builds,
+        batches,
+        projects,
+        local,
+        appspec,
+        processes,
+        demo,
+        registry,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

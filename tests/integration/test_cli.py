@@ -156,3 +156,40 @@ def test_approve_reject_stop_retry_transitions_and_events_from_the_cli(
     assert "Gate.Review" in events.output
     assert "RESUMED" in events.output
     assert "Rejected by" in events.output
+
+
+def test_the_deploy_registry_from_the_cli(cli, tmp_path: Path, rt: Runtime) -> None:
+    from conveyor.deploy import registry
+
+    assert cli("applications", "create", "shop").output == "created application shop (Server)\n"
+    config = tmp_path / "two.json"
+    config.write_text(
+        json.dumps(
+            {
+                "deploymentConfigName": "TwoAtATime",
+                "computePlatform": "Server",
+                "minimumHealthyHosts": {"type": "HOST_COUNT", "value": 2},
+            }
+        )
+    )
+    assert (
+        "created deployment configuration TwoAtATime (Server)"
+        in cli("deployment-configs", "create", "-f", str(config)).output
+    )
+    registry.register_host(rt, "web-1", {"Role": "web"})
+    group = tmp_path / "web.yml"
+    group.write_text(
+        "deploymentGroupName: web\ndeploymentConfigName: TwoAtATime\n"
+        "onPremisesInstanceTagFilters:\n  - {Key: Role, Value: web, Type: KEY_AND_VALUE}\n"
+    )
+    made = cli("deployment-groups", "create", "shop", "-f", str(group))
+    assert made.output == "created deployment group web (TwoAtATime); hosts: web-1\n"
+    assert json.loads(cli("deployment-groups", "get", "shop", "web").output)["hosts"] == ["web-1"]
+    assert "CodeDeployDefault.OneAtATime" in cli("deployment-configs", "list").output.splitlines()
+    assert "Role=web" in cli("hosts", "list").output
+    assert json.loads(cli("applications", "list", "--output", "json").output)[0]["applicationName"] == "shop"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("deploymentGroupName: web2\ncolour: red\n")
+    refused = cli("deployment-groups", "create", "shop", "-f", str(bad))
+    assert refused.exit_code == 1
+    assert "bad.yml:2: colour: unknown key 'colour'" in refused.output
