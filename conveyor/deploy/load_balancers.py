@@ -125,14 +125,16 @@ def target_group_names(group: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(entry["name"]) for entry in info))
 
 
-def resolve_target_groups(elbv2: Any, names: Sequence[str]) -> list[TargetGroup]:
+def resolve_target_groups(
+    elbv2: Any, names: Sequence[str], listed_in: str = "loadBalancerInfo.targetGroupInfoList"
+) -> list[TargetGroup]:
     """The named target groups, each looked up by name; a missing one is named."""
     groups = []
     for name in names:
         try:
             [found] = elbv2.describe_target_groups(Names=[name])["TargetGroups"]
         except AWS_ERRORS as exc:
-            where = f"target group {name} of loadBalancerInfo.targetGroupInfoList"
+            where = f"target group {name} of {listed_in}"
             raise step_failed(where, exc, StepErrorCode.ELASTIC_LOAD_BALANCING_INVALID, *_MISSING_GROUP) from None
         groups.append(TargetGroup(name, found["TargetGroupArn"], found.get("TargetType", "instance")))
     return groups
