@@ -29,6 +29,7 @@ from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
+from conveyor.deploy import host_recovery
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
@@ -158,4 +159,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
+    Kind.DEPLOY_HOST: host_recovery.give_up_host,
 }
