@@ -70,9 +70,36 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
 
 
 def _register() -> None:
-    from conveyor.cli import appspec, batches, builds, control, demo, executions, local, pipelines, processes, projects
+    from conveyor.cli import (
+        agent,
+        appspec,
+        batches,
+        builds,
+        control,
+        demo,
+        deploys,
+        executions,
+        local,
+        pipelines,
+        processes,
+        projects,
+    )
 
-    for module in (pipelines, executions, control, builds, batches, projects, local, appspec, processes, demo):
+    modules = (
+        pipelines,
+        executions,
+        control,
+        builds,
+        batches,
+        projects,
+        local,
+        appspec,
+        deploys,
+        processes,
+        agent,
+        demo,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 
