@@ -32,6 +32,7 @@ class Kind(str, Enum):
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
+    DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )

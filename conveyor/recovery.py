@@ -13,7 +13,9 @@ A job that raises takes the same road through `fail_attempt`. Giving up ends the
 InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
 
 Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
-Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`).
+Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`), and a
+host's part of a deployment that its agent did not take up in time (`host_recovery.expire_unclaimed`). A host's
+work lost with its agent is given up at once, without another attempt: only that host's agent could take it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.models import Build, Dispatch, utcnow
+from conveyor.deploy import host_recovery
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
@@ -50,6 +53,7 @@ class ReconcileReport:
     queue_timed_out: list[str] = field(default_factory=list)
     actions_timed_out: list[str] = field(default_factory=list)
     jobs_timed_out: list[str] = field(default_factory=list)  # Lambda actions whose job was never reported on
+    hosts_unreachable: list[str] = field(default_factory=list)  # host work no agent took in time
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -69,7 +73,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
             if dispatch.heartbeat_at is not None and now - dispatch.heartbeat_at <= lease:
                 continue
             reason = f"the worker running attempt {dispatch.attempt} stopped sending heartbeats"
-            if next_attempt(dispatch, reason, rt.settings.max_attempts):
+            if next_attempt(dispatch, reason, _max_attempts(rt, dispatch)):
                 outbox.pending.append(dispatch)
                 report.retried.append(dispatch.id)
             else:
@@ -82,7 +86,13 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     report.queue_timed_out = expire_queued_builds(rt, now)
     report.actions_timed_out = control.expire_deadlines(rt, now)
     report.jobs_timed_out = job_reports.expire_jobs(rt, now)
+    report.hosts_unreachable = host_recovery.expire_unclaimed(rt, now)
     return report
+
+
+def _max_attempts(rt: Runtime, dispatch: Dispatch) -> int:
+    """A host's agent that died mid-deployment gets no second attempt: only that agent could take it."""
+    return 1 if dispatch.kind == Kind.DEPLOY_HOST.value else rt.settings.max_attempts
 
 
 def fail_attempt(rt: Runtime, dispatch_id: str, attempt: int, reason: str) -> None:
@@ -92,7 +102,7 @@ def fail_attempt(rt: Runtime, dispatch_id: str, attempt: int, reason: str) -> No
         dispatch = lock(session, Dispatch, dispatch_id)
         if dispatch is None or dispatch.attempt != attempt or dispatch.state == DispatchState.DONE.value:
             return
-        if next_attempt(dispatch, reason, rt.settings.max_attempts):
+        if next_attempt(dispatch, reason, _max_attempts(rt, dispatch)):
             outbox.pending.append(dispatch)
         else:
             abandoned = (Kind(dispatch.kind), dispatch.subject_id)
@@ -161,4 +171,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BUILD: _give_up_build,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
+    Kind.DEPLOY_HOST: host_recovery.give_up_host,
 }

@@ -22,6 +22,7 @@ JOB_FUNCTIONS = {
     Kind.BUILD: "jobs.build.run",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
+    Kind.DEPLOY_HOST: "jobs.deploy.host",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

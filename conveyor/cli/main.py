@@ -71,11 +71,13 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
 
 def _register() -> None:
     from conveyor.cli import (
+        agent,
         appspec,
         batches,
         builds,
         control,
         demo,
+        deploys,
         executions,
         local,
         pipelines,
@@ -84,7 +86,7 @@ def _register() -> None:
         registry,
     )
 
-    for module in (
+    modules = (
         pipelines,
         executions,
         control,
@@ -93,10 +95,13 @@ def _register() -> None:
         projects,
         local,
         appspec,
-        processes,
-        demo,
         registry,
-    ):
+        deploys,
+        processes,
+        agent,
+        demo,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,12 +1,13 @@
 """SQL tables of the deploy engine: applications, deployment configurations and groups, the hosts agents register,
-and each host's standing in a group. Part of the one metadata (`conveyor.db.models` imports this module)."""
+each host's standing in a group, and deployments with their targets. Part of the one metadata (`conveyor.db.models`
+imports this module)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from conveyor.db.models import Base, new_id, utcnow
@@ -78,3 +79,55 @@ class GroupHost(Base):
     revision: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     instance_health: Mapped[str] = mapped_column(String(16), default="Healthy")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """One deployment of a revision to a deployment group (CodeDeploy's `deploymentInfo`).
+
+    `fleet` is the batching engine's state (`conveyor.deploy.fleet_codec`) with each host's health before the
+    deployment. `active_group_id` holds the group's id while the deployment is not over: its uniqueness is the rule
+    of one deployment per deployment group at a time.
+    """
+
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(String(12), primary_key=True)  # d-XXXXXXXXX
+    group_id: Mapped[str] = mapped_column(ForeignKey("deployment_groups.id", ondelete="CASCADE"), index=True)
+    active_group_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    revision: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    creator: Mapped[str] = mapped_column(String(32))  # user | codeDeployRollback
+    deployment_config_name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    file_exists_behavior: Mapped[str] = mapped_column(String(16))
+    ignore_application_stop_failures: Mapped[bool]
+    auto_rollback: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the deployment's own override
+    rollback_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error_information: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    fleet: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    group: Mapped[DeploymentGroup] = relationship()
+    targets: Mapped[list[DeploymentTarget]] = relationship(
+        back_populates="deployment", order_by="DeploymentTarget.host_name", cascade="all, delete-orphan"
+    )
+
+
+class DeploymentTarget(Base):
+    """One host of a deployment: its status, its batch, and its lifecycle events with times and diagnostics."""
+
+    __tablename__ = "deployment_targets"
+
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    host_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    batch: Mapped[int | None]  # 1 for the first batch; None until the host is deployed to
+    # [{lifecycleEventName, status, startTime, endTime, diagnostics}] in the order the events run
+    lifecycle_events: Mapped[list[Any]]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployment: Mapped[Deployment] = relationship(back_populates="targets")

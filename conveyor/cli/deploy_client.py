@@ -1,0 +1,93 @@
+"""How `conveyor deploy` reaches deployments: through the server's REST API, or the same services directly.
+
+Kept beside `conveyor.cli.client` (which it follows) so that module stays one concept: pipelines and builds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from conveyor.cli.client import Client, HttpClient, LocalClient
+from conveyor.deploy import deployments, revisions
+
+
+class DeployClient(Protocol):
+    def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]: ...
+    def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]: ...
+    def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]: ...
+    def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]: ...
+    def redeploy(self, deployment_id: str) -> dict[str, Any]: ...
+
+
+def deploy_client(client: Client) -> DeployClient:
+    if isinstance(client, HttpClient):
+        return HttpDeployClient(client)
+    if isinstance(client, LocalClient):
+        return LocalDeployClient(client)
+    raise TypeError(f"no deployment client for {type(client).__name__}")
+
+
+class HttpDeployClient:
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]:
+        answer = self.client._call(
+            "POST",
+            "/deployment-bundles",
+            params={"filename": filename},
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return dict(answer.json()["revision"])
+
+    def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/applications/{application}/deployment-groups/{group}/deployments"
+        return dict(self.client._call("POST", path, json=body).json())
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return dict(self.client._call("GET", f"/deployments/{deployment_id}").json())
+
+    def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]:
+        path = f"/applications/{application}/deployment-groups/{group}/deployments"
+        return list(self.client._call("GET", path).json()["deployments"])
+
+    def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]:
+        body = {} if rollback is None else {"autoRollbackEnabled": rollback}
+        return dict(self.client._call("POST", f"/deployments/{deployment_id}/stop", json=body).json())
+
+    def redeploy(self, deployment_id: str) -> dict[str, Any]:
+        return dict(self.client._call("POST", f"/deployments/{deployment_id}/redeploy", json={}).json())
+
+
+class LocalDeployClient:
+    def __init__(self, client: LocalClient) -> None:
+        self.rt = client.rt
+
+    def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]:
+        return revisions.store_bundle(self.rt, data, revisions.bundle_type_of(filename))
+
+    def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = deployments.DeploymentRequest(
+            application,
+            group,
+            revisions.check_revision_shape(body["revision"]),
+            deployment_config_name=body.get("deploymentConfigName"),
+            description=body.get("description"),
+            file_exists_behavior=body.get("fileExistsBehavior") or "DISALLOW",
+            ignore_application_stop_failures=bool(body.get("ignoreApplicationStopFailures")),
+        )
+        return deployments.create_deployment(self.rt, request)
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return deployments.get_deployment(self.rt, deployment_id)
+
+    def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]:
+        return deployments.list_deployments(self.rt, application, group)
+
+    def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]:
+        return deployments.stop_deployment(self.rt, deployment_id, rollback)
+
+    def redeploy(self, deployment_id: str) -> dict[str, Any]:
+        return deployments.redeploy(self.rt, deployment_id)

@@ -1,0 +1,198 @@
+"""`conveyor deploy …`: deploy a bundle to a deployment group's hosts, watch each host, stop, redeploy."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from conveyor.cli.deploy_client import deploy_client
+from conveyor.cli.main import Context, pass_context
+from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.deploy.revisions import bundle_type_of
+
+WATCH_INTERVAL = 1.0
+
+
+@click.group("deploy")
+def deploy() -> None:
+    """Deployments to hosts (CodeDeploy)."""
+
+
+@deploy.command("create")
+@click.argument("application")
+@click.argument("group")
+@click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A zip, tar or tgz.")
+@click.option("--s3", "s3_location", help="An S3 bundle instead: s3://BUCKET/KEY (bundle type from the name).")
+@click.option("--config", "config_name", help="Deployment configuration (default: the group's).")
+@click.option("--description")
+@click.option(
+    "--file-exists-behavior",
+    type=click.Choice(["DISALLOW", "OVERWRITE", "RETAIN"]),
+    default="DISALLOW",
+    show_default=True,
+)
+@click.option("--ignore-application-stop-failures", is_flag=True)
+@output_option
+@pass_context
+def create(
+    context: Context,
+    application: str,
+    group: str,
+    bundle: Path | None,
+    s3_location: str | None,
+    config_name: str | None,
+    description: str | None,
+    file_exists_behavior: str,
+    ignore_application_stop_failures: bool,
+    output: str,
+) -> None:
+    """Deploy a revision to a deployment group; its AppSpec is checked first."""
+    client = deploy_client(context.client)
+    if (bundle is None) == (s3_location is None):
+        raise click.UsageError("give one of --bundle FILE or --s3 s3://BUCKET/KEY")
+    revision = client.upload_bundle(bundle.read_bytes(), bundle.name) if bundle else _s3_revision(s3_location or "")
+    body: dict[str, Any] = {
+        "revision": revision,
+        "deploymentConfigName": config_name,
+        "description": description,
+        "fileExistsBehavior": file_exists_behavior,
+        "ignoreApplicationStopFailures": ignore_application_stop_failures,
+    }
+    created = client.create_deployment(application, group, {k: v for k, v in body.items() if v is not None})
+    if output == "json":
+        print_json(created)
+        return
+    click.echo(f"{created['deploymentId']} {created['status']} ({created['deploymentConfigName']})")
+
+
+@deploy.command("list")
+@click.argument("application")
+@click.argument("group")
+@output_option
+@pass_context
+def list_(context: Context, application: str, group: str, output: str) -> None:
+    """List a deployment group's deployments, newest first."""
+    found = deploy_client(context.client).list_deployments(application, group)
+    if output == "json":
+        print_json(found)
+        return
+    rows = [
+        [d["deploymentId"], status_text(d["status"]), d["creator"], d["deploymentConfigName"], d["createTime"]]
+        for d in found
+    ]
+    print_table(["DEPLOYMENT", "STATUS", "CREATOR", "CONFIGURATION", "CREATED"], rows)
+
+
+@deploy.command("show")
+@click.argument("deployment_id")
+@output_option
+@pass_context
+def show(context: Context, deployment_id: str, output: str) -> None:
+    """Show a deployment and each host's lifecycle events."""
+    deployment = deploy_client(context.client).get_deployment(deployment_id)
+    if output == "json":
+        print_json(deployment)
+        return
+    print_progress(deployment)
+
+
+@deploy.command("watch")
+@click.argument("deployment_id")
+@click.option("--interval", default=WATCH_INTERVAL, show_default=True, help="Seconds between looks.")
+@pass_context
+def watch(context: Context, deployment_id: str, interval: float) -> None:
+    """Print each host's progress as it changes, until the deployment ends; exit 1 unless it succeeded."""
+    client = deploy_client(context.client)
+    seen: set[tuple[str, str, str]] = set()
+    while True:
+        deployment = client.get_deployment(deployment_id)
+        for line in progress_lines(deployment, seen):
+            click.echo(line)
+        if deployment["status"] in ("Succeeded", "Failed", "Stopped"):
+            click.echo(f"{deployment_id} {deployment['status']}{_error(deployment)}{_rollback(deployment)}")
+            raise SystemExit(0 if deployment["status"] == "Succeeded" else 1)
+        time.sleep(interval)
+
+
+@deploy.command("stop")
+@click.argument("deployment_id")
+@click.option("--rollback/--no-rollback", default=None, help="Roll back (or not) whatever the group's setting says.")
+@pass_context
+def stop(context: Context, deployment_id: str, rollback: bool | None) -> None:
+    """Stop a deployment: hosts not started are skipped, hosts in progress stop before their next event."""
+    answer = deploy_client(context.client).stop_deployment(deployment_id, rollback)
+    click.echo(f"stopping {deployment_id}: {answer['status']}")
+
+
+@deploy.command("redeploy")
+@click.argument("deployment_id")
+@pass_context
+def redeploy(context: Context, deployment_id: str) -> None:
+    """Deploy an earlier deployment's revision to its group again."""
+    created = deploy_client(context.client).redeploy(deployment_id)
+    click.echo(f"{created['deploymentId']} {created['status']} (the revision of {deployment_id})")
+
+
+def progress_lines(deployment: dict[str, Any], seen: set[tuple[str, str, str]]) -> list[str]:
+    """One line per host event whose status changed since the last look (`seen` remembers)."""
+    lines = []
+    for target in deployment.get("targets", []):
+        for event in target["lifecycleEvents"]:
+            key = (target["targetId"], event["lifecycleEventName"], event["status"])
+            if key in seen or event["status"] == "Pending":
+                continue
+            seen.add(key)
+            problem = event.get("diagnostics", {}).get("message") if event["status"] == "Failed" else None
+            lines.append(
+                f"{target['targetId']}: {event['lifecycleEventName']} {event['status']}"
+                + (f" - {problem}" if problem else "")
+            )
+    return lines
+
+
+def print_progress(deployment: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{deployment['applicationName']}/{deployment['deploymentGroupName']}[/bold] "
+        f"{deployment['deploymentId']}: {status_text(deployment['status'])}{_error(deployment)}{_rollback(deployment)}"
+    )
+    rows = [
+        [
+            t["targetId"],
+            status_text(t["status"]),
+            t["batch"] or "-",
+            " ".join(
+                f"{e['lifecycleEventName']}:{e['status']}" for e in t["lifecycleEvents"] if e["status"] != "Pending"
+            ),
+        ]
+        for t in deployment.get("targets", [])
+    ]
+    print_table(["HOST", "STATUS", "BATCH", "EVENTS"], rows)
+
+
+def _error(deployment: dict[str, Any]) -> str:
+    error = deployment.get("errorInformation")
+    return f" [{error['code']}: {error['message']}]" if error else ""
+
+
+def _rollback(deployment: dict[str, Any]) -> str:
+    info = deployment.get("rollbackInfo") or {}
+    if info.get("rollbackDeploymentId"):
+        return f"; rolled back by {info['rollbackDeploymentId']}"
+    if info.get("rollbackTriggeringDeploymentId"):
+        return f"; rollback of {info['rollbackTriggeringDeploymentId']}"
+    return f"; {info['rollbackMessage']}" if info.get("rollbackMessage") else ""
+
+
+def _s3_revision(location: str) -> dict[str, Any]:
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    if not location.startswith("s3://") or not bucket or not key:
+        raise click.BadParameter(f"{location!r} is not s3://BUCKET/KEY", param_hint="--s3")
+    return {"revisionType": "S3", "s3Location": {"bucket": bucket, "key": key, "bundleType": bundle_type_of(key)}}
+
+
+COMMANDS = [deploy]

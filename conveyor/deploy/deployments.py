@@ -1,0 +1,241 @@
+"""Deployments to hosts: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
+
+A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
+its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
+yet: blue/green, or traffic control through a load balancer. The orchestration is `conveyor.deploy.orchestration`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conveyor.db import lock
+from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup
+from conveyor.deploy import orchestration
+from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.install import FileExistsBehavior
+from conveyor.deploy.platforms import ComputePlatform
+from conveyor.deploy.registry import custom_configs, group_hosts
+from conveyor.deploy.revisions import check_revision, check_revision_shape
+from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus
+from conveyor.errors import Conflict, InvalidRequest, NotFound
+from conveyor.runtime import Runtime
+from conveyor.timefmt import iso
+
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+
+
+@dataclass(frozen=True)
+class DeploymentRequest:
+    """CreateDeployment's input for a host deployment group."""
+
+    application_name: str
+    group_name: str
+    revision: dict[str, Any]
+    deployment_config_name: str | None = None
+    description: str | None = None
+    file_exists_behavior: str = FileExistsBehavior.DISALLOW.value
+    ignore_application_stop_failures: bool = False
+    auto_rollback: dict[str, Any] | None = None  # overrides the group's autoRollbackConfiguration
+
+
+def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]:
+    """CreateDeployment: validate everything, then start the first batch; answers the new deployment."""
+    revision = check_revision_shape(request.revision)
+    _check_options(request)
+    check_revision(rt, revision)
+    with rt.transaction() as (session, outbox):
+        group = _group(session, request.application_name, request.group_name)
+        _check_group(group)
+        lock(session, DeploymentGroup, group.id, key_share=True)
+        _refuse_if_active(session, group)
+        config = resolve_config(
+            request.deployment_config_name or group.deployment_config_name,
+            ComputePlatform.SERVER,
+            custom_configs(session),
+        )
+        deployment = Deployment(
+            id=orchestration.new_deployment_id(),
+            group=group,
+            active_group_id=group.id,
+            revision=revision,
+            status=DeploymentStatus.CREATED.value,
+            creator="user",
+            deployment_config_name=config.name,
+            description=request.description,
+            file_exists_behavior=request.file_exists_behavior,
+            ignore_application_stop_failures=request.ignore_application_stop_failures,
+            auto_rollback=request.auto_rollback,
+            fleet={},
+        )
+        session.add(deployment)
+        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group))
+        session.flush()
+        return deployment_info(deployment)
+
+
+def redeploy(rt: Runtime, deployment_id: str, description: str | None = None) -> dict[str, Any]:
+    """A new deployment of an earlier deployment's revision to its group, with its options (a manual rollback)."""
+    with rt.db.reader() as session:
+        earlier = _deployment(session, deployment_id)
+        request = DeploymentRequest(
+            application_name=earlier.group.application.name,
+            group_name=earlier.group.name,
+            revision=earlier.revision,
+            deployment_config_name=earlier.deployment_config_name,
+            description=description or f"redeploy of the revision of {earlier.id}",
+            file_exists_behavior=earlier.file_exists_behavior,
+            ignore_application_stop_failures=earlier.ignore_application_stop_failures,
+            auto_rollback=earlier.auto_rollback,
+        )
+    return create_deployment(rt, request)
+
+
+def stop_deployment(rt: Runtime, deployment_id: str, rollback: bool | None = None) -> dict[str, Any]:
+    """StopDeployment: nothing more starts; `rollback` True or False overrides DEPLOYMENT_STOP_ON_REQUEST."""
+    with rt.transaction() as (session, outbox):
+        deployment = lock(session, Deployment, deployment_id)
+        if deployment is None:
+            raise NotFound(f"no deployment {deployment_id!r}")
+        if DeploymentStatus(deployment.status).final:
+            raise Conflict(f"deployment {deployment_id} is already {deployment.status}")
+        if rollback is not None:
+            deployment.auto_rollback = _with_stop_rollback(deployment, rollback)
+        orchestration.stop(
+            session, outbox, deployment, DeploymentErrorCode.MANUAL_STOP, "the deployment was stopped by request"
+        )
+        session.flush()
+        return {"status": "Pending" if not DeploymentStatus(deployment.status).final else "Succeeded"}
+
+
+def get_deployment(rt: Runtime, deployment_id: str) -> dict[str, Any]:
+    """GetDeployment, with each target's lifecycle events (BatchGetDeploymentTargets) under `targets`."""
+    with rt.db.reader() as session:
+        deployment = _deployment(session, deployment_id)
+        return {**deployment_info(deployment), "targets": [target_info(t) for t in deployment.targets]}
+
+
+def list_deployments(rt: Runtime, application_name: str, group_name: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The group's deployments, newest first."""
+    with rt.db.reader() as session:
+        group = _group(session, application_name, group_name)
+        rows = session.scalars(
+            select(Deployment)
+            .where(Deployment.group_id == group.id)
+            .order_by(Deployment.created_at.desc())
+            .limit(limit)
+        )
+        return [deployment_info(d) for d in rows]
+
+
+def deployment_info(deployment: Deployment) -> dict[str, Any]:
+    """CodeDeploy's `deploymentInfo` of a host deployment."""
+    counts = Counter(t.status for t in deployment.targets)
+    info: dict[str, Any] = {
+        "deploymentId": deployment.id,
+        "applicationName": deployment.group.application.name,
+        "deploymentGroupName": deployment.group.name,
+        "deploymentConfigName": deployment.deployment_config_name,
+        "revision": deployment.revision,
+        "status": deployment.status,
+        "creator": deployment.creator,
+        "description": deployment.description,
+        "fileExistsBehavior": deployment.file_exists_behavior,
+        "ignoreApplicationStopFailures": deployment.ignore_application_stop_failures,
+        "deploymentOverview": {
+            s: counts.get(s, 0) for s in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped")
+        },
+        "batches": deployment.fleet.get("batches", []),
+        "createTime": iso(deployment.created_at),
+        "startTime": iso(deployment.started_at) if deployment.started_at else None,
+        "completeTime": iso(deployment.completed_at) if deployment.completed_at else None,
+    }
+    for key, value in (
+        ("autoRollbackConfiguration", deployment.auto_rollback),
+        ("rollbackInfo", deployment.rollback_info),
+        ("errorInformation", deployment.error_information),
+    ):
+        if value:
+            info[key] = value
+    return info
+
+
+def target_info(target: Any) -> dict[str, Any]:
+    return {
+        "targetId": target.host_name,
+        "status": target.status,
+        "batch": target.batch,
+        "startTime": iso(target.started_at) if target.started_at else None,
+        "endTime": iso(target.ended_at) if target.ended_at else None,
+        "lifecycleEvents": target.lifecycle_events,
+    }
+
+
+def _check_options(request: DeploymentRequest) -> None:
+    if request.file_exists_behavior not in FileExistsBehavior.__members__:
+        raise InvalidRequest(
+            f"fileExistsBehavior {request.file_exists_behavior!r} must be one of DISALLOW, OVERWRITE, RETAIN"
+        )
+    config = request.auto_rollback
+    if config is None:
+        return
+    events = config.get("events", []) if isinstance(config, dict) else None
+    if not isinstance(config, dict) or not isinstance(config.get("enabled"), bool) or not isinstance(events, list):
+        raise InvalidRequest("autoRollbackConfiguration must be {enabled: true|false, events: [...]}")
+    unknown = [e for e in events if e not in ROLLBACK_EVENTS]
+    if unknown:
+        raise InvalidRequest(f"autoRollbackConfiguration.events: {unknown} are not among {', '.join(ROLLBACK_EVENTS)}")
+
+
+def _check_group(group: DeploymentGroup) -> None:
+    """Refuse what deployments on hosts cannot do yet, before anything is recorded."""
+    platform = ComputePlatform(group.application.compute_platform)
+    if platform is not ComputePlatform.SERVER:
+        raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
+    style = group.definition.get("deploymentStyle") or {}
+    if style.get("deploymentType") == "BLUE_GREEN":
+        raise InvalidRequest(f"deployment group {group.name}: blue/green deployments on hosts are not supported yet")
+    if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" or group.definition.get("loadBalancerInfo"):
+        raise InvalidRequest(
+            f"deployment group {group.name} has a load balancer: load balancer traffic control is not supported yet"
+        )
+
+
+def _refuse_if_active(session: Session, group: DeploymentGroup) -> None:
+    active = session.scalars(select(Deployment.id).where(Deployment.active_group_id == group.id)).first()
+    if active is not None:
+        raise Conflict(
+            f"deployment group {group.name} already has deployment {active} in progress; "
+            "wait for it to end or stop it first"
+        )
+
+
+def _with_stop_rollback(deployment: Deployment, rollback: bool) -> dict[str, Any]:
+    config = dict(deployment.auto_rollback or deployment.group.definition.get("autoRollbackConfiguration") or {})
+    events = [e for e in config.get("events", []) if e != "DEPLOYMENT_STOP_ON_REQUEST"]
+    if rollback:
+        return {"enabled": True, "events": [*events, "DEPLOYMENT_STOP_ON_REQUEST"]}
+    return {"enabled": bool(config.get("enabled")), "events": events}
+
+
+def _group(session: Session, application_name: str, group_name: str) -> DeploymentGroup:
+    group = session.scalars(
+        select(DeploymentGroup)
+        .join(DeployApplication)
+        .where(DeployApplication.name == application_name, DeploymentGroup.name == group_name)
+    ).one_or_none()
+    if group is None:
+        raise NotFound(f"application {application_name!r} has no deployment group named {group_name!r}")
+    return group
+
+
+def _deployment(session: Session, deployment_id: str) -> Deployment:
+    deployment = session.get(Deployment, deployment_id)
+    if deployment is None:
+        raise NotFound(f"no deployment {deployment_id!r}")
+    return deployment

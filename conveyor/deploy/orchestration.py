@@ -1,0 +1,242 @@
+"""In-place deployments across a fleet of hosts: the batching engine applied under a row lock on the deployment.
+
+Lifecycle of one deployment (every step in one transaction, its host jobs sent once it commits):
+
+1. `start_fleet` orders the group's hosts by their standing (`GroupHost`), makes one target per host with every
+   lifecycle event Pending, and starts the first batch: each host of it is a `deploy.host` dispatch on that host's
+   own queue (`host-<name>`), which its agent works.
+2. `record_host_result` is how a host's job reports: under the deployment's row lock the engine records the result
+   and says what comes next — the next batch, the hosts skipped, or the outcome.
+3. `stop` halts the deployment: hosts not started are skipped at once; hosts in progress see the halt before their
+   next event, skip the rest and report as failed (stopped hosts count as failed).
+4. The outcome (`_finish`) ends the deployment: its status and errorInformation, each attempted host's standing in
+   the group (`batching.health_after`), and the group's target revision when it succeeded. A failed deployment
+   whose auto-rollback covers DEPLOYMENT_FAILURE (a stopped one: DEPLOYMENT_STOP_ON_REQUEST) starts its rollback
+   in the same transaction: a new deployment, creator `codeDeployRollback`, of the group's last successful
+   revision, with that deployment's fileExistsBehavior, linked both ways through `rollbackInfo`. A rollback is
+   never rolled back itself. When no deployment of the group ever succeeded, `rollbackInfo.rollbackMessage` says
+   there is nothing to roll back to.
+
+Decision where AWS says nothing: a deployment's `autoRollbackConfiguration` (its own override, else its group's)
+is read when the deployment ends, so `stop --rollback` can still ask for one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from conveyor.db import lock
+from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentGroup, DeploymentTarget, GroupHost
+from conveyor.db.models import utcnow
+from conveyor.deploy import batching
+from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
+from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.fleet_codec import Fleet, decode, encode
+from conveyor.deploy.lifecycle import in_place_events
+from conveyor.deploy.platforms import ComputePlatform
+from conveyor.deploy.registry import HOST_QUEUE_PREFIX, custom_configs, group_hosts
+from conveyor.deploy.revisions import revision_key
+from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus, TargetStatus
+from conveyor.dispatch import Kind, Outbox
+from conveyor.runtime import Runtime
+
+ROLLBACK_CREATOR = "codeDeployRollback"
+HOST_JOB_TIMEOUT = 8 * 3600  # seven events of at most an hour each, and the download
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def new_deployment_id() -> str:
+    """A deployment id as CodeDeploy makes them: `d-` and nine capital letters or digits."""
+    return "d-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(9))
+
+
+def host_subject(deployment_id: str, host: str) -> str:
+    return f"{deployment_id}|{host}"
+
+
+def parse_host_subject(subject: str) -> tuple[str, str]:
+    deployment_id, _, host = subject.partition("|")
+    return deployment_id, host
+
+
+def event_names() -> list[str]:
+    """The lifecycle events of an in-place deployment on a host without a load balancer, in order."""
+    return [step.event.value for step in in_place_events(load_balancer=False)]
+
+
+def start_fleet(session: Session, outbox: Outbox, deployment: Deployment, hosts: Sequence[DeployHost]) -> None:
+    """Plan the deployment over `hosts` and start its first batch (or end it, when it cannot start)."""
+    group = deployment.group
+    standing = {row.host_name: row for row in session.scalars(select(GroupHost).where(GroupHost.group_id == group.id))}
+    before = {host.name: _health(standing.get(host.name)) for host in hosts}
+    group_revision = revision_key(group.target_revision)
+    config = resolve_config(deployment.deployment_config_name, ComputePlatform.SERVER, custom_configs(session))
+    assert config.minimum_healthy_hosts is not None  # every Server configuration has one
+    step = batching.begin(before, config.minimum_healthy_hosts, group_revision)
+    pending = [{"lifecycleEventName": name, "status": LifecycleEventStatus.PENDING.value} for name in event_names()]
+    for host in step.state.order:
+        deployment.targets.append(
+            DeploymentTarget(
+                host_name=host, status=TargetStatus.PENDING.value, lifecycle_events=[dict(e) for e in pending]
+            )
+        )
+    deployment.status = DeploymentStatus.IN_PROGRESS.value
+    deployment.started_at = utcnow()
+    _apply(session, outbox, deployment, Fleet(step.state, before, group_revision), step)
+
+
+def record_host_result(rt: Runtime, deployment_id: str, host: str, succeeded: bool) -> None:
+    """A host finished its part: record it and start what comes next (see the module's contract)."""
+    with rt.transaction() as (session, outbox):
+        deployment = lock(session, Deployment, deployment_id)
+        if deployment is None:
+            return
+        fleet = decode(deployment.fleet)
+        state = batching.record(fleet.state, host, succeeded)
+        if state is fleet.state:
+            return  # a duplicate or late report
+        target = _target(deployment, host)
+        target.status = (TargetStatus.SUCCEEDED if succeeded else TargetStatus.FAILED).value
+        target.ended_at = utcnow()
+        step = batching.advance(state)
+        _apply(session, outbox, deployment, Fleet(step.state, fleet.before, fleet.group_revision), step)
+
+
+def stop(session: Session, outbox: Outbox, deployment: Deployment, code: DeploymentErrorCode, message: str) -> None:
+    """Halt the deployment (its row is locked by the caller); it ends once no host is in progress."""
+    fleet = decode(deployment.fleet)
+    state = batching.stop(fleet.state, code, message)
+    step = batching.advance(state)
+    _apply(session, outbox, deployment, Fleet(step.state, fleet.before, fleet.group_revision), step)
+
+
+def halted(deployment: Deployment) -> bool:
+    """Whether nothing more is to start in the deployment (hosts in progress skip their remaining events)."""
+    return bool(deployment.fleet.get("halt")) or DeploymentStatus(deployment.status).final
+
+
+def _apply(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fleet, step: batching.FleetStep) -> None:
+    batch = len(step.state.batches)
+    for host in step.start:
+        target = _target(deployment, host)
+        target.status, target.batch = TargetStatus.IN_PROGRESS.value, batch
+        outbox.add(Kind.DEPLOY_HOST, host_subject(deployment.id, host), HOST_QUEUE_PREFIX + host, HOST_JOB_TIMEOUT)
+    for host in step.skip:
+        target = _target(deployment, host)
+        target.status = TargetStatus.SKIPPED.value
+        target.lifecycle_events = [{**e, "status": LifecycleEventStatus.SKIPPED.value} for e in target.lifecycle_events]
+    deployment.fleet = encode(fleet)
+    if step.outcome is not None:
+        _finish(session, outbox, deployment, fleet, step.outcome)
+
+
+def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fleet, outcome: Outcome) -> None:
+    deployment.status = outcome.status.value
+    deployment.completed_at = utcnow()
+    deployment.active_group_id = None
+    if outcome.error_code is not None:
+        deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
+    group = deployment.group
+    revision = revision_key(deployment.revision)
+    assert revision is not None
+    after = batching.health_after(fleet.before, fleet.state, revision, fleet.group_revision)
+    _save_standing(session, deployment, fleet, after)
+    if batching.group_revision_after(fleet.state, revision, fleet.group_revision) == revision:
+        group.target_revision = deployment.revision
+        group.updated_at = utcnow()
+    session.flush()  # the group is free again before a rollback takes it
+    if _rollback_wanted(deployment, outcome):
+        start_rollback(session, outbox, deployment)
+
+
+def _save_standing(session: Session, deployment: Deployment, fleet: Fleet, after: dict[str, HostHealth]) -> None:
+    """Each attempted host's revision and instance health in the group, as `health_after` says."""
+    attempted = {
+        h for h, status in fleet.state.targets.items() if status in (TargetStatus.SUCCEEDED, TargetStatus.FAILED)
+    }
+    for host in attempted:
+        row = session.get(GroupHost, (deployment.group_id, host))
+        if row is None:
+            if session.get(DeployHost, host) is None:
+                continue  # the host was deregistered meanwhile
+            row = GroupHost(group_id=deployment.group_id, host_name=host, revision=None)
+            session.add(row)
+        health = after[host]
+        row.instance_health = health.instance.value
+        row.revision = _revision_of(deployment, fleet, health.revision, row.revision)
+        row.updated_at = utcnow()
+
+
+def _revision_of(deployment: Deployment, fleet: Fleet, key: str | None, previous: dict[str, Any] | None) -> Any:
+    """The revision mapping a host's health names (the deployment's, the one it had, or none)."""
+    if key is None:
+        return None
+    if key == revision_key(deployment.revision):
+        return deployment.revision
+    return previous
+
+
+def _rollback_wanted(deployment: Deployment, outcome: Outcome) -> bool:
+    if deployment.creator == ROLLBACK_CREATOR or outcome.status is DeploymentStatus.SUCCEEDED:
+        return False
+    config = deployment.auto_rollback or deployment.group.definition.get("autoRollbackConfiguration") or {}
+    if not config.get("enabled"):
+        return False
+    if outcome.status is DeploymentStatus.FAILED:
+        return "DEPLOYMENT_FAILURE" in config.get("events", [])
+    return outcome.error_code is DeploymentErrorCode.MANUAL_STOP and "DEPLOYMENT_STOP_ON_REQUEST" in config.get(
+        "events", []
+    )
+
+
+def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Deployment | None:
+    """Start the rollback of `failed` to its group's last successful revision; None when there is none."""
+    group: DeploymentGroup = failed.group
+    if group.target_revision is None:
+        failed.rollback_info = {
+            "rollbackMessage": "no deployment of this group has succeeded, so there is no revision to roll back to"
+        }
+        return None
+    last_good = session.scalars(
+        select(Deployment)
+        .where(Deployment.group_id == group.id, Deployment.status == DeploymentStatus.SUCCEEDED.value)
+        .order_by(Deployment.completed_at.desc())
+        .limit(1)
+    ).first()
+    rollback = Deployment(
+        id=new_deployment_id(),
+        group=group,
+        active_group_id=group.id,
+        revision=group.target_revision,
+        status=DeploymentStatus.CREATED.value,
+        creator=ROLLBACK_CREATOR,
+        deployment_config_name=failed.deployment_config_name,
+        description=f"rollback of {failed.id}",
+        file_exists_behavior=last_good.file_exists_behavior if last_good else failed.file_exists_behavior,
+        ignore_application_stop_failures=failed.ignore_application_stop_failures,
+        rollback_info={
+            "rollbackTriggeringDeploymentId": failed.id,
+            "rollbackMessage": f"rolls back {failed.id} to the group's last successful revision",
+        },
+        fleet={},
+    )
+    session.add(rollback)
+    failed.rollback_info = {"rollbackDeploymentId": rollback.id}
+    start_fleet(session, outbox, rollback, group_hosts(session, group))
+    return rollback
+
+
+def _health(row: GroupHost | None) -> HostHealth:
+    if row is None:
+        return HostHealth()
+    return HostHealth(InstanceHealth(row.instance_health), revision_key(row.revision))
+
+
+def _target(deployment: Deployment, host: str) -> DeploymentTarget:
+    return next(t for t in deployment.targets if t.host_name == host)

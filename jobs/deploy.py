@@ -1,0 +1,39 @@
+"""Deploy jobs, run by a host's agent on that host's own queue: the host's part of a deployment, then its report.
+
+The agent process says which hosts it stands for and where each one's file system starts (`serve_host`); a job
+for a host this process does not serve fails, and is retried or given up by the recovery rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conveyor.deploy import orchestration
+from conveyor.deploy.host_run import run_on_host
+from conveyor.deploy.target_progress import begin_target
+from conveyor.errors import ConfigurationError
+from conveyor.runtime import Runtime
+from jobs.runtime import Lease, run_dispatch
+
+_host_roots: dict[str, Path] = {}
+
+
+def serve_host(name: str, root: Path) -> None:
+    """Make this process the agent of host `name`, whose file system starts at `root`."""
+    _host_roots[name] = root
+
+
+def host(dispatch_id: str, attempt: int) -> None:
+    run_dispatch(dispatch_id, attempt, _host)
+
+
+def _host(rt: Runtime, subject: str, _lease: Lease) -> None:
+    deployment_id, name = orchestration.parse_host_subject(subject)
+    root = _host_roots.get(name)
+    if root is None:
+        raise ConfigurationError(f"this agent does not serve host {name!r}")
+    work = begin_target(rt, deployment_id, name)
+    if work is None:
+        return  # stopped before it began, or reported already
+    succeeded = run_on_host(rt, work, root)
+    orchestration.record_host_result(rt, deployment_id, name, succeeded)
