@@ -29,6 +29,7 @@ class Kind(str, Enum):
     ADVANCE = "pipeline.advance"  # subject: a pipeline execution id
     CONDITION = "stage.condition"  # subject: "<execution id>|<stage>|<beforeEntry or onSuccess>"
     APPROVAL_NOTICE = "approval.notice"  # subject: an approval's action execution id (publish to its SNS topic)
+    DEPLOYMENT_ENDED = "deploy.ended"  # subject: a deployment id (tell the pipeline action that started it)
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)

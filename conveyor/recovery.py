@@ -31,6 +31,7 @@ from conveyor.build import batches
 from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
+from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.deploy import host_recovery
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
@@ -125,6 +126,19 @@ def _give_up_action(rt: Runtime, action_execution_id: str, reason: str) -> None:
     pipelines.complete_action(rt, action_execution_id, outcome)
 
 
+def _give_up_report(rt: Runtime, deployment_id: str, reason: str) -> None:
+    """The deployment's end could not be told: its action fails rather than wait forever."""
+    with rt.db.reader() as session:
+        action_id = session.scalar(select(Deployment.action_execution_id).where(Deployment.id == deployment_id))
+    if action_id is not None:
+        outcome = ActionOutcome(
+            ActionStatus.FAILED,
+            summary=f"Conveyor could not read how deployment {deployment_id} ended: {reason}",
+            error_code="SystemUnavailable",
+        )
+        pipelines.complete_action(rt, action_id, outcome)
+
+
 def _give_up_condition(rt: Runtime, subject: str, reason: str) -> None:
     record = {"summary": f"Conveyor could not check the condition: {reason}", "rules": []}
     condition_checks.complete_condition(rt, subject, False, record)
@@ -172,4 +186,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
+    Kind.DEPLOYMENT_ENDED: _give_up_report,
 }

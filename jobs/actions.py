@@ -1,4 +1,5 @@
-"""Action jobs: run the work of an action whose provider does it in a job, then report how it ended."""
+"""Action jobs: run the work of an action whose provider does it in a job, then report how it ended (or leave the
+report to the work it started, as a CodeDeploy action leaves it to its deployment)."""
 
 from __future__ import annotations
 
@@ -13,4 +14,6 @@ def run(dispatch_id: str, attempt: int) -> None:
 
 
 def _run(rt: Runtime, action_execution_id: str, _lease: Lease) -> None:
-    pipelines.complete_action(rt, action_execution_id, run_action(rt, action_execution_id))
+    outcome = run_action(rt, action_execution_id)
+    if outcome is not None:  # None: the action's work goes on elsewhere and reports when it ends
+        pipelines.complete_action(rt, action_execution_id, outcome)

@@ -12,6 +12,8 @@ from conveyor.deploy import orchestration
 from conveyor.deploy.host_run import run_on_host
 from conveyor.deploy.target_progress import begin_target
 from conveyor.errors import ConfigurationError
+from conveyor.pipeline import service as pipelines
+from conveyor.pipeline.actions.codedeploy import ended_deployment
 from conveyor.runtime import Runtime
 from jobs.runtime import Lease, run_dispatch
 
@@ -21,6 +23,17 @@ _host_roots: dict[str, Path] = {}
 def serve_host(name: str, root: Path) -> None:
     """Make this process the agent of host `name`, whose file system starts at `root`."""
     _host_roots[name] = root
+
+
+def ended(dispatch_id: str, attempt: int) -> None:
+    """A deployment ended: tell the pipeline action that started it (this job runs on the `default` queue)."""
+    run_dispatch(dispatch_id, attempt, lambda rt, deployment_id, _lease: _report(rt, deployment_id))
+
+
+def _report(rt: Runtime, deployment_id: str) -> None:
+    ended = ended_deployment(rt, deployment_id)
+    if ended is not None:
+        pipelines.complete_action(rt, *ended)
 
 
 def host(dispatch_id: str, attempt: int) -> None:

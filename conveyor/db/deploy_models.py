@@ -105,6 +105,8 @@ class Deployment(Base):
     rollback_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error_information: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     fleet: Mapped[dict[str, Any]]
+    # the pipeline action (provider CodeDeploy) this deployment reports to when it ends
+    action_execution_id: Mapped[str | None] = mapped_column(ForeignKey("action_executions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -42,6 +42,7 @@ class DeploymentRequest:
     file_exists_behavior: str = FileExistsBehavior.DISALLOW.value
     ignore_application_stop_failures: bool = False
     auto_rollback: dict[str, Any] | None = None  # overrides the group's autoRollbackConfiguration
+    action_execution_id: str | None = None  # a pipeline's CodeDeploy action, told when the deployment ends
 
 
 def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]:
@@ -71,6 +72,7 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
             file_exists_behavior=request.file_exists_behavior,
             ignore_application_stop_failures=request.ignore_application_stop_failures,
             auto_rollback=request.auto_rollback,
+            action_execution_id=request.action_execution_id,
             fleet={},
         )
         session.add(deployment)

@@ -44,6 +44,7 @@ from conveyor.deploy.registry import HOST_QUEUE_PREFIX, custom_configs, group_ho
 from conveyor.deploy.revisions import revision_key
 from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus, TargetStatus
 from conveyor.dispatch import Kind, Outbox
+from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 
 ROLLBACK_CREATOR = "codeDeployRollback"
@@ -151,6 +152,8 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
         group.target_revision = deployment.revision
         group.updated_at = utcnow()
     session.flush()  # the group is free again before a rollback takes it
+    if deployment.action_execution_id is not None:  # a pipeline action waits for this deployment
+        outbox.add(Kind.DEPLOYMENT_ENDED, deployment.id, DEFAULT_QUEUE, timeout_seconds=120)
     if _rollback_wanted(deployment, outcome):
         start_rollback(session, outbox, deployment)
 

@@ -97,6 +97,15 @@ PROVIDERS: dict[tuple[str, str], ProviderSpec] = {
         required=frozenset({"ProjectName"}),
         optional=frozenset({"PrimarySource", "EnvironmentVariables", "BatchEnabled", "CombineArtifacts"}),
     ),
+    ("Deploy", "CodeDeploy"): ProviderSpec(
+        "Deploy",
+        "CodeDeploy",
+        frozenset({"AWS"}),
+        (1, 1),
+        (0, 0),
+        required=frozenset({"ApplicationName", "DeploymentGroupName"}),
+        output_variables=frozenset(),
+    ),
     ("Approval", "Manual"): ProviderSpec(
         "Approval",
         "Manual",

@@ -17,6 +17,7 @@ from conveyor.pipeline.actions import (
     approval,
     cloudformation,
     codebuild,
+    codedeploy,
     commands,
     git_source,
     lambda_invoke,
@@ -29,7 +30,7 @@ from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.runtime import Runtime
 
 Starter = Callable[[ActionStart], None]
-Runner = Callable[[Runtime, ActionRun], ActionOutcome]
+Runner = Callable[[Runtime, ActionRun], ActionOutcome | None]  # None: the action reports later, by itself
 
 STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "CodeStarSourceConnection"): git_source.start,
@@ -41,6 +42,7 @@ STARTERS: dict[tuple[str, str], Starter] = {
     ("Source", "S3"): s3_source.start,
     ("Deploy", "S3"): s3_deploy.start,
     ("Deploy", "CloudFormation"): cloudformation.start,
+    ("Deploy", "CodeDeploy"): codedeploy.start,
     ("Invoke", "Lambda"): lambda_invoke.start,
     ("Compute", "Commands"): commands.start,
 }
@@ -52,6 +54,7 @@ RUNNERS: dict[tuple[str, str], Runner] = {
     ("Source", "S3"): s3_source.fetch,
     ("Deploy", "S3"): s3_deploy.deploy,
     ("Deploy", "CloudFormation"): cloudformation.deploy,
+    ("Deploy", "CodeDeploy"): codedeploy.deploy,
     ("Invoke", "Lambda"): lambda_invoke.run,
 }
 
@@ -67,7 +70,7 @@ def outcome_of_build(declaration: ActionDeclaration, build: Build) -> ActionOutc
     return codebuild.outcome_of(build, declaration.output_artifacts)
 
 
-def run_action(rt: Runtime, action_execution_id: str) -> ActionOutcome:
+def run_action(rt: Runtime, action_execution_id: str) -> ActionOutcome | None:
     """Run the work of an action started with `queue_run` and return how it ended."""
     with rt.db.reader() as session:
         found = action_in_context(session, action_execution_id)
