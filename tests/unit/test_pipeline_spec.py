@@ -305,7 +305,7 @@ def test_one_spec_error_carries_every_structure_problem() -> None:
 
 
 def test_one_spec_error_carries_every_action_and_trigger_problem() -> None:
-    deploy = {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"}
+    deploy = {"category": "Deploy", "owner": "AWS", "provider": "ElasticBeanstalk", "version": "1"}
     checkout = source()
     checkout["namespace"] = "Vars"
     branches = {"branches": {"includes": ["main"]}}
@@ -511,11 +511,11 @@ def test_a_namespace_named_like_an_artifact() -> None:
 
 
 def test_an_unknown_provider() -> None:
-    deploy = build("Ship", type_id={"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"})
+    deploy = build("Ship", type_id={"category": "Deploy", "owner": "AWS", "provider": "ElasticBeanstalk", "version": "1"})
     document = pipeline(stage("Source", source()), stage("Deploy", deploy))
     text = as_yaml(document)
     problem = problem_at(problems(text), "pipeline.stages[1].actions[0].actionTypeId")
-    assert "CodeDeploy" in problem.message
+    assert "ElasticBeanstalk" in problem.message
     assert problem.line == line_of(text, "category: Deploy") - 1
 
 
