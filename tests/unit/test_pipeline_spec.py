@@ -511,7 +511,9 @@ def test_a_namespace_named_like_an_artifact() -> None:
 
 
 def test_an_unknown_provider() -> None:
-    deploy = build("Ship", type_id={"category": "Deploy", "owner": "AWS", "provider": "ElasticBeanstalk", "version": "1"})
+    deploy = build(
+        "Ship", type_id={"category": "Deploy", "owner": "AWS", "provider": "ElasticBeanstalk", "version": "1"}
+    )
     document = pipeline(stage("Source", source()), stage("Deploy", deploy))
     text = as_yaml(document)
     problem = problem_at(problems(text), "pipeline.stages[1].actions[0].actionTypeId")
