@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build import service as builds
@@ -23,6 +24,7 @@ from conveyor.pipeline.actions.base import ActionOutcome
 from conveyor.pipeline.definitions import find_pipeline, load_definition
 from conveyor.pipeline.records import LATEST_TRIGGER, MANUAL_RETRY, current_actions, state_of
 from conveyor.pipeline.service import complete_action, report_batch, report_build, settle
+from conveyor.pipeline.spec import StageDeclaration
 from conveyor.pipeline.status import ActionStatus
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
@@ -166,7 +168,7 @@ def set_transition(
         pipeline.disabled_transitions = disabled
 
 
-def _gated_stage(stages: tuple[Any, ...], stage: str, transition_type: str) -> str:
+def _gated_stage(stages: tuple[StageDeclaration, ...], stage: str, transition_type: str) -> str:
     names = [s.name for s in stages]
     if stage not in names:
         raise NotFound(f"no stage named {stage!r}")
@@ -182,7 +184,7 @@ def _gated_stage(stages: tuple[Any, ...], stage: str, transition_type: str) -> s
     raise InvalidRequest(f"transitionType must be Inbound or Outbound, not {transition_type!r}")
 
 
-def _locked_in(session: Any, pipeline_name: str, execution_id: str) -> gates.Locked:
+def _locked_in(session: Session, pipeline_name: str, execution_id: str) -> gates.Locked:
     pipeline = find_pipeline(session, pipeline_name)
     locked = gates.lock_execution(session, execution_id)
     if locked.execution.pipeline_id != pipeline.id:
@@ -190,7 +192,7 @@ def _locked_in(session: Any, pipeline_name: str, execution_id: str) -> gates.Loc
     return locked
 
 
-def _newer_entered(session: Any, execution: PipelineExecution, stage: str) -> bool:
+def _newer_entered(session: Session, execution: PipelineExecution, stage: str) -> bool:
     newer = (
         select(StageExecution.id)
         .join(PipelineExecution, PipelineExecution.id == StageExecution.execution_id)
