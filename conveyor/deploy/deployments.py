@@ -2,7 +2,9 @@
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
 its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
-yet: blue/green, or traffic control through a load balancer. The orchestration is `conveyor.deploy.orchestration`.
+yet: blue/green, or traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic
+control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic
+events. The orchestration is `conveyor.deploy.orchestration`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentG
 from conveyor.deploy import orchestration
 from conveyor.deploy.configs import resolve_config
 from conveyor.deploy.install import FileExistsBehavior
+from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import custom_configs, group_hosts
 from conveyor.deploy.revisions import check_revision, check_revision_shape
@@ -201,10 +204,20 @@ def _check_group(group: DeploymentGroup) -> None:
         raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     style = group.definition.get("deploymentStyle") or {}
     if style.get("deploymentType") == "BLUE_GREEN":
-        raise InvalidRequest(f"deployment group {group.name}: blue/green deployments on hosts are not supported yet")
-    if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" or group.definition.get("loadBalancerInfo"):
         raise InvalidRequest(
-            f"deployment group {group.name} has a load balancer: load balancer traffic control is not supported yet"
+            f"deployment group {group.name}: blue/green deployments on hosts are not supported yet; "
+            "deploy in place (deploymentType IN_PLACE), with or without traffic control"
+        )
+    if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL":
+        return
+    if (group.definition.get("loadBalancerInfo") or {}).get("elbInfoList"):
+        raise InvalidRequest(
+            f"deployment group {group.name}: loadBalancerInfo.elbInfoList names Classic Load Balancers, which are "
+            "not supported; name ELBv2 target groups in loadBalancerInfo.targetGroupInfoList instead"
+        )
+    if not traffic_controlled(group.definition):
+        raise InvalidRequest(
+            f"deployment group {group.name}: traffic control needs loadBalancerInfo.targetGroupInfoList"
         )
 
 

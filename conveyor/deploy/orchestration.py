@@ -39,6 +39,7 @@ from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
 from conveyor.deploy.configs import resolve_config
 from conveyor.deploy.fleet_codec import Fleet, decode, encode
 from conveyor.deploy.lifecycle import in_place_events
+from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import HOST_QUEUE_PREFIX, custom_configs, group_hosts
 from conveyor.deploy.revisions import revision_key
@@ -66,9 +67,9 @@ def parse_host_subject(subject: str) -> tuple[str, str]:
     return deployment_id, host
 
 
-def event_names() -> list[str]:
-    """The lifecycle events of an in-place deployment on a host without a load balancer, in order."""
-    return [step.event.value for step in in_place_events(load_balancer=False)]
+def event_names(group: DeploymentGroup) -> list[str]:
+    """The lifecycle events of an in-place deployment (or its rollback) on a host of `group`, in order."""
+    return [step.event.value for step in in_place_events(load_balancer=traffic_controlled(group.definition))]
 
 
 def start_fleet(session: Session, outbox: Outbox, deployment: Deployment, hosts: Sequence[DeployHost]) -> None:
@@ -80,7 +81,9 @@ def start_fleet(session: Session, outbox: Outbox, deployment: Deployment, hosts:
     config = resolve_config(deployment.deployment_config_name, ComputePlatform.SERVER, custom_configs(session))
     assert config.minimum_healthy_hosts is not None  # every Server configuration has one
     step = batching.begin(before, config.minimum_healthy_hosts, group_revision)
-    pending = [{"lifecycleEventName": name, "status": LifecycleEventStatus.PENDING.value} for name in event_names()]
+    pending = [
+        {"lifecycleEventName": name, "status": LifecycleEventStatus.PENDING.value} for name in event_names(group)
+    ]
     for host in step.state.order:
         deployment.targets.append(
             DeploymentTarget(
