@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup
 from conveyor.deploy import orchestration
+from conveyor.deploy.alarms import AlarmDecision
 from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.install import FileExistsBehavior
 from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
@@ -53,6 +55,7 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
     revision = check_revision_shape(request.revision)
     _check_options(request)
     check_revision(rt, revision)
+    alarms = _alarms_before_start(rt, request)
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
         _check_group(group)
@@ -79,9 +82,16 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
             fleet={},
         )
         session.add(deployment)
-        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group))
+        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
         session.flush()
         return deployment_info(deployment)
+
+
+def _alarms_before_start(rt: Runtime, request: DeploymentRequest) -> AlarmDecision:
+    """Poll the group's alarms before the first batch, outside the transaction that starts it."""
+    with rt.db.reader() as session:
+        group = dict(_group(session, request.application_name, request.group_name).definition)
+    return alarm_decision(rt.settings, group)
 
 
 def redeploy(rt: Runtime, deployment_id: str, description: str | None = None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from rq import Queue, SimpleWorker
 
 from conveyor import aws
 from conveyor.deploy import deployments, registry, revisions
@@ -59,12 +58,6 @@ def registered(world: ElbWorld, name: str = "shop-tg") -> dict[str, str]:
     arn = world.elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
     found = world.elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in found}
-
-
-def work_one_job(fleet: Fleet, host: str) -> None:
-    """Run the next job of one host only (so what a deployment left can be seen before its rollback runs)."""
-    queue = Queue(registry.HOST_QUEUE_PREFIX + host, connection=fleet.rt.redis)
-    SimpleWorker([queue], connection=fleet.rt.redis).work(burst=True, max_jobs=1, logging_level="WARNING")
 
 
 def journal(fleet: Fleet, host: str, deployment_id: str) -> list[str]:
@@ -123,7 +116,7 @@ def test_a_failed_host_stays_out_until_the_rollback_puts_it_back_in_the_same_ord
     deploy(rt, app_revision("v1"))
     fleet.work()
     bad = deploy(rt, app_revision("v2", validate="echo v2 is broken >&2; exit 3"))
-    work_one_job(fleet, "web-01")
+    fleet.work_next("web-01")
 
     failed = deployments.get_deployment(rt, bad["deploymentId"])
     assert failed["status"] == "Failed"
