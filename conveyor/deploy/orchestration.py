@@ -54,7 +54,7 @@ from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 
 ROLLBACK_CREATOR = "codeDeployRollback"
-HOST_JOB_TIMEOUT = 8 * 3600  # seven events of at most an hour each, and the download
+HOST_JOB_TIMEOUT = 14 * 3600  # thirteen events of at most an hour each behind a load balancer, and the download
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
