@@ -165,9 +165,16 @@ def deployment_order(hosts: Mapping[str, HostHealth], group_revision: str | None
 
 
 def begin(
-    hosts: Mapping[str, HostHealth], minimum: MinimumHealthyHosts, group_revision: str | None = None
+    hosts: Mapping[str, HostHealth],
+    minimum: MinimumHealthyHosts,
+    group_revision: str | None = None,
+    halt: Outcome | None = None,
 ) -> FleetStep:
-    """Start a deployment to `hosts` (their health before it) under `minimum`: the first step."""
+    """Start a deployment to `hosts` (their health before it) under `minimum`: the first step.
+
+    A deployment stopped before its first batch (`halt`: an alarm already in ALARM) starts no host: every one is
+    skipped and the outcome is `halt`.
+    """
     order = deployment_order(hosts, group_revision)
     count = minimum.hosts(len(order))
     state = FleetState(
@@ -176,7 +183,9 @@ def begin(
         healthy_at_start=frozenset(h for h in order if hosts[h].instance is InstanceHealth.HEALTHY),
         targets=dict.fromkeys(order, TargetStatus.PENDING),
     )
-    if not order:
+    if halt is not None:
+        state = replace(state, halt=halt)
+    elif not order:
         state = _halted(state, DeploymentErrorCode.NO_INSTANCES, "the deployment group has no hosts to deploy to")
     elif count >= len(order):
         message = (

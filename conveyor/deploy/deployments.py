@@ -2,7 +2,9 @@
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
 its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
-yet: blue/green, or traffic control through a load balancer. The orchestration is `conveyor.deploy.orchestration`.
+yet: blue/green, or traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic
+control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic
+events. The orchestration is `conveyor.deploy.orchestration`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from sqlalchemy.orm import Session
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup
 from conveyor.deploy import orchestration
+from conveyor.deploy.alarms import AlarmDecision
 from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.install import FileExistsBehavior
+from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import custom_configs, group_hosts
 from conveyor.deploy.revisions import check_revision, check_revision_shape
@@ -50,6 +55,7 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
     revision = check_revision_shape(request.revision)
     _check_options(request)
     check_revision(rt, revision)
+    alarms = _alarms_before_start(rt, request)
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
         _check_group(group)
@@ -76,9 +82,16 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
             fleet={},
         )
         session.add(deployment)
-        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group))
+        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
         session.flush()
         return deployment_info(deployment)
+
+
+def _alarms_before_start(rt: Runtime, request: DeploymentRequest) -> AlarmDecision:
+    """Poll the group's alarms before the first batch, outside the transaction that starts it."""
+    with rt.db.reader() as session:
+        group = dict(_group(session, request.application_name, request.group_name).definition)
+    return alarm_decision(rt.settings, group)
 
 
 def redeploy(rt: Runtime, deployment_id: str, description: str | None = None) -> dict[str, Any]:
@@ -201,10 +214,20 @@ def _check_group(group: DeploymentGroup) -> None:
         raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     style = group.definition.get("deploymentStyle") or {}
     if style.get("deploymentType") == "BLUE_GREEN":
-        raise InvalidRequest(f"deployment group {group.name}: blue/green deployments on hosts are not supported yet")
-    if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" or group.definition.get("loadBalancerInfo"):
         raise InvalidRequest(
-            f"deployment group {group.name} has a load balancer: load balancer traffic control is not supported yet"
+            f"deployment group {group.name}: blue/green deployments on hosts are not supported yet; "
+            "deploy in place (deploymentType IN_PLACE), with or without traffic control"
+        )
+    if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL":
+        return
+    if (group.definition.get("loadBalancerInfo") or {}).get("elbInfoList"):
+        raise InvalidRequest(
+            f"deployment group {group.name}: loadBalancerInfo.elbInfoList names Classic Load Balancers, which are "
+            "not supported; name ELBv2 target groups in loadBalancerInfo.targetGroupInfoList instead"
+        )
+    if not traffic_controlled(group.definition):
+        raise InvalidRequest(
+            f"deployment group {group.name}: traffic control needs loadBalancerInfo.targetGroupInfoList"
         )
 
 

@@ -2,18 +2,26 @@
 
 Contract of `run_on_host` (returns whether the host succeeded):
 
-* The events are those of an in-place deployment without a load balancer: ApplicationStop, DownloadBundle,
-  BeforeInstall, Install, AfterInstall, ApplicationStart, ValidateService. Each is recorded on the target as it
-  starts (InProgress, its start time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics:
+* The events are those of an in-place deployment: ApplicationStop, DownloadBundle, BeforeInstall, Install,
+  AfterInstall, ApplicationStart, ValidateService; behind a load balancer (the group has traffic control, so
+  `HostWork.target_groups` names target groups) BeforeBlockTraffic, BlockTraffic and AfterBlockTraffic come first
+  and BeforeAllowTraffic, AllowTraffic and AfterAllowTraffic last. Each is recorded on the target as it starts
+  (InProgress, its start time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics:
   errorCode, scriptName, message and the last 4 KB of what the scripts wrote).
-* ApplicationStop runs the scripts of the last successful install's AppSpec on this host, and is Skipped when
-  there is none (the host's first deployment in the group). Every other event uses the revision being deployed.
+* ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic run the scripts of the last successful install's
+  AppSpec on this host, and are Skipped when there is none (the host's first deployment in the group). Every other
+  event uses the revision being deployed.
+* BlockTraffic deregisters the host's target (its `ElbTargetId` tag, see `conveyor.deploy.load_balancers`) from
+  every target group and AllowTraffic registers it again, each waiting for the load balancer, through the one
+  boto3 client factory with the settings' region and endpoint. Their failure fails the event with UnknownError
+  and a message naming the target group and the host, with CodeDeploy's error code in parentheses.
 * DownloadBundle fetches the revision into the agent's deployment-archive (`HostState`); a bundle that is gone
   or unreadable fails it. Install copies the AppSpec's `files` (its `file_exists_behavior` beats the deployment's
   fileExistsBehavior) and applies `permissions`.
 * The first failed event ends the host's deployment; the events after it are Skipped. With
-  ignoreApplicationStopFailures a failed ApplicationStop does not. Before each event the deployment is checked:
-  when it was stopped, the remaining events are Skipped and the host counts as failed.
+  ignoreApplicationStopFailures a failed ApplicationStop, BeforeBlockTraffic or AfterBlockTraffic does not.
+  Before each event the deployment is checked: when it was stopped, the remaining events are Skipped and the
+  host counts as failed.
 * What the scripts write goes to the deployment's log on the host (`logs/scripts.log` in its deployment
   directory) with `[stdout]`/`[stderr]` prefixes.
 
@@ -28,10 +36,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conveyor import aws
 from conveyor.deploy import appspec_hosts, hooks, install
 from conveyor.deploy.appspec_permissions import Permission as SpecPermission
+from conveyor.deploy.aws_calls import AWS_ERRORS, AwsStepFailed, aws_error_text
 from conveyor.deploy.host_state import DeploymentDirectory, HostState, HostStateError
-from conveyor.deploy.lifecycle import LifecycleEvent, LifecycleStep, failure_ends_target, in_place_events
+from conveyor.deploy.lifecycle import (
+    LifecycleEvent,
+    LifecycleStep,
+    ScriptRevision,
+    failure_ends_target,
+    in_place_events,
+)
+from conveyor.deploy.load_balancers import allow_traffic, block_traffic
 from conveyor.deploy.permissions import InstallError, Permission
 from conveyor.deploy.revisions import fetch_bundle, location_of, read_host_appspec
 from conveyor.deploy.status import LifecycleEventStatus
@@ -86,7 +103,7 @@ def run_on_host(rt: Runtime, work: HostWork, host_root: Path) -> bool:
 
 def _run_events(context: HostContext) -> bool:
     work = context.work
-    for step in in_place_events(load_balancer=False):
+    for step in in_place_events(load_balancer=bool(work.target_groups)):
         if deployment_halted(context.rt, work.deployment_id):
             skip_remaining(context.rt, work)
             return False
@@ -109,14 +126,17 @@ def _run_step(context: HostContext, step: LifecycleStep) -> EventOutcome:
         return _download(context)
     if step.event is LifecycleEvent.INSTALL:
         return _install(context)
-    if step.event is LifecycleEvent.APPLICATION_STOP:
-        return _application_stop(context)
+    if step.event in (LifecycleEvent.BLOCK_TRAFFIC, LifecycleEvent.ALLOW_TRAFFIC):
+        return _traffic(context, step.event)
+    if step.revision is ScriptRevision.LAST_SUCCESSFUL:
+        return _last_successful_scripts(context, step.event)
     assert context.appspec is not None  # DownloadBundle succeeded before any event of the new revision
     archive = context.state.deployment(context.work.group_id, context.work.deployment_id).archive
     return _scripts(context, step.event.value, context.appspec, archive)
 
 
-def _application_stop(context: HostContext) -> EventOutcome:
+def _last_successful_scripts(context: HostContext, event: LifecycleEvent) -> EventOutcome:
+    """ApplicationStop, BeforeBlockTraffic, AfterBlockTraffic: the last successful install's scripts, if any."""
     previous: DeploymentDirectory | None = context.state.last_successful_install(context.work.group_id)
     if previous is None:
         return EventOutcome(LifecycleEventStatus.SKIPPED, _diagnostics("Success", "no revision was installed before"))
@@ -124,7 +144,29 @@ def _application_stop(context: HostContext) -> EventOutcome:
         spec = read_host_appspec(previous.archive, f"the last successful revision ({previous.deployment_id})")
     except ConveyorError as exc:
         return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", exc.message))
-    return _scripts(context, LifecycleEvent.APPLICATION_STOP.value, spec, previous.archive)
+    return _scripts(context, event.value, spec, previous.archive)
+
+
+def _traffic(context: HostContext, event: LifecycleEvent) -> EventOutcome:
+    """BlockTraffic or AllowTraffic: the host's target leaves or rejoins the group's target groups."""
+    work = context.work
+    move = block_traffic if event is LifecycleEvent.BLOCK_TRAFFIC else allow_traffic
+    try:
+        move(aws.client("elbv2", context.rt.settings), work.target_groups, work.host, work.host_tags)
+    except AwsStepFailed as exc:
+        context.log(f"{event.value} failed: {exc.message}")
+        return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", _step_failure(exc)))
+    except AWS_ERRORS as exc:  # no client could be made (no region, no credentials)
+        message = f"{event.value} on host {work.host}: could not reach Elastic Load Balancing: {aws_error_text(exc)}"
+        context.log(message)
+        return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", message))
+    groups = ", ".join(work.target_groups)
+    context.log(f"{event.value}: host {work.host} {'left' if move is block_traffic else 'joined'} {groups}")
+    return EventOutcome(LifecycleEventStatus.SUCCEEDED, _diagnostics("Success", "Succeeded"))
+
+
+def _step_failure(exc: AwsStepFailed) -> str:
+    return f"{exc.message} ({exc.error_code.value})"
 
 
 def _download(context: HostContext) -> EventOutcome:

@@ -125,6 +125,16 @@ def target_group_names(group: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(entry["name"]) for entry in info))
 
 
+def traffic_controlled(group: Mapping[str, Any]) -> bool:
+    """Whether a deployment group's hosts leave and rejoin its target groups around their deployment. Pure.
+
+    Only with `deploymentStyle.deploymentOption` WITH_TRAFFIC_CONTROL and target groups to name: a group that
+    describes a load balancer without traffic control is deployed to as if it had none, as in CodeDeploy.
+    """
+    style = group.get("deploymentStyle") or {}
+    return style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" and bool(target_group_names(group))
+
+
 def resolve_target_groups(
     elbv2: Any, names: Sequence[str], listed_in: str = "loadBalancerInfo.targetGroupInfoList"
 ) -> list[TargetGroup]:

@@ -5,13 +5,16 @@ Lifecycle of one deployment (every step in one transaction, its host jobs sent o
 1. `start_fleet` orders the group's hosts by their standing (`GroupHost`), makes one target per host with every
    lifecycle event Pending, and starts the first batch: each host of it is a `deploy.host` dispatch on that host's
    own queue (`host-<name>`), which its agent works.
-2. `record_host_result` is how a host's job reports: under the deployment's row lock the engine records the result
-   and says what comes next — the next batch, the hosts skipped, or the outcome.
+2. `record_host_result` is how a host's job reports: first the group's alarms are polled with no lock held
+   (`stop_on_alarm`, see `conveyor.deploy.fleet_alarms`: one in ALARM stops the deployment with ALARM_ACTIVE), then
+   under the deployment's row lock the engine records the result and says what comes next — the next batch, the
+   hosts skipped, or the outcome.
 3. `stop` halts the deployment: hosts not started are skipped at once; hosts in progress see the halt before their
    next event, skip the rest and report as failed (stopped hosts count as failed).
 4. The outcome (`_finish`) ends the deployment: its status and errorInformation, each attempted host's standing in
    the group (`batching.health_after`), and the group's target revision when it succeeded. A failed deployment
-   whose auto-rollback covers DEPLOYMENT_FAILURE (a stopped one: DEPLOYMENT_STOP_ON_REQUEST) starts its rollback
+   whose auto-rollback covers DEPLOYMENT_FAILURE (a stopped one: DEPLOYMENT_STOP_ON_REQUEST, or
+   DEPLOYMENT_STOP_ON_ALARM when an alarm stopped it) starts its rollback
    in the same transaction: a new deployment, creator `codeDeployRollback`, of the group's last successful
    revision, with that deployment's fileExistsBehavior, linked both ways through `rollbackInfo`. A rollback is
    never rolled back itself. When no deployment of the group ever succeeded, `rollbackInfo.rollbackMessage` says
@@ -35,10 +38,13 @@ from conveyor.db import lock
 from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentGroup, DeploymentTarget, GroupHost
 from conveyor.db.models import utcnow
 from conveyor.deploy import batching
+from conveyor.deploy.alarms import GO_ON, AlarmDecision
 from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
 from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.fleet_codec import Fleet, decode, encode
 from conveyor.deploy.lifecycle import in_place_events
+from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import HOST_QUEUE_PREFIX, custom_configs, group_hosts
 from conveyor.deploy.revisions import revision_key
@@ -48,7 +54,7 @@ from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 
 ROLLBACK_CREATOR = "codeDeployRollback"
-HOST_JOB_TIMEOUT = 8 * 3600  # seven events of at most an hour each, and the download
+HOST_JOB_TIMEOUT = 14 * 3600  # thirteen events of at most an hour each behind a load balancer, and the download
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -66,21 +72,30 @@ def parse_host_subject(subject: str) -> tuple[str, str]:
     return deployment_id, host
 
 
-def event_names() -> list[str]:
-    """The lifecycle events of an in-place deployment on a host without a load balancer, in order."""
-    return [step.event.value for step in in_place_events(load_balancer=False)]
+def event_names(group: DeploymentGroup) -> list[str]:
+    """The lifecycle events of an in-place deployment (or its rollback) on a host of `group`, in order."""
+    return [step.event.value for step in in_place_events(load_balancer=traffic_controlled(group.definition))]
 
 
-def start_fleet(session: Session, outbox: Outbox, deployment: Deployment, hosts: Sequence[DeployHost]) -> None:
-    """Plan the deployment over `hosts` and start its first batch (or end it, when it cannot start)."""
+def start_fleet(
+    session: Session,
+    outbox: Outbox,
+    deployment: Deployment,
+    hosts: Sequence[DeployHost],
+    alarms: AlarmDecision = GO_ON,
+) -> None:
+    """Plan the deployment over `hosts` and start its first batch (or end it, when it cannot start or `alarms`
+    says stop)."""
     group = deployment.group
     standing = {row.host_name: row for row in session.scalars(select(GroupHost).where(GroupHost.group_id == group.id))}
     before = {host.name: _health(standing.get(host.name)) for host in hosts}
     group_revision = revision_key(group.target_revision)
     config = resolve_config(deployment.deployment_config_name, ComputePlatform.SERVER, custom_configs(session))
     assert config.minimum_healthy_hosts is not None  # every Server configuration has one
-    step = batching.begin(before, config.minimum_healthy_hosts, group_revision)
-    pending = [{"lifecycleEventName": name, "status": LifecycleEventStatus.PENDING.value} for name in event_names()]
+    step = batching.begin(before, config.minimum_healthy_hosts, group_revision, _alarm_halt(alarms))
+    pending = [
+        {"lifecycleEventName": name, "status": LifecycleEventStatus.PENDING.value} for name in event_names(group)
+    ]
     for host in step.state.order:
         deployment.targets.append(
             DeploymentTarget(
@@ -94,6 +109,7 @@ def start_fleet(session: Session, outbox: Outbox, deployment: Deployment, hosts:
 
 def record_host_result(rt: Runtime, deployment_id: str, host: str, succeeded: bool) -> None:
     """A host finished its part: record it and start what comes next (see the module's contract)."""
+    stop_on_alarm(rt, deployment_id)
     with rt.transaction() as (session, outbox):
         deployment = lock(session, Deployment, deployment_id)
         if deployment is None:
@@ -107,6 +123,28 @@ def record_host_result(rt: Runtime, deployment_id: str, host: str, succeeded: bo
         target.ended_at = utcnow()
         step = batching.advance(state)
         _apply(session, outbox, deployment, Fleet(step.state, fleet.before, fleet.group_revision), step)
+
+
+def stop_on_alarm(rt: Runtime, deployment_id: str) -> None:
+    """Poll the deployment's alarms with no lock held; stop it with ALARM_ACTIVE if one fires and it still runs."""
+    with rt.db.reader() as session:
+        deployment = session.get(Deployment, deployment_id)
+        if deployment is None or halted(deployment) or deployment.creator == ROLLBACK_CREATOR:
+            return
+        group = dict(deployment.group.definition)
+    decision = alarm_decision(rt.settings, group)
+    if not decision.stop:
+        return
+    with rt.transaction() as (session, outbox):
+        deployment = lock(session, Deployment, deployment_id)
+        if deployment is not None and not halted(deployment):
+            stop(session, outbox, deployment, DeploymentErrorCode.ALARM_ACTIVE, decision.reason)
+
+
+def _alarm_halt(alarms: AlarmDecision) -> Outcome | None:
+    if not alarms.stop:
+        return None
+    return Outcome(DeploymentStatus.STOPPED, DeploymentErrorCode.ALARM_ACTIVE, alarms.reason)
 
 
 def stop(session: Session, outbox: Outbox, deployment: Deployment, code: DeploymentErrorCode, message: str) -> None:
@@ -191,11 +229,12 @@ def _rollback_wanted(deployment: Deployment, outcome: Outcome) -> bool:
     config = deployment.auto_rollback or deployment.group.definition.get("autoRollbackConfiguration") or {}
     if not config.get("enabled"):
         return False
+    events = config.get("events", [])
     if outcome.status is DeploymentStatus.FAILED:
-        return "DEPLOYMENT_FAILURE" in config.get("events", [])
-    return outcome.error_code is DeploymentErrorCode.MANUAL_STOP and "DEPLOYMENT_STOP_ON_REQUEST" in config.get(
-        "events", []
-    )
+        return "DEPLOYMENT_FAILURE" in events
+    if outcome.error_code is DeploymentErrorCode.ALARM_ACTIVE:
+        return "DEPLOYMENT_STOP_ON_ALARM" in events
+    return outcome.error_code is DeploymentErrorCode.MANUAL_STOP and "DEPLOYMENT_STOP_ON_REQUEST" in events
 
 
 def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Deployment | None:

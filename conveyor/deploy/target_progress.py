@@ -6,14 +6,16 @@ orchestration writes its status). `HostWork` is everything the host needs to kno
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from conveyor.db import lock
-from conveyor.db.deploy_models import Deployment, DeploymentTarget
+from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentTarget
 from conveyor.db.models import utcnow
 from conveyor.deploy.hooks import DeploymentIdentity, S3Bundle
+from conveyor.deploy.load_balancers import target_group_names, traffic_controlled
 from conveyor.deploy.orchestration import halted
 from conveyor.deploy.revisions import location_of
 from conveyor.deploy.status import LifecycleEventStatus, TargetStatus
@@ -33,6 +35,8 @@ class HostWork:
     revision: dict[str, Any]
     file_exists_behavior: str
     ignore_application_stop_failures: bool
+    target_groups: tuple[str, ...] = ()  # the ELBv2 target groups it leaves and rejoins; none: no traffic control
+    host_tags: Mapping[str, str] = field(default_factory=dict)  # where its load balancer target comes from
 
     def identity(self) -> DeploymentIdentity:
         """What the hook scripts are told (BUNDLE_* for an S3 revision)."""
@@ -61,7 +65,17 @@ def begin_target(rt: Runtime, deployment_id: str, host: str) -> HostWork | None:
             revision=deployment.revision,
             file_exists_behavior=deployment.file_exists_behavior,
             ignore_application_stop_failures=deployment.ignore_application_stop_failures,
+            target_groups=_target_groups(deployment.group.definition),
+            host_tags=_tags(session.get(DeployHost, host)),
         )
+
+
+def _target_groups(group: dict[str, Any]) -> tuple[str, ...]:
+    return target_group_names(group) if traffic_controlled(group) else ()
+
+
+def _tags(host: DeployHost | None) -> dict[str, str]:
+    return {} if host is None else {str(k): str(v) for k, v in host.tags.items()}
 
 
 def record_event(

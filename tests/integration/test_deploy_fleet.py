@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.deploy import deployments
-from conveyor.errors import Conflict, InvalidRequest, SpecError
+from conveyor.errors import Conflict, SpecError
 from conveyor.runtime import Runtime
 from tests.support.hosts import IN_PLACE_EVENTS, app_revision, deploy, events_of, make_fleet
 
@@ -90,18 +90,6 @@ def test_an_invalid_appspec_is_refused_with_every_problem_before_anything_runs(r
     paths = [p.path for p in refused.value.problems]
     assert {"version", "os", "hooks.Install"} <= set(paths), paths
     assert deployments.list_deployments(rt, "shop", "web") == []
-
-
-def test_a_group_behind_a_load_balancer_is_refused_for_now(rt: Runtime, tmp_path: Path) -> None:
-    make_fleet(
-        rt,
-        tmp_path,
-        1,
-        deploymentStyle={"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        loadBalancerInfo={"targetGroupInfoList": [{"name": "shop-tg"}]},
-    )
-    with pytest.raises(InvalidRequest, match="load balancer traffic control is not supported yet"):
-        deploy(rt, app_revision("v1"))
 
 
 def test_a_failing_validation_rolls_back_to_the_previous_revision_on_every_host(rt: Runtime, tmp_path: Path) -> None:

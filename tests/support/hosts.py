@@ -44,6 +44,11 @@ class Fleet:
                 SimpleWorker([queue], connection=self.rt.redis).work(burst=True, logging_level="WARNING")
         raise AssertionError("the hosts' queues never emptied")
 
+    def work_next(self, host: str) -> None:
+        """Run one host's next job only (to see what a deployment left before the work it started runs)."""
+        queue = Queue(registry.HOST_QUEUE_PREFIX + host, connection=self.rt.redis)
+        SimpleWorker([queue], connection=self.rt.redis).work(burst=True, max_jobs=1, logging_level="WARNING")
+
     def site(self, host: str) -> Path:
         return self.roots[host] / "var" / "www" / "shop"
 

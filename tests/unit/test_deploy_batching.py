@@ -267,6 +267,17 @@ def test_an_alarm_stop_keeps_its_first_reason_and_the_status_the_caller_gives() 
     assert step.skip == names(3, 4)
 
 
+def test_a_deployment_halted_before_its_first_batch_starts_no_host() -> None:
+    halt = Outcome(STOPPED, DeploymentErrorCode.ALARM_ACTIVE, "alarm in ALARM state: errors")
+    step = begin(fleet(3), ONE_AT_A_TIME, halt=halt)
+
+    assert step.start == ()
+    assert step.skip == names(1, 2, 3)
+    assert step.outcome == halt
+    assert step.state.batches == ()
+    assert begin({}, ONE_AT_A_TIME, halt=halt).outcome == halt  # the first reason wins over NO_INSTANCES
+
+
 def test_duplicate_and_stray_results_change_nothing() -> None:
     first = begin(fleet(3), ONE_AT_A_TIME)
     done = record(first.state, "h1", succeeded=True)
