@@ -24,6 +24,7 @@ def upload_bundle() -> tuple[Response, int]:
     bundle_type = request.args.get("bundleType") or revisions.bundle_type_of(request.args.get("filename", ""))
     if request.content_length is not None and request.content_length > MAX_BUNDLE_BYTES:
         raise InvalidRequest(f"a bundle may be at most {MAX_BUNDLE_BYTES} bytes")
+    request.max_content_length = MAX_BUNDLE_BYTES  # this route's own limit, above the app's 25 MB for webhooks
     data = request.get_data()
     if not data:
         raise InvalidRequest("send the bundle as the request body")

@@ -61,3 +61,19 @@ def test_an_invalid_appspec_is_a_400_listing_every_problem(client: FlaskClient, 
     assert {"hooks.Install", "hooks.Bogus"} <= paths
     assert client.post(DEPLOYMENTS, json={"revision": {"revisionType": "Git"}}).status_code == 400
     assert client.get("/api/v1/deployments/d-NOTHERE00").status_code == 404
+
+
+def test_a_bundle_larger_than_a_webhook_is_accepted(client: FlaskClient, rt: Runtime, tmp_path: Path) -> None:
+    """The app caps request bodies at 25 MB (GitHub's webhook size); the bundle route takes up to 512 MiB."""
+    import os
+    import zipfile
+
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("appspec.yml", "version: 0.0\nos: linux\n")
+        archive.writestr("blob.bin", os.urandom(30 * 1024 * 1024))
+    answer = client.post(
+        "/api/v1/deployment-bundles?filename=big.zip", data=big.read_bytes(), content_type="application/zip"
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["revision"]["revisionType"] == "Bundle"
