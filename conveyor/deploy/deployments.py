@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conveyor.db import lock
-from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup
+from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup, DeploymentTarget
 from conveyor.deploy import orchestration
 from conveyor.deploy.alarms import AlarmDecision
 from conveyor.deploy.configs import resolve_config
@@ -167,8 +167,8 @@ def deployment_info(deployment: Deployment) -> dict[str, Any]:
         },
         "batches": deployment.fleet.get("batches", []),
         "createTime": iso(deployment.created_at),
-        "startTime": iso(deployment.started_at) if deployment.started_at else None,
-        "completeTime": iso(deployment.completed_at) if deployment.completed_at else None,
+        "startTime": iso(deployment.started_at),
+        "completeTime": iso(deployment.completed_at),
     }
     for key, value in (
         ("autoRollbackConfiguration", deployment.auto_rollback),
@@ -180,13 +180,13 @@ def deployment_info(deployment: Deployment) -> dict[str, Any]:
     return info
 
 
-def target_info(target: Any) -> dict[str, Any]:
+def target_info(target: DeploymentTarget) -> dict[str, Any]:
     return {
         "targetId": target.host_name,
         "status": target.status,
         "batch": target.batch,
-        "startTime": iso(target.started_at) if target.started_at else None,
-        "endTime": iso(target.ended_at) if target.ended_at else None,
+        "startTime": iso(target.started_at),
+        "endTime": iso(target.ended_at),
         "lifecycleEvents": target.lifecycle_events,
     }
 

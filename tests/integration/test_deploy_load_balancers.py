@@ -15,24 +15,10 @@ from conveyor.deploy.aws_calls import AwsStepFailed, StepErrorCode
 from conveyor.deploy.load_balancers import TrafficWait, allow_traffic, block_traffic
 from conveyor.deploy.status import DeploymentErrorCode
 from tests.conftest import AWS_REGION
+from tests.support.clock import FakeClock
 from tests.support.elb import ElbWorld, elb_world
 
 WEB_1 = {"ElbTargetId": "10.0.1.5", "ElbTargetPort": "8080"}
-
-
-class FakeClock:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -28,27 +28,10 @@ from conveyor.pipeline.actions.stack_inputs import (
 from conveyor.pipeline.actions.stacks import StackFailed, StackRequest, Stacks, outputs
 from conveyor.pipeline.stack_config import ArtifactPath, GetArtifactAtt, GetParam
 from tests.conftest import AWS_REGION
+from tests.support.clock import FakeClock
 from tests.support.stacks import BUCKET_TEMPLATE, set_stack_state
 
 WHERE = ArtifactPath("SourceOutput", "infra/template.yml")
-
-
-class FakeClock:
-    """A clock that moves only when the code under test sleeps; `on_sleep` may change the world meanwhile."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self.on_sleep: Any = None
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep:
-            self.on_sleep()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
