@@ -34,6 +34,8 @@ class Kind(str, Enum):
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
     DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
+    RETIRE_HOST = "deploy.retire"  # subject: "<deployment id>|<host name>": a released original host removes
+    # the group's revision (blue/green TERMINATE; on the host's own queue)
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )

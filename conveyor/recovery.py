@@ -14,7 +14,8 @@ InProgress forever: an execution fails, an action fails, a build becomes FAULT â
 
 Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
 Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`), and a
-host's part of a deployment that its agent did not take up in time (`host_recovery.expire_unclaimed`). A host's
+host's part of a deployment that its agent did not take up in time (`host_recovery.expire_unclaimed`), and the
+waits of blue/green deployments whose time ran out (`blue_green_waits.expire_waits`: Ready ones are Stopped). A host's
 work lost with its agent is given up at once, without another attempt: only that host's agent could take it.
 """
 
@@ -33,7 +34,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
-from conveyor.deploy import host_recovery
+from conveyor.deploy import blue_green_waits, host_recovery
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
@@ -55,6 +56,7 @@ class ReconcileReport:
     actions_timed_out: list[str] = field(default_factory=list)
     jobs_timed_out: list[str] = field(default_factory=list)  # Lambda actions whose job was never reported on
     hosts_unreachable: list[str] = field(default_factory=list)  # host work no agent took in time
+    waits_expired: list[str] = field(default_factory=list)  # blue/green deployments whose wait ran out
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -88,6 +90,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     report.actions_timed_out = control.expire_deadlines(rt, now)
     report.jobs_timed_out = job_reports.expire_jobs(rt, now)
     report.hosts_unreachable = host_recovery.expire_unclaimed(rt, now)
+    report.waits_expired = blue_green_waits.expire_waits(rt, now)
     return report
 
 
@@ -186,5 +189,6 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
+    Kind.RETIRE_HOST: lambda _rt, subject, reason: log.warning("releasing host %s given up: %s", subject, reason),
     Kind.DEPLOYMENT_ENDED: _give_up_report,
 }

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from conveyor.deploy import deployments, revisions
+from conveyor.deploy import blue_green_waits, deployments, revisions
 from conveyor.errors import InvalidRequest
 from handlers.api import bp, json_body
 from handlers.context import runtime
@@ -33,7 +33,7 @@ def upload_bundle() -> tuple[Response, int]:
 
 @bp.post("/applications/<name>/deployment-groups/<group>/deployments")
 def create_deployment(name: str, group: str) -> tuple[Response, int]:
-    """CreateDeployment: {revision, deploymentConfigName?, description?, fileExistsBehavior?, …}."""
+    """CreateDeployment: {revision, deploymentConfigName?, description?, fileExistsBehavior?, targetInstances?, …}."""
     body = json_body()
     options: dict[str, Any] = {
         "deployment_config_name": _optional(body, "deploymentConfigName", str),
@@ -41,6 +41,7 @@ def create_deployment(name: str, group: str) -> tuple[Response, int]:
         "file_exists_behavior": _optional(body, "fileExistsBehavior", str) or "DISALLOW",
         "ignore_application_stop_failures": bool(_optional(body, "ignoreApplicationStopFailures", bool)),
         "auto_rollback": _optional(body, "autoRollbackConfiguration", dict),
+        "target_instances": _optional(body, "targetInstances", dict),
     }
     revision = revisions.check_revision_shape(body.get("revision"))
     created = deployments.create_deployment(runtime(), deployments.DeploymentRequest(name, group, revision, **options))
@@ -62,6 +63,13 @@ def stop_deployment(deployment_id: str) -> Response:
     """StopDeployment {autoRollbackEnabled?}."""
     rollback = _optional(json_body(optional=True), "autoRollbackEnabled", bool)
     return jsonify(deployments.stop_deployment(runtime(), deployment_id, rollback))
+
+
+@bp.post("/deployments/<deployment_id>/continue")
+def continue_deployment(deployment_id: str) -> Response:
+    """ContinueDeployment {deploymentWaitType?: READY_WAIT | TERMINATION_WAIT}."""
+    wait_type = _optional(json_body(optional=True), "deploymentWaitType", str)
+    return jsonify(blue_green_waits.continue_deployment(runtime(), deployment_id, wait_type))
 
 
 @bp.post("/deployments/<deployment_id>/redeploy")

@@ -6,10 +6,12 @@ for a host this process does not serve fails, and is retried or given up by the 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from conveyor.db.deploy_models import Deployment
 from conveyor.deploy import orchestration
-from conveyor.deploy.host_run import run_on_host
+from conveyor.deploy.host_run import retire_from_group, run_on_host
 from conveyor.deploy.target_progress import begin_target
 from conveyor.errors import ConfigurationError
 from conveyor.pipeline import service as pipelines
@@ -17,6 +19,7 @@ from conveyor.pipeline.actions.codedeploy import ended_deployment
 from conveyor.runtime import Runtime
 from jobs.runtime import Lease, run_dispatch
 
+log = logging.getLogger(__name__)
 _host_roots: dict[str, Path] = {}
 
 
@@ -50,3 +53,20 @@ def _host(rt: Runtime, subject: str, _lease: Lease) -> None:
         return  # stopped before it began, or reported already
     succeeded = run_on_host(rt, work, root)
     orchestration.record_host_result(rt, deployment_id, name, succeeded)
+
+
+def retire(dispatch_id: str, attempt: int) -> None:
+    """A blue/green deployment released this original host: remove the group's revision from it."""
+    run_dispatch(dispatch_id, attempt, _retire)
+
+
+def _retire(rt: Runtime, subject: str, _lease: Lease) -> None:
+    deployment_id, name = orchestration.parse_host_subject(subject)
+    root = _host_roots.get(name)
+    if root is None:
+        raise ConfigurationError(f"this agent does not serve host {name!r}")
+    with rt.db.reader() as session:
+        deployment = session.get(Deployment, deployment_id)
+        group_id = None if deployment is None else deployment.group_id
+    if group_id is not None:
+        retire_from_group(group_id, root, lambda line: log.info("%s: %s", name, line))

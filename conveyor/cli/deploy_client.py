@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from conveyor.cli.client import Client, HttpClient, LocalClient
-from conveyor.deploy import deployments, revisions
+from conveyor.deploy import blue_green_waits, deployments, revisions
 
 
 class DeployClient(Protocol):
@@ -18,6 +18,7 @@ class DeployClient(Protocol):
     def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]: ...
     def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]: ...
     def redeploy(self, deployment_id: str) -> dict[str, Any]: ...
+    def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]: ...
 
 
 def deploy_client(client: Client) -> DeployClient:
@@ -60,6 +61,10 @@ class HttpDeployClient:
     def redeploy(self, deployment_id: str) -> dict[str, Any]:
         return dict(self.client._call("POST", f"/deployments/{deployment_id}/redeploy", json={}).json())
 
+    def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]:
+        body = {"deploymentWaitType": wait_type}
+        return dict(self.client._call("POST", f"/deployments/{deployment_id}/continue", json=body).json())
+
 
 class LocalDeployClient:
     def __init__(self, client: LocalClient) -> None:
@@ -77,6 +82,7 @@ class LocalDeployClient:
             description=body.get("description"),
             file_exists_behavior=body.get("fileExistsBehavior") or "DISALLOW",
             ignore_application_stop_failures=bool(body.get("ignoreApplicationStopFailures")),
+            target_instances=body.get("targetInstances"),
         )
         return deployments.create_deployment(self.rt, request)
 
@@ -91,3 +97,6 @@ class LocalDeployClient:
 
     def redeploy(self, deployment_id: str) -> dict[str, Any]:
         return deployments.redeploy(self.rt, deployment_id)
+
+    def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]:
+        return blue_green_waits.continue_deployment(self.rt, deployment_id, wait_type)

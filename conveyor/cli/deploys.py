@@ -36,6 +36,13 @@ def deploy() -> None:
     show_default=True,
 )
 @click.option("--ignore-application-stop-failures", is_flag=True)
+@click.option(
+    "--target-tag",
+    "target_tags",
+    multiple=True,
+    metavar="K=V",
+    help="Blue/green: the replacement hosts are those with every such tag (targetInstances).",
+)
 @output_option
 @pass_context
 def create(
@@ -48,6 +55,7 @@ def create(
     description: str | None,
     file_exists_behavior: str,
     ignore_application_stop_failures: bool,
+    target_tags: tuple[str, ...],
     output: str,
 ) -> None:
     """Deploy a revision to a deployment group; its AppSpec is checked first."""
@@ -61,6 +69,7 @@ def create(
         "description": description,
         "fileExistsBehavior": file_exists_behavior,
         "ignoreApplicationStopFailures": ignore_application_stop_failures,
+        "targetInstances": _target_instances(target_tags),
     }
     created = client.create_deployment(application, group, {k: v for k, v in body.items() if v is not None})
     if output == "json":
@@ -128,6 +137,22 @@ def stop(context: Context, deployment_id: str, rollback: bool | None) -> None:
     click.echo(f"stopping {deployment_id}: {answer['status']}")
 
 
+@deploy.command("continue")
+@click.argument("deployment_id")
+@click.option(
+    "--wait-type",
+    type=click.Choice(["READY_WAIT", "TERMINATION_WAIT"]),
+    default="READY_WAIT",
+    show_default=True,
+    help="READY_WAIT: reroute traffic now; TERMINATION_WAIT: release the original hosts now.",
+)
+@pass_context
+def continue_(context: Context, deployment_id: str, wait_type: str) -> None:
+    """Continue a blue/green deployment that waits (Ready, or before releasing its original hosts)."""
+    answer = deploy_client(context.client).continue_deployment(deployment_id, wait_type)
+    click.echo(f"{deployment_id} {answer['status']}")
+
+
 @deploy.command("redeploy")
 @click.argument("deployment_id")
 @pass_context
@@ -162,7 +187,7 @@ def print_progress(deployment: dict[str, Any]) -> None:
     )
     rows = [
         [
-            t["targetId"],
+            t["targetId"] + (f" ({t['instanceLabel']})" if t.get("instanceLabel") else ""),
             status_text(t["status"]),
             t["batch"] or "-",
             " ".join(
@@ -186,6 +211,21 @@ def _rollback(deployment: dict[str, Any]) -> str:
     if info.get("rollbackTriggeringDeploymentId"):
         return f"; rollback of {info['rollbackTriggeringDeploymentId']}"
     return f"; {info['rollbackMessage']}" if info.get("rollbackMessage") else ""
+
+
+def _target_instances(tags: tuple[str, ...]) -> dict[str, Any] | None:
+    """`--target-tag K=V …` as targetInstances: a tag set, so a replacement host has every tag given."""
+    if not tags:
+        return None
+    lists = []
+    for tag in tags:
+        key, equals, value = tag.partition("=")
+        if not key or not equals:
+            raise click.BadParameter(f"{tag!r} is not K=V", param_hint="--target-tag")
+        lists.append([{"Key": key, "Value": value, "Type": "KEY_AND_VALUE"}])
+    if len(lists) == 1:
+        return {"tagFilters": lists[0]}
+    return {"ec2TagSet": {"ec2TagSetList": lists}}
 
 
 def _s3_revision(location: str) -> dict[str, Any]:

@@ -2,24 +2,32 @@
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
 its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
-yet: blue/green, or traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic
-control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic
-events. The orchestration is `conveyor.deploy.orchestration`.
+yet: traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic control through
+ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic events.
+
+A blue/green group (deploymentType BLUE_GREEN) needs traffic control through target groups, and each deployment
+names its replacement hosts by their tags in `targetInstances` (greenFleetProvisioningOption DISCOVER_EXISTING); it
+is refused when they match no registered host, when a host is both an original (the group's) and a replacement,
+and when the group asks for COPY_AUTO_SCALING_GROUP (there is no Auto Scaling here). `targetInstances` on an
+in-place group is refused too. The orchestration is `conveyor.deploy.orchestration`, the phases of blue/green
+`conveyor.deploy.blue_green`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conveyor.db import lock
-from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup, DeploymentTarget
+from conveyor.db.deploy_models import DeployApplication, DeployHost, Deployment, DeploymentGroup, DeploymentTarget
 from conveyor.deploy import orchestration
 from conveyor.deploy.alarms import AlarmDecision
+from conveyor.deploy.blue_green import check_target_instances, replacement_hosts
+from conveyor.deploy.blue_green_fleet import plan_of
 from conveyor.deploy.configs import resolve_config
 from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.install import FileExistsBehavior
@@ -48,19 +56,23 @@ class DeploymentRequest:
     ignore_application_stop_failures: bool = False
     auto_rollback: dict[str, Any] | None = None  # overrides the group's autoRollbackConfiguration
     action_execution_id: str | None = None  # a pipeline's CodeDeploy action, told when the deployment ends
+    target_instances: dict[str, Any] | None = None  # blue/green: the replacement hosts, by their tags
 
 
 def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]:
     """CreateDeployment: validate everything, then start the first batch; answers the new deployment."""
     revision = check_revision_shape(request.revision)
     _check_options(request)
+    if request.target_instances is not None:
+        request = replace(request, target_instances=check_target_instances(request.target_instances))
     check_revision(rt, revision)
     alarms = _alarms_before_start(rt, request)
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
-        _check_group(group)
+        _check_group(group, request.target_instances)
         lock(session, DeploymentGroup, group.id, key_share=True)
         _refuse_if_active(session, group)
+        sides = _sides(session, group, request.target_instances) if _blue_green(group) else None
         config = resolve_config(
             request.deployment_config_name or group.deployment_config_name,
             ComputePlatform.SERVER,
@@ -82,7 +94,10 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
             fleet={},
         )
         session.add(deployment)
-        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
+        if sides is None:
+            orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
+        else:
+            orchestration.start_blue_green(session, outbox, deployment, sides, alarms, request.target_instances)
         session.flush()
         return deployment_info(deployment)
 
@@ -107,8 +122,14 @@ def redeploy(rt: Runtime, deployment_id: str, description: str | None = None) ->
             file_exists_behavior=earlier.file_exists_behavior,
             ignore_application_stop_failures=earlier.ignore_application_stop_failures,
             auto_rollback=earlier.auto_rollback,
+            target_instances=_target_instances_of(earlier),
         )
     return create_deployment(rt, request)
+
+
+def _target_instances_of(deployment: Deployment) -> dict[str, Any] | None:
+    plan = plan_of(deployment)
+    return None if plan is None or plan.target_instances is None else dict(plan.target_instances)
 
 
 def stop_deployment(rt: Runtime, deployment_id: str, rollback: bool | None = None) -> dict[str, Any]:
@@ -151,6 +172,7 @@ def list_deployments(rt: Runtime, application_name: str, group_name: str, limit:
 def deployment_info(deployment: Deployment) -> dict[str, Any]:
     """CodeDeploy's `deploymentInfo` of a host deployment."""
     counts = Counter(t.status for t in deployment.targets)
+    plan = plan_of(deployment)
     info: dict[str, Any] = {
         "deploymentId": deployment.id,
         "applicationName": deployment.group.application.name,
@@ -163,13 +185,20 @@ def deployment_info(deployment: Deployment) -> dict[str, Any]:
         "fileExistsBehavior": deployment.file_exists_behavior,
         "ignoreApplicationStopFailures": deployment.ignore_application_stop_failures,
         "deploymentOverview": {
-            s: counts.get(s, 0) for s in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped")
+            s: counts.get(s, 0) for s in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")
         },
         "batches": deployment.fleet.get("batches", []),
         "createTime": iso(deployment.created_at),
         "startTime": iso(deployment.started_at),
         "completeTime": iso(deployment.completed_at),
     }
+    if plan is not None:
+        info |= {
+            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            "blueGreenDeploymentConfiguration": plan.options.to_info(),
+            "targetInstances": plan.target_instances,
+            "instanceTerminationWaitTimeStarted": plan.phase.value == "TerminationWait",
+        }
     for key, value in (
         ("autoRollbackConfiguration", deployment.auto_rollback),
         ("rollbackInfo", deployment.rollback_info),
@@ -181,7 +210,8 @@ def deployment_info(deployment: Deployment) -> dict[str, Any]:
 
 
 def target_info(target: DeploymentTarget) -> dict[str, Any]:
-    return {
+    """CodeDeploy's instanceTarget: with its `instanceLabel` (Blue or Green) in a blue/green deployment."""
+    info = {
         "targetId": target.host_name,
         "status": target.status,
         "batch": target.batch,
@@ -189,6 +219,10 @@ def target_info(target: DeploymentTarget) -> dict[str, Any]:
         "endTime": iso(target.ended_at),
         "lifecycleEvents": target.lifecycle_events,
     }
+    plan = plan_of(target.deployment)
+    if plan is not None:
+        info["instanceLabel"] = plan.label(target.host_name).value
+    return info
 
 
 def _check_options(request: DeploymentRequest) -> None:
@@ -207,16 +241,22 @@ def _check_options(request: DeploymentRequest) -> None:
         raise InvalidRequest(f"autoRollbackConfiguration.events: {unknown} are not among {', '.join(ROLLBACK_EVENTS)}")
 
 
-def _check_group(group: DeploymentGroup) -> None:
+def _blue_green(group: DeploymentGroup) -> bool:
+    return (group.definition.get("deploymentStyle") or {}).get("deploymentType") == "BLUE_GREEN"
+
+
+def _check_group(group: DeploymentGroup, target_instances: dict[str, Any] | None) -> None:
     """Refuse what deployments on hosts cannot do yet, before anything is recorded."""
     platform = ComputePlatform(group.application.compute_platform)
     if platform is not ComputePlatform.SERVER:
         raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     style = group.definition.get("deploymentStyle") or {}
-    if style.get("deploymentType") == "BLUE_GREEN":
+    if _blue_green(group):
+        _check_blue_green(group, target_instances)
+    elif target_instances is not None:
         raise InvalidRequest(
-            f"deployment group {group.name}: blue/green deployments on hosts are not supported yet; "
-            "deploy in place (deploymentType IN_PLACE), with or without traffic control"
+            f"deployment group {group.name} deploys in place: targetInstances names the replacement hosts of "
+            "blue/green deployments only"
         )
     if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL":
         return
@@ -229,6 +269,53 @@ def _check_group(group: DeploymentGroup) -> None:
         raise InvalidRequest(
             f"deployment group {group.name}: traffic control needs loadBalancerInfo.targetGroupInfoList"
         )
+
+
+def _check_blue_green(group: DeploymentGroup, target_instances: dict[str, Any] | None) -> None:
+    where = f"deployment group {group.name}"
+    provisioning = (group.definition.get("blueGreenDeploymentConfiguration") or {}).get(
+        "greenFleetProvisioningOption"
+    ) or {}
+    if provisioning.get("action") == "COPY_AUTO_SCALING_GROUP":
+        raise InvalidRequest(
+            f"{where}: greenFleetProvisioningOption COPY_AUTO_SCALING_GROUP copies an Auto Scaling group, and "
+            "Conveyor's hosts have none; use DISCOVER_EXISTING and name the replacement hosts in targetInstances"
+        )
+    style = group.definition.get("deploymentStyle") or {}
+    balancers = group.definition.get("loadBalancerInfo") or {}
+    if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL" or not (
+        balancers.get("targetGroupInfoList") or balancers.get("elbInfoList")
+    ):
+        raise InvalidRequest(
+            f"{where}: a blue/green deployment on hosts reroutes traffic through ELBv2 target groups; set "
+            "deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL and loadBalancerInfo.targetGroupInfoList"
+        )
+    if target_instances is None:
+        raise InvalidRequest(
+            f"{where} deploys blue/green: name the replacement hosts by their tags in targetInstances.tagFilters"
+        )
+
+
+def _sides(
+    session: Session, group: DeploymentGroup, target_instances: dict[str, Any] | None
+) -> tuple[list[str], list[str]]:
+    """The original hosts (the group's) and the replacement hosts (`targetInstances`) of a blue/green deployment."""
+    assert target_instances is not None
+    blue = [host.name for host in group_hosts(session, group)]
+    registered = {host.name: dict(host.tags) for host in session.scalars(select(DeployHost))}
+    green = replacement_hosts(target_instances, registered)
+    if not green:
+        raise InvalidRequest(
+            f"targetInstances {target_instances} match no registered host: register the replacement hosts "
+            "(conveyor agent --tag …) before deploying to them"
+        )
+    both = sorted(set(blue) & set(green))
+    if both:
+        raise InvalidRequest(
+            f"{', '.join(both)}: a host cannot be both an original host (of deployment group {group.name}) and a "
+            "replacement host (matched by targetInstances); tag the replacement hosts apart"
+        )
+    return blue, green
 
 
 def _refuse_if_active(session: Session, group: DeploymentGroup) -> None:

@@ -6,7 +6,8 @@ The request's shape, in YAML or JSON: `deploymentGroupName`, `deploymentConfigNa
 reported at once with its field path (and line, from a file). Rules between fields, by compute platform:
 
 * Server: `deploymentStyle` defaults to IN_PLACE without traffic control; WITH_TRAFFIC_CONTROL needs
-  `loadBalancerInfo.targetGroupInfoList`;
+  `loadBalancerInfo.targetGroupInfoList`; BLUE_GREEN needs WITH_TRAFFIC_CONTROL, and its replacement hosts are
+  discovered (greenFleetProvisioningOption COPY_AUTO_SCALING_GROUP is refused: there is no Auto Scaling here);
 * Lambda: the style is BLUE_GREEN with traffic control (filled in when absent, refused otherwise); no tags, no load
   balancer;
 * ECS: BLUE_GREEN with traffic control, `ecsServices` (one service) and a `loadBalancerInfo.targetGroupPairInfoList`
@@ -96,12 +97,28 @@ def _check_platform(data: dict[str, Any], platform: ComputePlatform, problems: P
             problems.add(("loadBalancerInfo",), "traffic control on hosts needs loadBalancerInfo.targetGroupInfoList")
         if data.get("ecsServices"):
             problems.add(("ecsServices",), "ecsServices belong to ECS deployment groups")
+        if style["deploymentType"] == "BLUE_GREEN":
+            _check_host_blue_green(data, style, problems)
         return
     _needs_blue_green(style, platform, problems)
     if platform is ComputePlatform.LAMBDA:
         _check_lambda(data, problems)
     else:
         _check_ecs(data, problems)
+
+
+def _check_host_blue_green(data: dict[str, Any], style: dict[str, Any], problems: ProblemList) -> None:
+    if style["deploymentOption"] != "WITH_TRAFFIC_CONTROL":
+        problems.add(
+            ("deploymentStyle", "deploymentOption"),
+            "blue/green on hosts reroutes traffic through target groups: use WITH_TRAFFIC_CONTROL",
+        )
+    config = data.get("blueGreenDeploymentConfiguration") or {}
+    if (config.get("greenFleetProvisioningOption") or {}).get("action") == "COPY_AUTO_SCALING_GROUP":
+        problems.add(
+            ("blueGreenDeploymentConfiguration", "greenFleetProvisioningOption", "action"),
+            "Conveyor's hosts have no Auto Scaling groups to copy: use DISCOVER_EXISTING",
+        )
 
 
 def _check_lambda(data: dict[str, Any], problems: ProblemList) -> None:

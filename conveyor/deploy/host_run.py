@@ -1,16 +1,19 @@
-"""One host's part of an in-place deployment, run by its agent: the lifecycle events of §2.2, one after the other.
+"""One host's part of a deployment, run by its agent: the lifecycle events of §2.2, one after the other.
 
 Contract of `run_on_host` (returns whether the host succeeded):
 
-* The events are those of an in-place deployment: ApplicationStop, DownloadBundle, BeforeInstall, Install,
+* The events are `HostWork.steps`. In place: ApplicationStop, DownloadBundle, BeforeInstall, Install,
   AfterInstall, ApplicationStart, ValidateService; behind a load balancer (the group has traffic control, so
   `HostWork.target_groups` names target groups) BeforeBlockTraffic, BlockTraffic and AfterBlockTraffic come first
-  and BeforeAllowTraffic, AllowTraffic and AfterAllowTraffic last. Each is recorded on the target as it starts
-  (InProgress, its start time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics:
+  and BeforeAllowTraffic, AllowTraffic and AfterAllowTraffic last. Blue/green: the events of the deployment's
+  current phase on the host's side (`conveyor.deploy.blue_green.phase_steps`). Each is recorded on the target as it
+  starts (InProgress, its start time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics:
   errorCode, scriptName, message and the last 4 KB of what the scripts wrote).
 * ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic run the scripts of the last successful install's
-  AppSpec on this host, and are Skipped when there is none (the host's first deployment in the group). Every other
-  event uses the revision being deployed.
+  AppSpec on this host, and are Skipped when there is none (the host's first deployment in the group). In a
+  blue/green rollback the BlockTraffic hooks run the most recent install's scripts instead (the revision rolled
+  back) and the AllowTraffic hooks the last successful install's. Every other event uses the revision being
+  deployed: a replacement host's second job (Reroute) reads it from the archive its first job (Install) unpacked.
 * BlockTraffic deregisters the host's target (its `ElbTargetId` tag, see `conveyor.deploy.load_balancers`) from
   every target group and AllowTraffic registers it again, each waiting for the load balancer, through the one
   boto3 client factory with the settings' region and endpoint. Their failure fails the event with UnknownError
@@ -41,13 +44,7 @@ from conveyor.deploy import appspec_hosts, hooks, install
 from conveyor.deploy.appspec_permissions import Permission as SpecPermission
 from conveyor.deploy.aws_calls import AWS_ERRORS, AwsStepFailed, aws_error_text
 from conveyor.deploy.host_state import DeploymentDirectory, HostState, HostStateError
-from conveyor.deploy.lifecycle import (
-    LifecycleEvent,
-    LifecycleStep,
-    ScriptRevision,
-    failure_ends_target,
-    in_place_events,
-)
+from conveyor.deploy.lifecycle import LifecycleEvent, LifecycleStep, ScriptRevision, failure_ends_target
 from conveyor.deploy.load_balancers import allow_traffic, block_traffic
 from conveyor.deploy.permissions import InstallError, Permission
 from conveyor.deploy.revisions import fetch_bundle, location_of, read_host_appspec
@@ -103,7 +100,7 @@ def run_on_host(rt: Runtime, work: HostWork, host_root: Path) -> bool:
 
 def _run_events(context: HostContext) -> bool:
     work = context.work
-    for step in in_place_events(load_balancer=bool(work.target_groups)):
+    for step in work.steps:
         if deployment_halted(context.rt, work.deployment_id):
             skip_remaining(context.rt, work)
             return False
@@ -129,19 +126,25 @@ def _run_step(context: HostContext, step: LifecycleStep) -> EventOutcome:
     if step.event in (LifecycleEvent.BLOCK_TRAFFIC, LifecycleEvent.ALLOW_TRAFFIC):
         return _traffic(context, step.event)
     if step.revision is ScriptRevision.LAST_SUCCESSFUL:
-        return _last_successful_scripts(context, step.event)
-    assert context.appspec is not None  # DownloadBundle succeeded before any event of the new revision
+        return _earlier_scripts(context, step.event, context.state.last_successful_install(context.work.group_id))
+    if step.revision is ScriptRevision.MOST_RECENT:
+        return _earlier_scripts(context, step.event, context.state.most_recent_install(context.work.group_id))
     archive = context.state.deployment(context.work.group_id, context.work.deployment_id).archive
+    if context.appspec is None:  # a blue/green replacement host's second job: the bundle came in its first
+        try:
+            context.appspec = read_host_appspec(archive, "the revision")
+        except ConveyorError as exc:
+            return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", exc.message))
     return _scripts(context, step.event.value, context.appspec, archive)
 
 
-def _last_successful_scripts(context: HostContext, event: LifecycleEvent) -> EventOutcome:
-    """ApplicationStop, BeforeBlockTraffic, AfterBlockTraffic: the last successful install's scripts, if any."""
-    previous: DeploymentDirectory | None = context.state.last_successful_install(context.work.group_id)
+def _earlier_scripts(context: HostContext, event: LifecycleEvent, previous: DeploymentDirectory | None) -> EventOutcome:
+    """The scripts of a revision installed before (the last successful one, or in a blue/green rollback the most
+    recent one), if there is one on the host."""
     if previous is None:
         return EventOutcome(LifecycleEventStatus.SKIPPED, _diagnostics("Success", "no revision was installed before"))
     try:
-        spec = read_host_appspec(previous.archive, f"the last successful revision ({previous.deployment_id})")
+        spec = read_host_appspec(previous.archive, f"the revision installed by {previous.deployment_id}")
     except ConveyorError as exc:
         return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", exc.message))
     return _scripts(context, event.value, spec, previous.archive)
@@ -241,3 +244,13 @@ def _permission(spec: SpecPermission) -> Permission:
 
 def _diagnostics(code: str, message: str, log_tail: str = "") -> dict[str, str]:
     return {"errorCode": code, "scriptName": "", "message": message, "logTail": log_tail}
+
+
+def retire_from_group(work_group_id: str, host_root: Path, log: Callable[[str], None]) -> list[Path]:
+    """A released original host (blue/green TERMINATE): remove what the group's last Install copied and every
+    deployment of the group the agent keeps; return the paths removed."""
+    state = agent_state(host_root)
+    removed = install.remove_previous_install(state, work_group_id)
+    state.forget_group(work_group_id)
+    log(f"Released from deployment group {work_group_id}: removed {len(removed)} installed paths")
+    return removed

@@ -200,6 +200,13 @@ class HostState:
             shutil.rmtree(self.root / group_id / deployment_id)
         return removed
 
+    def forget_group(self, group_id: str) -> None:
+        """Remove every deployment of the group from the host and its pointers (its cleanup list included)."""
+        _check_id("deployment group id", group_id)
+        shutil.rmtree(self.root / group_id, ignore_errors=True)
+        for suffix in ("_last_successful_install", "_most_recent_install", "-cleanup", "_history"):
+            (self.instructions / f"{group_id}{suffix}").unlink(missing_ok=True)
+
     # -- files under deployment-instructions ------------------------------------------------------------------------
 
     def _pointed(self, group_id: str, suffix: str) -> DeploymentDirectory | None:

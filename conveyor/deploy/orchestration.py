@@ -37,9 +37,10 @@ from sqlalchemy.orm import Session
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentGroup, DeploymentTarget, GroupHost
 from conveyor.db.models import utcnow
-from conveyor.deploy import batching
+from conveyor.deploy import batching, blue_green_fleet
 from conveyor.deploy.alarms import GO_ON, AlarmDecision
 from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
+from conveyor.deploy.blue_green import BlueGreenOptions, BlueGreenPlan, Phase, first_phase
 from conveyor.deploy.configs import resolve_config
 from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.fleet_codec import Fleet, decode, encode
@@ -107,6 +108,55 @@ def start_fleet(
     _apply(session, outbox, deployment, Fleet(step.state, before, group_revision), step)
 
 
+def start_blue_green(
+    session: Session,
+    outbox: Outbox,
+    deployment: Deployment,
+    sides: tuple[Sequence[str], Sequence[str]],
+    alarms: AlarmDecision = GO_ON,
+    target_instances: dict[str, Any] | None = None,
+) -> None:
+    """Plan a blue/green deployment (or its rollback) over its original and replacement hosts (`sides`: blue,
+    green) and start its first phase (see `conveyor.deploy.blue_green`)."""
+    blue, green = tuple(sides[0]), tuple(sides[1])
+    rollback = deployment.creator == ROLLBACK_CREATOR
+    plan = BlueGreenPlan(
+        blue=blue,
+        green=green,
+        options=BlueGreenOptions.from_group(deployment.group.definition),
+        phase=first_phase(rollback=rollback, blue=blue),
+        rollback=rollback,
+        target_instances=target_instances,
+    )
+    deployment.targets.extend(blue_green_fleet.targets_for(plan))
+    deployment.started_at = utcnow()
+    deployment.fleet = {}
+    _begin_phase(session, outbox, deployment, plan, plan.phase, _alarm_halt(alarms))
+
+
+def _begin_phase(
+    session: Session,
+    outbox: Outbox,
+    deployment: Deployment,
+    plan: BlueGreenPlan,
+    phase: Phase,
+    halt: Outcome | None = None,
+) -> None:
+    config = resolve_config(deployment.deployment_config_name, ComputePlatform.SERVER, custom_configs(session))
+    assert config.minimum_healthy_hosts is not None  # every Server configuration has one
+    step = blue_green_fleet.begin_phase(deployment, plan, phase, config.minimum_healthy_hosts, utcnow(), halt)
+    if step is not None:
+        _apply(session, outbox, deployment, Fleet(step.state, {}, None), step)
+
+
+def continue_waiting(session: Session, outbox: Outbox, deployment: Deployment) -> None:
+    """End the waiting phase of a blue/green deployment (its row locked by the caller): the next phase starts."""
+    plan = blue_green_fleet.plan_of(deployment)
+    assert plan is not None
+    assert plan.phase.waiting
+    _phase_succeeded(session, outbox, deployment, plan, decode(deployment.fleet).state)
+
+
 def record_host_result(rt: Runtime, deployment_id: str, host: str, succeeded: bool) -> None:
     """A host finished its part: record it and start what comes next (see the module's contract)."""
     stop_on_alarm(rt, deployment_id)
@@ -150,6 +200,10 @@ def _alarm_halt(alarms: AlarmDecision) -> Outcome | None:
 def stop(session: Session, outbox: Outbox, deployment: Deployment, code: DeploymentErrorCode, message: str) -> None:
     """Halt the deployment (its row is locked by the caller); it ends once no host is in progress."""
     fleet = decode(deployment.fleet)
+    plan = blue_green_fleet.plan_of(deployment)
+    if plan is not None and plan.phase.waiting:  # nothing runs: it ends at once
+        _finish(session, outbox, deployment, fleet, Outcome(DeploymentStatus.STOPPED, code, message))
+        return
     state = batching.stop(fleet.state, code, message)
     step = batching.advance(state)
     _apply(session, outbox, deployment, Fleet(step.state, fleet.before, fleet.group_revision), step)
@@ -170,9 +224,32 @@ def _apply(session: Session, outbox: Outbox, deployment: Deployment, fleet: Flee
         target = _target(deployment, host)
         target.status = TargetStatus.SKIPPED.value
         target.lifecycle_events = [{**e, "status": LifecycleEventStatus.SKIPPED.value} for e in target.lifecycle_events]
+    plan = blue_green_fleet.plan_of(deployment)
     deployment.fleet = encode(fleet)
-    if step.outcome is not None:
+    if plan is not None:
+        blue_green_fleet.save_plan(deployment, plan)
+    if step.outcome is None:
+        return
+    if plan is None:
         _finish(session, outbox, deployment, fleet, step.outcome)
+        return
+    outcome = blue_green_fleet.phase_outcome(plan, step.state, step.outcome)
+    if outcome.status is DeploymentStatus.SUCCEEDED:
+        _phase_succeeded(session, outbox, deployment, plan, step.state)
+    else:
+        _finish(session, outbox, deployment, fleet, outcome)
+
+
+def _phase_succeeded(
+    session: Session, outbox: Outbox, deployment: Deployment, plan: BlueGreenPlan, state: batching.FleetState
+) -> None:
+    plan, phase = blue_green_fleet.after_phase(plan, state)
+    if phase is not None:
+        _begin_phase(session, outbox, deployment, plan, phase)
+        return
+    blue_green_fleet.save_plan(deployment, plan)
+    fleet = decode(deployment.fleet)
+    _finish(session, outbox, deployment, fleet, Outcome(DeploymentStatus.SUCCEEDED, None, "traffic was rerouted"))
 
 
 def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fleet, outcome: Outcome) -> None:
@@ -181,6 +258,22 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
     deployment.active_group_id = None
     if outcome.error_code is not None:
         deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
+    plan = blue_green_fleet.plan_of(deployment)
+    if plan is None:
+        _conclude_in_place(session, deployment, fleet)
+    else:
+        succeeded = outcome.status is DeploymentStatus.SUCCEEDED
+        for host in blue_green_fleet.conclude(session, deployment, plan, succeeded):
+            outbox.add(Kind.RETIRE_HOST, host_subject(deployment.id, host), HOST_QUEUE_PREFIX + host, 600)
+    session.flush()  # the group is free again before a rollback takes it
+    if deployment.action_execution_id is not None:  # a pipeline action waits for this deployment
+        outbox.add(Kind.DEPLOYMENT_ENDED, deployment.id, DEFAULT_QUEUE, timeout_seconds=120)
+    if _rollback_wanted(deployment, outcome):
+        start_rollback(session, outbox, deployment)
+
+
+def _conclude_in_place(session: Session, deployment: Deployment, fleet: Fleet) -> None:
+    """Each attempted host's standing, and the group's revision when the deployment succeeded."""
     group = deployment.group
     revision = revision_key(deployment.revision)
     assert revision is not None
@@ -189,11 +282,6 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
     if batching.group_revision_after(fleet.state, revision, fleet.group_revision) == revision:
         group.target_revision = deployment.revision
         group.updated_at = utcnow()
-    session.flush()  # the group is free again before a rollback takes it
-    if deployment.action_execution_id is not None:  # a pipeline action waits for this deployment
-        outbox.add(Kind.DEPLOYMENT_ENDED, deployment.id, DEFAULT_QUEUE, timeout_seconds=120)
-    if _rollback_wanted(deployment, outcome):
-        start_rollback(session, outbox, deployment)
 
 
 def _save_standing(session: Session, deployment: Deployment, fleet: Fleet, after: dict[str, HostHealth]) -> None:
@@ -270,7 +358,11 @@ def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Depl
     )
     session.add(rollback)
     failed.rollback_info = {"rollbackDeploymentId": rollback.id}
-    start_fleet(session, outbox, rollback, group_hosts(session, group))
+    plan = blue_green_fleet.plan_of(failed)
+    if plan is None:
+        start_fleet(session, outbox, rollback, group_hosts(session, group))
+    else:
+        start_blue_green(session, outbox, rollback, (plan.blue, plan.green))
     return rollback
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.db.deploy_models import CustomDeploymentConfig, DeployApplication, DeployHost, DeploymentGroup
 from conveyor.db.models import utcnow
+from conveyor.deploy.blue_green import FLEET_KEY
 from conveyor.deploy.config_spec import deployment_config_from, parse_deployment_config
 from conveyor.deploy.configs import PREDEFINED, DeploymentConfig, resolve_config
 from conveyor.deploy.group_spec import parse_deployment_group
@@ -138,8 +139,13 @@ def list_hosts(rt: Runtime) -> list[dict[str, Any]]:
 
 
 def group_hosts(session: Session, group: DeploymentGroup) -> list[DeployHost]:
-    """The registered hosts the group's tag filters match, by name."""
+    """The group's registered hosts, by name: those its tag filters match, or, once a blue/green deployment to it
+    has succeeded, that deployment's replacement hosts (kept in its definition under `blueGreenFleet`)."""
     hosts = session.scalars(select(DeployHost).order_by(DeployHost.name))
+    fleet = group.definition.get(FLEET_KEY)
+    if fleet is not None:
+        names = set(fleet["hosts"])
+        return [h for h in hosts if h.name in names]
     return [h for h in hosts if targeted(group.definition, h.tags)]
 
 

@@ -14,7 +14,10 @@ from typing import Any
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentTarget
 from conveyor.db.models import utcnow
+from conveyor.deploy.blue_green import phase_steps
+from conveyor.deploy.blue_green_fleet import plan_of
 from conveyor.deploy.hooks import DeploymentIdentity, S3Bundle
+from conveyor.deploy.lifecycle import LifecycleStep, in_place_events
 from conveyor.deploy.load_balancers import target_group_names, traffic_controlled
 from conveyor.deploy.orchestration import halted
 from conveyor.deploy.revisions import location_of
@@ -37,6 +40,7 @@ class HostWork:
     ignore_application_stop_failures: bool
     target_groups: tuple[str, ...] = ()  # the ELBv2 target groups it leaves and rejoins; none: no traffic control
     host_tags: Mapping[str, str] = field(default_factory=dict)  # where its load balancer target comes from
+    steps: tuple[LifecycleStep, ...] = ()  # the events to run now, in order; none: the in-place ones
 
     def identity(self) -> DeploymentIdentity:
         """What the hook scripts are told (BUNDLE_* for an S3 revision)."""
@@ -67,7 +71,16 @@ def begin_target(rt: Runtime, deployment_id: str, host: str) -> HostWork | None:
             ignore_application_stop_failures=deployment.ignore_application_stop_failures,
             target_groups=_target_groups(deployment.group.definition),
             host_tags=_tags(session.get(DeployHost, host)),
+            steps=_steps(deployment, host),
         )
+
+
+def _steps(deployment: Deployment, host: str) -> tuple[LifecycleStep, ...]:
+    """The events of the host's job: in place, all of them; blue/green, those of the current phase on its side."""
+    plan = plan_of(deployment)
+    if plan is None:
+        return in_place_events(load_balancer=traffic_controlled(deployment.group.definition))
+    return phase_steps(plan, plan.phase, host)
 
 
 def _target_groups(group: dict[str, Any]) -> tuple[str, ...]:

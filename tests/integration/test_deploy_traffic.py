@@ -211,11 +211,8 @@ def test_ignore_application_stop_failures_covers_the_block_traffic_hooks(
         assert registered(world) == {"10.0.1.11": "healthy"}  # never blocked: still serving v1
 
 
-def test_blue_green_and_classic_load_balancers_are_still_refused(rt: Runtime, tmp_path: Path) -> None:
-    blue_green = {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
-    make_fleet(rt, tmp_path, 1, **{**TRAFFIC_CONTROL, "deploymentStyle": blue_green})
-    with pytest.raises(InvalidRequest, match="blue/green deployments on hosts are not supported yet; deploy in place"):
-        deploy(rt, app_revision("v1"))
+def test_classic_load_balancers_are_still_refused(rt: Runtime, tmp_path: Path) -> None:
+    make_fleet(rt, tmp_path, 1, **TRAFFIC_CONTROL)
     classic = {
         **TRAFFIC_CONTROL,
         "deploymentGroupName": "classic",
@@ -225,4 +222,4 @@ def test_blue_green_and_classic_load_balancers_are_still_refused(rt: Runtime, tm
     revision = revisions.store_bundle(rt, zip_bytes(app_revision("v1")), "zip")
     with pytest.raises(InvalidRequest, match=r"elbInfoList names Classic Load Balancers, which are not supported"):
         deployments.create_deployment(rt, deployments.DeploymentRequest("shop", "classic", revision))
-    assert deployments.list_deployments(rt, "shop", "web") == []
+    assert deployments.list_deployments(rt, "shop", "classic") == []
