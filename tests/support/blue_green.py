@@ -28,6 +28,7 @@ def blue_green_fleet(
     world: ElbWorld,
     size: int = 2,
     config: str = "CodeDeployDefault.OneAtATime",
+    group: dict[str, Any] | None = None,
     **blue_green: Any,
 ) -> Fleet:
     """`size` original hosts web-0N (10.0.1.1N, serving in shop-tg) and `size` replacements next-0N (10.0.1.2N)."""
@@ -39,6 +40,7 @@ def blue_green_fleet(
         deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
         loadBalancerInfo={"targetGroupInfoList": [{"name": "shop-tg"}]},
         blueGreenDeploymentConfiguration=blue_green,
+        **(group or {}),
     )
     for index in range(1, size + 1):
         original, replacement = f"web-{index:02d}", f"next-{index:02d}"
