@@ -36,6 +36,7 @@ from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import custom_configs, group_hosts
 from conveyor.deploy.revisions import check_revision, check_revision_shape
 from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus
+from conveyor.dispatch import Outbox
 from conveyor.errors import Conflict, InvalidRequest, NotFound
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
@@ -94,12 +95,24 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
             fleet={},
         )
         session.add(deployment)
-        if sides is None:
-            orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
-        else:
-            orchestration.start_blue_green(session, outbox, deployment, sides, alarms, request.target_instances)
+        _start(session, outbox, deployment, sides, alarms, request.target_instances)
         session.flush()
         return deployment_info(deployment)
+
+
+def _start(
+    session: Session,
+    outbox: Outbox,
+    deployment: Deployment,
+    sides: tuple[list[str], list[str]] | None,
+    alarms: AlarmDecision,
+    target_instances: dict[str, Any] | None,
+) -> None:
+    """Start the first batch: in place over the group's hosts, or blue/green over its two `sides`."""
+    if sides is None:
+        orchestration.start_fleet(session, outbox, deployment, group_hosts(session, deployment.group), alarms)
+    else:
+        orchestration.start_blue_green(session, outbox, deployment, sides, alarms, target_instances)
 
 
 def _alarms_before_start(rt: Runtime, request: DeploymentRequest) -> AlarmDecision:

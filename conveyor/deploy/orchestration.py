@@ -20,6 +20,13 @@ Lifecycle of one deployment (every step in one transaction, its host jobs sent o
    never rolled back itself. When no deployment of the group ever succeeded, `rollbackInfo.rollbackMessage` says
    there is nothing to roll back to.
 
+A blue/green deployment (`start_blue_green`) runs the same engine once per phase (`conveyor.deploy.blue_green`):
+its plan rides in the `fleet` JSON beside the current phase's batching state, a phase that succeeds starts the
+next one in the same transaction (`_phase_succeeded`), a waiting phase (Ready, the termination wait) starts nothing
+until `continue_waiting` or a `stop` (which ends it at once), and `_finish` asks `conveyor.deploy.blue_green_fleet`
+what the end means for the group's fleet — released original hosts each get a `deploy.retire` job on their queue.
+Its rollback starts with the failed deployment's two sides, their roles swapped by the rollback's events.
+
 Decision where AWS says nothing: a deployment's `autoRollbackConfiguration` (its own override, else its group's)
 is read when the deployment ends, so `stop --rollback` can still ask for one.
 """
