@@ -6,7 +6,7 @@ registered with an inline buildspec (a build started on its own has no source). 
 again is refused.
 
 The pending slot (`next_fire_at`) is counted from now when a schedule is created, when its expression or time zone
-changes (a rate then counts from now too) and when it is resumed; pausing clears it. So slots that pass while a
+changes (a rate then restarts its count from now) and when it is resumed; pausing clears it. So slots that pass while a
 schedule is paused never fire, and resuming never catches up.
 """
 
@@ -41,7 +41,7 @@ def create_schedule(rt: Runtime, body: Any, now: datetime | None = None) -> dict
             raise Conflict(f"a schedule named {spec.name!r} already exists; update it instead")
         _check_target(session, spec.target)
         schedule = Schedule(name=spec.name, state=(spec.state or ScheduleState.ENABLED).value, created_at=now)
-        _apply(schedule, spec, now, retime=True)
+        _apply(schedule, spec, now, retime=True, restart=True)
         session.add(schedule)
         session.flush()
         return describe(schedule)
@@ -54,11 +54,11 @@ def update_schedule(rt: Runtime, name: str, body: Any, now: datetime | None = No
     with rt.db.session() as session:
         schedule = find_schedule(session, name, for_update=True)
         _check_target(session, spec.target)
-        retime = (spec.expression, spec.timezone) != (schedule.expression, schedule.timezone)
-        if spec.state is not None and spec.state.value != schedule.state:
+        restart = (spec.expression, spec.timezone) != (schedule.expression, schedule.timezone)
+        restate = spec.state is not None and spec.state.value != schedule.state
+        if spec.state is not None:
             schedule.state = spec.state.value
-            retime = True
-        _apply(schedule, spec, now, retime)
+        _apply(schedule, spec, now, retime=restart or restate, restart=restart)
         return describe(schedule)
 
 
@@ -131,7 +131,8 @@ def _check_target(session: Session, target: ScheduleTarget) -> None:
         raise SpecError("schedule", [Problem(path, exc.message)]) from None
 
 
-def _apply(schedule: Schedule, spec: ScheduleSpec, now: datetime, retime: bool) -> None:
+def _apply(schedule: Schedule, spec: ScheduleSpec, now: datetime, *, retime: bool, restart: bool) -> None:
+    """Save the definition; `retime` counts the pending slot from now, `restart` also restarts a rate's count."""
     schedule.description = spec.description
     schedule.expression = spec.expression
     schedule.timezone = spec.timezone
@@ -141,11 +142,12 @@ def _apply(schedule: Schedule, spec: ScheduleSpec, now: datetime, retime: bool) 
     schedule.variables = dict(spec.target.variables)
     schedule.revision = spec.target.revision
     schedule.updated_at = now
+    if restart:
+        schedule.anchor_at = floor_minute(now)
     if not retime:
         return
-    schedule.anchor_at = floor_minute(now)
     upcoming = timing_of(schedule).next_after(now)
-    if upcoming is None:
+    if upcoming is None and restart:
         raise SpecError("schedule", [Problem("scheduleExpression", f"never fires after {iso(now)}")])
     enabled = schedule.state == ScheduleState.ENABLED.value
     schedule.next_fire_at = upcoming if enabled else None

@@ -267,3 +267,21 @@ def test_a_build_is_counted_for_the_project_its_schedule_names(rt: Runtime) -> N
     with rt.db.reader() as session:
         numbers = session.scalars(select(Build.build_number).order_by(Build.build_number)).all()
     assert numbers == [1, 2]
+
+
+def test_pausing_and_resuming_keeps_a_rates_phase_and_a_new_expression_restarts_it(rt: Runtime) -> None:
+    janitor_project(rt)
+    registry.create_schedule(rt, build_schedule("phased", "rate(15 minutes)"), now=T0)  # 00:10, 00:25, 00:40, …
+    body = build_schedule("phased", "rate(15 minutes)")
+    registry.update_schedule(rt, "phased", {**body, "state": "DISABLED"}, now=T0 + HOUR)
+    resumed = registry.update_schedule(
+        rt, "phased", {**body, "state": "ENABLED"}, now=T0 + 5 * HOUR + timedelta(minutes=3)
+    )
+    assert resumed["nextFireTimes"][0] == "2026-01-01T05:25:00.000Z"
+    registry.pause_schedule(rt, "phased")
+    again = registry.resume_schedule(rt, "phased", now=T0 + 6 * HOUR)
+    assert again["nextFireTimes"][0] == "2026-01-01T06:25:00.000Z"
+    restarted = registry.update_schedule(
+        rt, "phased", build_schedule("phased", "rate(20 minutes)"), now=T0 + 6 * HOUR + timedelta(minutes=1)
+    )
+    assert restarted["nextFireTimes"][0] == "2026-01-01T06:31:00.000Z"
