@@ -15,6 +15,7 @@ is spent all the same. Which slot fires, and what a missed slot does, is the eng
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,8 +94,9 @@ def _fire_slot(rt: Runtime, schedule_id: int, now: datetime) -> Fired | None:
             _start_target(session, outbox, rt.settings, schedule, firing)
         else:
             firing.status = FiringStatus.SKIPPED.value
-        if decision.summary():
-            firing.message = f"{decision.summary()}{f'; {firing.message}' if firing.message else ''}"
+        summary = decision.summary()
+        if summary:
+            firing.message = f"{summary}; {firing.message}" if firing.message else summary
         schedule.next_fire_at = decision.next_fire_at
         return Fired(schedule.name, decision.slot, FiringStatus(firing.status), firing.target_id)
 
@@ -109,9 +111,7 @@ def run_now(rt: Runtime, name: str, now: datetime | None = None) -> dict[str, An
         _start_target(session, outbox, rt.settings, schedule, firing)
         answer = describe_firing(firing)
     if firing.status == FiringStatus.FAILED.value:
-        raise Conflict(
-            f"schedule {name!r} could not start {firing.target_kind} {firing.target_name!r}: {firing.message}"
-        )
+        raise Conflict(f"schedule {name!r} could not start {_what(firing)}: {firing.message}")
     return answer
 
 
@@ -187,7 +187,13 @@ def _start(session: Session, outbox: Outbox, settings: Settings, schedule: Sched
     return build.id
 
 
-def _target_statuses(session: Session, firings: Any) -> dict[str, str]:
+def _what(firing: ScheduleFiring) -> str:
+    if firing.target_kind == TargetKind.PIPELINE.value:
+        return f"pipeline {firing.target_name!r}"
+    return f"a build of project {firing.target_name!r}"
+
+
+def _target_statuses(session: Session, firings: Sequence[ScheduleFiring]) -> dict[str, str]:
     ids = {kind: [f.target_id for f in firings if f.target_id and f.target_kind == kind] for kind in TargetKind}
     executions = select(PipelineExecution.id, PipelineExecution.status).where(
         PipelineExecution.id.in_(ids[TargetKind.PIPELINE])

@@ -120,15 +120,18 @@ def timing_of(schedule: Schedule) -> Timing:
 
 
 def _check_target(session: Session, target: ScheduleTarget) -> None:
-    """What only the database knows about the target, as a problem at its path."""
+    """What only the database knows about the target: a missing pipeline or project is a problem at its name, one
+    that does not fit (variables, revision, buildspec) at the target."""
+    name_path = "target.pipelineName" if target.kind is TargetKind.PIPELINE else "target.projectName"
     try:
         if target.kind is TargetKind.PIPELINE:
             check_start(session, target.name, target.variables, target.revision)
         else:
             check_sourceless(session, target.name)
-    except (NotFound, InvalidRequest) as exc:
-        path = "target.pipelineName" if target.kind is TargetKind.PIPELINE else "target.projectName"
-        raise SpecError("schedule", [Problem(path, exc.message)]) from None
+    except NotFound as exc:
+        raise SpecError("schedule", [Problem(name_path, exc.message)]) from None
+    except InvalidRequest as exc:
+        raise SpecError("schedule", [Problem("target", exc.message)]) from None
 
 
 def _apply(schedule: Schedule, spec: ScheduleSpec, now: datetime, *, retime: bool, restart: bool) -> None:

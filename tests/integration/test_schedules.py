@@ -162,18 +162,19 @@ def test_saving_checks_the_target_and_the_expression_against_the_database(rt: Ru
     janitor_project(rt, "from-source", buildspec="ci/build.yml")
     cases = [
         ({"target": {"pipelineName": "absent"}}, "target.pipelineName", "no pipeline named 'absent'"),
+        ({"target": {"pipelineName": "release", "variables": {"DEPLOY_ENV": ""}}}, "target", "must not be empty"),
         (
             {"target": {"pipelineName": "release", "variables": {"NOPE": "1"}}},
-            "target.pipelineName",
+            "target",
             "pipeline 'release' declares no variable named NOPE",
         ),
         (
             {"target": {"pipelineName": "release", "revision": "Build=abc"}},
-            "target.pipelineName",
+            "target",
             "no source action named 'Build'",
         ),
         ({"target": {"projectName": "absent"}}, "target.projectName", "no build project 'absent': register it first"),
-        ({"target": {"projectName": "from-source"}}, "target.projectName", "reads its buildspec from a source"),
+        ({"target": {"projectName": "from-source"}}, "target", "reads its buildspec from a source"),
         ({"scheduleExpression": "cron(0 12 1 1 ? 2025)"}, "scheduleExpression", "never fires after 2026-01-01"),
     ]
     for change, path, message in cases:

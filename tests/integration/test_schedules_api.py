@@ -151,7 +151,10 @@ def test_run_now_of_a_target_that_cannot_start_is_409_with_the_reason(
     refused = client.post("/api/v1/schedules/janitor-run/run")
     assert refused.status_code == 409
     assert refused.get_json()["error"] == "Conflict"
-    assert "reads its buildspec from a source (ci/build.yml)" in refused.get_json()["message"]
+    assert refused.get_json()["message"].startswith(
+        "schedule 'janitor-run' could not start a build of project 'changing': build project 'changing' reads its "
+        "buildspec from a source (ci/build.yml)"
+    )
     [entry] = client.get("/api/v1/schedules/janitor-run/history").get_json()["firings"]
     assert (entry["status"], entry["target"]["buildId"]) == ("FAILED", None)
 
