@@ -3,7 +3,9 @@
 One firing per slot, whatever the number of schedulers: a scheduler takes a due schedule's row FOR UPDATE SKIP
 LOCKED (on SQLite, writers go one at a time) and, in that one transaction, records the firing, starts the target
 and moves `next_fire_at` on — so another scheduler either skips the locked row or, once it is committed, no longer
-finds it due. The unique (schedule, slot) row refuses a second firing of a slot should two ever meet anyway.
+finds it due. The unique (schedule, slot) row refuses a second firing of a slot should two ever meet anyway (a
+scheduler whose clock is behind another's may resume a schedule onto a slot fired already): the one refused starts
+nothing and moves the schedule past that slot.
 
 The target starts in that same transaction rather than in a job: the pipeline execution (with the dispatch of its
 first advance) or the build (with its queue dispatch) commits together with the firing that started it, or not at
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.build.starts import start_build
 from conveyor.config import Settings
+from conveyor.db import lock
 from conveyor.db.models import Build, PipelineExecution, utcnow
 from conveyor.db.schedule_models import Schedule, ScheduleFiring
 from conveyor.dispatch import Outbox
@@ -41,6 +44,15 @@ from conveyor.timefmt import iso
 
 log = logging.getLogger(__name__)
 SCHEDULE, RUN_NOW = "schedule", "run-now"  # what made a firing
+
+
+class SlotTaken(Exception):
+    """Another scheduler recorded the firing of this slot first: the slot is fired, once."""
+
+    def __init__(self, schedule_id: int, slot: datetime) -> None:
+        super().__init__(f"schedule {schedule_id}: slot {slot.isoformat()} was fired already")
+        self.schedule_id = schedule_id
+        self.slot = slot
 
 
 @dataclass(frozen=True)
@@ -64,8 +76,9 @@ def fire_due(rt: Runtime, now: datetime | None = None) -> list[Fired]:
     for schedule_id in due:
         try:
             result = _fire_slot(rt, schedule_id, now)
-        except IntegrityError:  # another scheduler recorded this slot first: it is fired, once
-            log.warning("schedule %s: its slot was fired by another scheduler", schedule_id)
+        except SlotTaken as taken:
+            log.info("%s", taken)
+            _pass_taken_slot(rt, taken, now)
             continue
         except Exception:  # one schedule's trouble must not hold the others back; the next pass tries again
             log.exception("schedule %s could not be fired", schedule_id)
@@ -99,6 +112,15 @@ def _fire_slot(rt: Runtime, schedule_id: int, now: datetime) -> Fired | None:
             firing.message = f"{summary}; {firing.message}" if firing.message else summary
         schedule.next_fire_at = decision.next_fire_at
         return Fired(schedule.name, decision.slot, FiringStatus(firing.status), firing.target_id)
+
+
+def _pass_taken_slot(rt: Runtime, taken: SlotTaken, now: datetime) -> None:
+    """A slot fired already stays fired: move the schedule past it, unless it has moved on meanwhile (a scheduler
+    that raced this one moves it in the transaction that fired it; a clock behind another's can land on it again)."""
+    with rt.db.session() as session:
+        schedule = lock(session, Schedule, taken.schedule_id)
+        if schedule is not None and schedule.next_fire_at == taken.slot:
+            schedule.next_fire_at = timing_of(schedule).next_after(max(now, taken.slot))
 
 
 def run_now(rt: Runtime, name: str, now: datetime | None = None) -> dict[str, Any]:
@@ -148,8 +170,9 @@ def describe_firing(firing: ScheduleFiring, target_status: str | None = None) ->
 
 def _record(session: Session, schedule: Schedule, slot: datetime | None, trigger: str, now: datetime) -> ScheduleFiring:
     """The firing's row, written first: a second firing of the slot fails here, before anything starts."""
+    schedule_id = schedule.id  # read now: once a flush fails, the session reads nothing more
     firing = ScheduleFiring(
-        schedule_id=schedule.id,
+        schedule_id=schedule_id,
         slot=slot,
         trigger=trigger,
         status=FiringStatus.STARTED.value,
@@ -158,7 +181,12 @@ def _record(session: Session, schedule: Schedule, slot: datetime | None, trigger
         fired_at=now,
     )
     session.add(firing)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the unique (schedule, slot): this transaction is spent, and rolls back
+        if slot is None:
+            raise
+        raise SlotTaken(schedule_id, slot) from exc
     return firing
 
 

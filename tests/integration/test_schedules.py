@@ -248,6 +248,14 @@ def test_the_database_holds_one_firing_per_schedule_and_slot(rt: Runtime, repo: 
     with pytest.raises(IntegrityError):
         fire_the_slot_again()
 
+    # a slot due again that was fired already (a scheduler whose clock is behind another's resumed the schedule):
+    # nothing starts, and the schedule moves past it
+    with rt.db.session() as session:
+        registry.find_schedule(session, "unique", for_update=True).next_fire_at = ONE
+    assert fire_due(rt, now=ONE + timedelta(seconds=5)) == []
+    assert (count(rt, ScheduleFiring), count(rt, PipelineExecution)) == (1, 1)
+    assert registry.get_schedule(rt, "unique")["nextFireTimes"][0] == "2026-01-01T02:00:00.000Z"
+
 
 def test_a_schedule_that_cannot_be_read_does_not_hold_the_others_back(rt: Runtime, repo: GitRepo) -> None:
     release_pipeline(rt, repo)
