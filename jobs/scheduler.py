@@ -1,4 +1,7 @@
-"""The scheduler process: the reconciler every few seconds (cron schedules and timeouts join it later)."""
+"""The scheduler process: every few seconds, fire the cron schedules whose slot is due, then run the reconciler.
+
+Two may run: each slot fires once (see `conveyor.schedules.firing`), and the reconciler skips what the other holds.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from types import FrameType
 from conveyor.config import Settings
 from conveyor.queues import connect
 from conveyor.recovery import reconcile
+from conveyor.runtime import Runtime
+from conveyor.schedules.firing import fire_due
 from jobs.dispatch import RQInspector
 from jobs.runtime import make_runtime, prepare
 
@@ -28,25 +33,46 @@ def run_scheduler(settings: Settings, *, once: bool = False) -> None:
     if not once:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-    log.info("scheduler running: reconciling every %gs", settings.reconcile_interval)
+    log.info("scheduler running: firing schedules and reconciling every %gs", settings.reconcile_interval)
     while not stop.is_set():
-        try:
-            report = reconcile(rt, inspector)
-        except Exception:  # SQL or Redis away for a moment: the next pass tries again
-            log.exception("reconcile pass failed")
-        else:
-            timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
-            if report.resent or report.retried or report.given_up or timed_out:
-                log.info(
-                    "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"
-                    " jobs timed out %s",
-                    report.resent,
-                    report.retried,
-                    report.given_up,
-                    report.queue_timed_out,
-                    report.actions_timed_out,
-                    report.jobs_timed_out,
-                )
+        fire_schedules(rt)
+        reconcile_once(rt, inspector)
         if once:
             return
         stop.wait(settings.reconcile_interval)
+
+
+def fire_schedules(rt: Runtime) -> None:
+    try:
+        fired = fire_due(rt)
+    except Exception:  # SQL away for a moment: the slots stay due, and the next pass fires them
+        log.exception("firing schedules failed")
+        return
+    for firing in fired:
+        log.info(
+            "schedule %s fired for slot %s: %s %s",
+            firing.schedule,
+            firing.slot.isoformat(),
+            firing.status.value,
+            firing.target_id or "",
+        )
+
+
+def reconcile_once(rt: Runtime, inspector: RQInspector) -> None:
+    try:
+        report = reconcile(rt, inspector)
+    except Exception:  # SQL or Redis away for a moment: the next pass tries again
+        log.exception("reconcile pass failed")
+        return
+    timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
+    if report.resent or report.retried or report.given_up or timed_out:
+        log.info(
+            "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"
+            " jobs timed out %s",
+            report.resent,
+            report.retried,
+            report.given_up,
+            report.queue_timed_out,
+            report.actions_timed_out,
+            report.jobs_timed_out,
+        )

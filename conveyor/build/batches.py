@@ -25,13 +25,14 @@ from conveyor.build.batch_spec import BatchTask
 from conveyor.build.request import is_inline
 from conveyor.build.service import BuildInput, request_stop, signal_stop, submit_build
 from conveyor.build.spec import parse_buildspec
+from conveyor.build.starts import queue_build
 from conveyor.build.status import BuildStatus
 from conveyor.config import Settings
 from conveyor.db import lock
 from conveyor.db.models import Build, BuildBatch, BuildProject, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import Conflict, NotFound, Problem, SpecError
-from conveyor.queues import DEFAULT_QUEUE, build_queue
+from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 
 DOWNLOAD_BATCHSPEC, IN_PROGRESS, COMBINE_ARTIFACTS = "DOWNLOAD_BATCHSPEC", "IN_PROGRESS", "COMBINE_ARTIFACTS"
@@ -205,7 +206,7 @@ def _submit_task(session: Session, outbox: Outbox, settings: Settings, batch: Bu
     )
     batch.builds.append(build)
     session.flush()
-    outbox.add(Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300)
+    queue_build(outbox, build)
 
 
 def _combine(rt: Runtime, batch: BuildBatch) -> BuildBatch:

@@ -84,6 +84,7 @@ def _register() -> None:
         processes,
         projects,
         registry,
+        schedules,
     )
 
     modules = (
@@ -97,6 +98,7 @@ def _register() -> None:
         appspec,
         registry,
         deploys,
+        schedules,
         processes,
         agent,
         demo,

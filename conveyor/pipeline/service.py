@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import ActionExecution, Build, BuildBatch, PipelineExecution, utcnow
+from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, utcnow
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import conditions, engine, events, gates
@@ -48,20 +48,33 @@ def start_pipeline(
 ) -> str:
     """StartPipelineExecution: run the current version now, optionally at a given commit of the source."""
     with rt.transaction() as (session, outbox):
-        pipeline = find_pipeline(session, name)
-        definition = load_definition(session, pipeline.id, pipeline.version)
-        revisions = _revision_overrides(definition, revision)
-        _check_variables(definition, variables or {})
-        return start_execution(
-            session,
-            outbox,
-            pipeline.id,
-            pipeline.version,
-            TriggerType.START_PIPELINE_EXECUTION,
-            f"started by {requested_by}",
-            revisions,
-            variables,
-        )
+        trigger = (TriggerType.START_PIPELINE_EXECUTION, f"started by {requested_by}")
+        return start_in(session, outbox, name, variables, revision, trigger)
+
+
+def start_in(
+    session: Session,
+    outbox: Outbox,
+    name: str,
+    variables: dict[str, str] | None,
+    revision: str | None,
+    trigger: tuple[TriggerType, str],
+) -> str:
+    """Start the pipeline's current version in the caller's transaction, with StartPipelineExecution's checks;
+    `trigger` is the execution's trigger type and detail."""
+    pipeline, revisions = check_start(session, name, variables, revision)
+    return start_execution(session, outbox, pipeline.id, pipeline.version, *trigger, revisions, variables)
+
+
+def check_start(
+    session: Session, name: str, variables: dict[str, str] | None, revision: str | None
+) -> tuple[Pipeline, dict[str, Any]]:
+    """The pipeline a start names, and its source revision overrides, once the variables and revision fit it."""
+    pipeline = find_pipeline(session, name)
+    definition = load_definition(session, pipeline.id, pipeline.version)
+    revisions = _revision_overrides(definition, revision)
+    _check_variables(definition, variables or {})
+    return pipeline, revisions
 
 
 def advance(rt: Runtime, execution_id: str) -> None:

@@ -59,3 +59,4 @@ class TriggerType(str, Enum):
     WEBHOOK_V2 = "WebhookV2"
     MANUAL_ROLLBACK = "ManualRollback"
     AUTOMATED_ROLLBACK = "AutomatedRollback"
+    SCHEDULE = "Schedule"  # Conveyor's own: a cron schedule fired (AWS would say CloudWatchEvent for EventBridge)

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.build import starts
 from conveyor.build.batches import submit_batch
 from conveyor.build.project import variable_overrides
 from conveyor.build.service import BuildInput, submit_build
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import Build, BuildBatch
-from conveyor.dispatch import Kind
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome, ActionStart
 from conveyor.pipeline.status import ActionStatus
-from conveyor.queues import build_queue
 
 
 def start(context: ActionStart) -> None:
@@ -68,9 +67,7 @@ def build_inputs(context: ActionStart, primary: str) -> list[BuildInput]:
 def queue_build(context: ActionStart, build: Build) -> None:
     """Make a submitted build the action's work and hand it to its compute type's queue."""
     context.action.external_execution_id = build.id
-    context.outbox.add(
-        Kind.BUILD, build.id, build_queue(build.compute_type), timeout_seconds=build.timeout_minutes * 60 + 300
-    )
+    starts.queue_build(context.outbox, build)
 
 
 def _yes(value: str | None) -> bool:
