@@ -1,15 +1,19 @@
-"""The scheduler process: the reconciler every few seconds (cron schedules and timeouts join it later)."""
+"""The scheduler process: the reconciler every few seconds, and every second a look for notifications and commit
+statuses to send (`conveyor.notify.wake`); cron schedules join it later."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 from conveyor.config import Settings
+from conveyor.notify.wake import wake_readers
 from conveyor.queues import connect
 from conveyor.recovery import reconcile
+from conveyor.runtime import Runtime
 from jobs.dispatch import RQInspector
 from jobs.runtime import make_runtime, prepare
 
@@ -28,25 +32,44 @@ def run_scheduler(settings: Settings, *, once: bool = False) -> None:
     if not once:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-    log.info("scheduler running: reconciling every %gs", settings.reconcile_interval)
+    log.info(
+        "scheduler running: reconciling every %gs, looking for notifications to send every %gs",
+        settings.reconcile_interval,
+        settings.notify_interval,
+    )
+    next_reconcile = 0.0
     while not stop.is_set():
-        try:
-            report = reconcile(rt, inspector)
-        except Exception:  # SQL or Redis away for a moment: the next pass tries again
-            log.exception("reconcile pass failed")
-        else:
-            timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
-            if report.resent or report.retried or report.given_up or timed_out:
-                log.info(
-                    "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"
-                    " jobs timed out %s",
-                    report.resent,
-                    report.retried,
-                    report.given_up,
-                    report.queue_timed_out,
-                    report.actions_timed_out,
-                    report.jobs_timed_out,
-                )
+        if time.monotonic() >= next_reconcile:
+            _reconcile(rt, inspector)
+            next_reconcile = time.monotonic() + settings.reconcile_interval
+        _wake_readers(rt)
         if once:
             return
-        stop.wait(settings.reconcile_interval)
+        stop.wait(max(0.0, min(settings.notify_interval, next_reconcile - time.monotonic())))
+
+
+def _reconcile(rt: Runtime, inspector: RQInspector) -> None:
+    try:
+        report = reconcile(rt, inspector)
+    except Exception:  # SQL or Redis away for a moment: the next pass tries again
+        log.exception("reconcile pass failed")
+        return
+    timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
+    if report.resent or report.retried or report.given_up or timed_out:
+        log.info(
+            "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"
+            " jobs timed out %s",
+            report.resent,
+            report.retried,
+            report.given_up,
+            report.queue_timed_out,
+            report.actions_timed_out,
+            report.jobs_timed_out,
+        )
+
+
+def _wake_readers(rt: Runtime) -> None:
+    try:
+        wake_readers(rt)
+    except Exception:  # SQL or Redis away for a moment: the next look tries again
+        log.exception("looking for notifications to send failed")

@@ -38,6 +38,7 @@ from conveyor.db import lock
 from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentGroup, DeploymentTarget, GroupHost
 from conveyor.db.models import utcnow
 from conveyor.deploy import batching
+from conveyor.deploy import events as deploy_events
 from conveyor.deploy.alarms import GO_ON, AlarmDecision
 from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
 from conveyor.deploy.configs import resolve_config
@@ -104,6 +105,7 @@ def start_fleet(
         )
     deployment.status = DeploymentStatus.IN_PROGRESS.value
     deployment.started_at = utcnow()
+    deploy_events.deployment_changed(session, deployment)
     _apply(session, outbox, deployment, Fleet(step.state, before, group_revision), step)
 
 
@@ -181,6 +183,7 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
     deployment.active_group_id = None
     if outcome.error_code is not None:
         deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
+    deploy_events.deployment_changed(session, deployment)
     group = deployment.group
     revision = revision_key(deployment.revision)
     assert revision is not None
@@ -270,6 +273,7 @@ def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Depl
     )
     session.add(rollback)
     failed.rollback_info = {"rollbackDeploymentId": rollback.id}
+    deploy_events.deployment_rolled_back(session, failed, rollback.id)
     start_fleet(session, outbox, rollback, group_hosts(session, group))
     return rollback
 
