@@ -9,7 +9,17 @@ from typing import Any
 from flask import Flask
 
 from conveyor.config import load_settings
-from handlers import api, codepipeline, control, deploy, deployments, errors, github, health  # noqa: F401 - routes on api.bp
+from handlers import (  # noqa: F401 - routes on api.bp
+    api,
+    codepipeline,
+    control,
+    deploy,
+    deployments,
+    errors,
+    github,
+    health,
+    notifications,
+)
 from jobs.runtime import make_runtime, prepare
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB

@@ -40,7 +40,8 @@ def settled_mark(after: int, written: Sequence[tuple[int, datetime]], now: datet
     """The id a cursor at `after` may move to, given the events written after it (id, time), in id order."""
     mark = after
     for event_id, created_at in written:
-        if event_id != mark + 1 and now - created_at <= GAP_GRACE:
+        # a cursor that has seen no event yet (0) cannot tell where the ids begin: the first one it sees is the start
+        if mark and event_id != mark + 1 and now - created_at <= GAP_GRACE:
             break
         mark = event_id
     return mark

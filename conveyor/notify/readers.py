@@ -6,12 +6,15 @@ handled. It starts at the newest events when the reader is made (a new rule tell
 (unique per reader and event: an event is never delivered twice to one target) and moves the cursor, all in one
 transaction that holds the cursor's row. The events are read before that transaction (SQLite's one writer is
 never held while reading); if the cursor moved meanwhile (another worker fanned out first) nothing is written.
-How far the cursor may move is `engine.settled_mark`'s: never past a gap in the ids that may still fill.
+How far the cursor may move is `engine.settled_mark`'s: never past a gap in the ids that may still fill, nor past
+an event written after the pass began. Each pass writes its deliveries in the order the events happened, across
+both tables, so a reader's deliveries (sent in id order) follow the order of the events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -87,7 +90,8 @@ def fan_out(rt: Runtime, reader: str) -> int:
     now = utcnow()
     marks, chosen = dict(start), []
     for stream, after in start.items():
-        events = read_events(rt, stream, after, BATCH)
+        # events written after this pass began wait for the next: the other stream was read before they were
+        events = list(takewhile(lambda e: e.time <= now, read_events(rt, stream, after, BATCH)))
         marks[stream] = settled_mark(after, [(cast(int, e.id), e.time) for e in events], now)
         chosen += [(e, kind) for e in events if cast(int, e.id) <= marks[stream] and (kind := interest.wanted(e))]
     if marks == start:
