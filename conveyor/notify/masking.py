@@ -4,7 +4,7 @@ made from that target's secrets before it goes anywhere."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from conveyor.notify.spec import MASK, masked_url
 
@@ -20,7 +20,8 @@ class Masker:
         for url, keep_path in urls:
             replacements[url] = masked_url(url, keep_path)
             parts = urlsplit(url)
-            for secret in (parts.password, parts.query):
+            values = [value for _, value in parse_qsl(parts.query)]
+            for secret in (parts.password, parts.query, *values):
                 if secret and len(secret) >= _SHORTEST:
                     replacements[secret] = MASK
             if keep_path is not None:
