@@ -34,10 +34,10 @@ def worker(context: Context, builders: int, queues: str | None, burst: bool) -> 
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run one reconcile pass and exit.")
+@click.option("--once", is_flag=True, help="Run one pass (reconcile, wake notification readers) and exit.")
 @pass_context
 def scheduler(context: Context, once: bool) -> None:
-    """Run the scheduler: the reconciler that re-sends lost work."""
+    """Run the scheduler: the reconciler that re-sends lost work, and the wake-up of notifications."""
     run_scheduler(context.settings, once=once)
 
 

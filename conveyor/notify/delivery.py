@@ -20,6 +20,7 @@ tried again — the one case in which a target may receive an event twice (`X-Co
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from conveyor.db.notify_models import NotificationDelivery, NotificationRule
 from conveyor.notify import readers
 from conveyor.notify.commit_statuses import COMMIT_STATUSES, post_commit_statuses
 from conveyor.notify.engine import DeliveryStatus, after_failure
+from conveyor.notify.masking import Masker
 from conveyor.notify.targets import DeliveryError, Outgoing, RuleTarget, send
 from conveyor.runtime import Runtime
 
@@ -37,24 +39,26 @@ log = logging.getLogger(__name__)
 STALE_SENDING = timedelta(minutes=5)
 MAX_ROUNDS = 10
 MAX_SENDS = 100  # per round: a long backlog is sent by the next jobs
+WORK_SECONDS = 300  # no send starts later in a job (its queue timeout, wake.JOB_TIMEOUT, is 900 s)
 
 
 def work(rt: Runtime, reader: str) -> None:
-    """The job of one reader: fan out and send until nothing is left to do (or the rounds run out)."""
+    """The job of one reader: fan out and send until nothing is left to do (or its rounds or time run out)."""
+    deadline = time.monotonic() + WORK_SECONDS
     for _ in range(MAX_ROUNDS):
         written = readers.fan_out(rt, reader)
-        sent = send_due(rt, reader)
+        sent = send_due(rt, reader, deadline)
         if not written and not sent:
             return
 
 
-def send_due(rt: Runtime, reader: str) -> int:
-    """Send the reader's due deliveries in order; returns how many attempts were made."""
+def send_due(rt: Runtime, reader: str, deadline: float | None = None) -> int:
+    """Send the reader's due deliveries in order, starting none after `deadline`; returns the attempts made."""
     target = _target(rt, reader)
     if target is None and reader != COMMIT_STATUSES:
         return 0  # the rule was deleted
     attempts = 0
-    while attempts < MAX_SENDS:
+    while attempts < MAX_SENDS and (deadline is None or time.monotonic() < deadline):
         outgoing = claim_next(rt, reader)
         if outgoing is None:
             break
@@ -110,6 +114,18 @@ def _attempt(rt: Runtime, reader: str, target: RuleTarget | None, claimed: _Clai
     except DeliveryError as exc:
         log.warning("delivery %d to %s, attempt %d: %s", claimed.outgoing.delivery_id, reader, claimed.attempts, exc)
         _record_failure(rt, claimed, exc)
+        return False
+    except Exception as exc:  # noqa: BLE001 - a client library's surprise: recorded as a failure, not left Sending
+        masker = target.masker(rt.settings) if target else Masker([rt.settings.github_token])
+        message = masker(f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "delivery %d to %s, attempt %d failed unexpectedly: %s",
+            claimed.outgoing.delivery_id,
+            reader,
+            claimed.attempts,
+            message,
+        )
+        _record_failure(rt, claimed, DeliveryError(message, True))
         return False
     _record(rt, claimed.outgoing.delivery_id, status)
     return True

@@ -60,7 +60,7 @@ def settings(
     return settings_for(
         tmp_path,
         database_url,
-        github_api_url=github.url,
+        github_api_url=f"{github.url}/api/v3",  # as GitHub Enterprise serves it
         github_token=GITHUB_TOKEN,
         slack_api_url=f"{slack.url}/api/",
         public_url=PUBLIC,
@@ -136,7 +136,7 @@ def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
     assert [r.headers["x-conveyor-event"] for r in hooks.requests][-1] == f"{P}pipeline-execution-succeeded"
     assert len({r.headers["x-conveyor-delivery"] for r in hooks.requests}) == len(hooks.requests)
 
-    path = f"/repos/acme/app/statuses/{sha}"
+    path = f"/api/v3/repos/acme/app/statuses/{sha}"
     assert [(r.path, r.json()["state"]) for r in github.requests] == [(path, "pending"), (path, "success")]
     assert {r.headers["authorization"] for r in github.requests} == {f"Bearer {GITHUB_TOKEN}"}
     final = github.requests[-1].json()
@@ -165,7 +165,7 @@ def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fe
 
     assert views.get_execution(rt, failed)["status"] == "Failed"
     assert views.get_execution(rt, other)["status"] == "Failed"
-    path = f"/repos/Acme/App/statuses/{sha}"
+    path = f"/api/v3/repos/Acme/App/statuses/{sha}"
     assert [(r.path, r.json()["state"]) for r in github.requests] == [(path, "pending"), (path, "failure")]
     assert github.requests[-1].json()["description"].startswith(f"shop: execution {failed[:8]} failed: ")
     statuses = {d.status for d in deliveries(rt, COMMIT_STATUSES)}

@@ -12,6 +12,7 @@ import pytest
 from conveyor.config import load_settings
 from conveyor.errors import ConfigurationError, SpecError
 from conveyor.notify import catalog
+from conveyor.notify.commit_statuses import github_repository
 from conveyor.notify.engine import (
     GAP_GRACE,
     MAX_RETRY_DELAY,
@@ -25,6 +26,7 @@ from conveyor.notify.masking import Masker
 from conveyor.notify.messages import slack_text
 from conveyor.notify.signing import sign, verify
 from conveyor.notify.spec import masked_url, parse_rule
+from conveyor.pipeline.spec import ActionDeclaration, ActionTypeId
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 STARTED = "codepipeline-pipeline-pipeline-execution-started"
@@ -219,3 +221,22 @@ def test_the_notification_settings_are_checked_when_read() -> None:
         load_settings(environ={"CONVEYOR_GITHUB_API_URL": "ghe.example", "CONVEYOR_NOTIFY_MAX_ATTEMPTS": "0"})
     assert "github_api_url: expected an http:// or https:// URL" in caught.value.message
     assert "notify_max_attempts: expected 1 or more" in caught.value.message
+
+
+def _source(provider: str, **configuration: str) -> ActionDeclaration:
+    kind = ActionTypeId("Source", "AWS", provider, "1")
+    return ActionDeclaration("Source", kind, 1, {"BranchName": "main", **configuration}, (), ("Out",))
+
+
+def test_a_source_is_a_github_repository_when_it_names_one_or_lives_on_github_or_the_enterprise_host() -> None:
+    api, enterprise = "https://api.github.com", "https://git.corp.example/api/v3"
+    named = _source("CodeStarSourceConnection", FullRepositoryId="Acme/App", RepositoryUrl="file:///srv/app.git")
+    assert github_repository(named, api) == "Acme/App"
+    assert github_repository(_source("GitHub", Owner="acme", Repo="app"), api) == "acme/app"
+    on_github = _source("Git", RepositoryUrl="git@github.com:acme/tools.git")
+    assert github_repository(on_github, api) == "acme/tools"
+    on_enterprise = _source("Git", RepositoryUrl="https://git.corp.example/team/svc.git")
+    assert github_repository(on_enterprise, enterprise) == "team/svc"
+    assert github_repository(on_enterprise, api) is None
+    assert github_repository(_source("Git", RepositoryUrl="https://gitlab.com/a/b.git"), enterprise) is None
+    assert github_repository(_source("S3", S3Bucket="b", S3ObjectKey="k.zip"), api) is None
