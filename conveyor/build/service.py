@@ -1,7 +1,9 @@
 """Builds: submit them, run them on a worker, record their phases, and read them back.
 
 A build row exists from the moment its action starts (status IN_PROGRESS, phase QUEUED), so it can be seen while it
-waits for a worker. A worker runs it in a fresh workspace; each phase is recorded as it starts and ends.
+waits for a worker. A worker runs it in a fresh workspace; each phase is recorded as it starts and ends. The
+build's start on a worker, each phase's end and the build's end are told as events (`conveyor.build.events`) in the
+transactions that record them.
 """
 
 from __future__ import annotations
