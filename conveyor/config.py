@@ -51,6 +51,14 @@ class Settings:
     build_sandbox: str = "none"  # "bwrap": every build on this worker runs in a bubblewrap sandbox
     build_network: bool = True  # in the sandbox: whether builds may use the network
     runtimes_dir: Path | None = None  # default <data dir>/runtimes: <runtime>/<version>/bin for runtime-versions
+    github_api_url: str = "https://api.github.com"  # GitHub Enterprise: https://<host>/api/v3
+    github_token: str = ""  # when set, pipeline executions post commit statuses with it
+    slack_api_url: str = "https://slack.com/api/"  # Slack's Web API (chat.postMessage)
+    slack_bot_token: str = ""  # for Slack targets that name a channel and no token of their own
+    notify_interval: float = 1.0  # seconds between the scheduler's looks for new events to send
+    notify_max_attempts: int = 5  # attempts at one notification or commit status before it is given up
+    notify_backoff_seconds: float = 2.0  # wait before the second attempt; doubled for each one after
+    notify_timeout: float = 10.0  # seconds one HTTP call to a target may take
     auto_migrate: bool = True
 
     @property
@@ -103,6 +111,12 @@ def _conflicts(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"build_sandbox: expected none or bwrap, got {sandbox!r}")
     elif sandbox == "none" and values.get("build_network") is False:
         problems.append("build_network: false needs build_sandbox = bwrap (only the sandbox can take the network away)")
+    for name in ("github_api_url", "slack_api_url"):
+        url = str(values.get(name, getattr(Settings, name)))
+        if not url.startswith(("http://", "https://")):
+            problems.append(f"{name}: expected an http:// or https:// URL, got {url!r}")
+    if values.get("notify_max_attempts", 1) < 1:
+        problems.append("notify_max_attempts: expected 1 or more")
     return problems
 
 

@@ -191,4 +191,6 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
     Kind.RETIRE_HOST: lambda _rt, subject, reason: log.warning("releasing host %s given up: %s", subject, reason),
     Kind.DEPLOYMENT_ENDED: _give_up_report,
+    # a reader's deliveries keep their own state: the scheduler wakes the reader again
+    Kind.NOTIFY: lambda _rt, subject, reason: log.warning("notifications of %s given up: %s", subject, reason),
 }

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from conveyor.config import load_settings
-from handlers import (  # noqa: F401 - control, deploy, deployments and schedules add routes to api.bp
+from handlers import (  # noqa: F401 - some add routes to api.bp
     api,
     codepipeline,
     control,
@@ -18,6 +18,7 @@ from handlers import (  # noqa: F401 - control, deploy, deployments and schedule
     errors,
     github,
     health,
+    notifications,
     schedules,
 )
 from jobs.runtime import make_runtime, prepare

@@ -25,6 +25,7 @@ JOB_FUNCTIONS = {
     Kind.DEPLOY_HOST: "jobs.deploy.host",
     Kind.RETIRE_HOST: "jobs.deploy.retire",
     Kind.DEPLOYMENT_ENDED: "jobs.deploy.ended",
+    Kind.NOTIFY: "jobs.notify.send",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

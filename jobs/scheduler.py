@@ -1,6 +1,8 @@
-"""The scheduler process: every few seconds, fire the cron schedules whose slot is due, then run the reconciler.
+"""The scheduler process: every few seconds, fire the cron schedules whose slot is due and run the reconciler; every
+second, look for notifications and commit statuses to send (`conveyor.notify.wake`).
 
-Two may run: each slot fires once (see `conveyor.schedules.firing`), and the reconciler skips what the other holds.
+Two may run: each slot fires once (see `conveyor.schedules.firing`), the reconciler skips what the other holds, and
+each notification is sent once (see `conveyor.notify`).
 """
 
 from __future__ import annotations
@@ -8,9 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
 
 from conveyor.config import Settings
+from conveyor.notify.wake import wake_readers
 from conveyor.queues import connect
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
@@ -33,16 +37,24 @@ def run_scheduler(settings: Settings, *, once: bool = False) -> None:
     if not once:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-    log.info("scheduler running: firing schedules and reconciling every %gs", settings.reconcile_interval)
+    log.info(
+        "scheduler running: firing schedules and reconciling every %gs, looking for notifications every %gs",
+        settings.reconcile_interval,
+        settings.notify_interval,
+    )
+    next_reconcile = 0.0
     while not stop.is_set():
-        fire_schedules(rt)
-        reconcile_once(rt, inspector)
+        if time.monotonic() >= next_reconcile:
+            _fire_schedules(rt)
+            _reconcile(rt, inspector)
+            next_reconcile = time.monotonic() + settings.reconcile_interval
+        _wake_readers(rt)
         if once:
             return
-        stop.wait(settings.reconcile_interval)
+        stop.wait(max(0.0, min(settings.notify_interval, next_reconcile - time.monotonic())))
 
 
-def fire_schedules(rt: Runtime) -> None:
+def _fire_schedules(rt: Runtime) -> None:
     try:
         fired = fire_due(rt)
     except Exception:  # SQL away for a moment: the slots stay due, and the next pass fires them
@@ -58,7 +70,7 @@ def fire_schedules(rt: Runtime) -> None:
         )
 
 
-def reconcile_once(rt: Runtime, inspector: RQInspector) -> None:
+def _reconcile(rt: Runtime, inspector: RQInspector) -> None:
     try:
         report = reconcile(rt, inspector)
     except Exception:  # SQL or Redis away for a moment: the next pass tries again
@@ -76,3 +88,10 @@ def reconcile_once(rt: Runtime, inspector: RQInspector) -> None:
             report.actions_timed_out,
             report.jobs_timed_out,
         )
+
+
+def _wake_readers(rt: Runtime) -> None:
+    try:
+        wake_readers(rt)
+    except Exception:  # SQL or Redis away for a moment: the next look tries again
+        log.exception("looking for notifications to send failed")

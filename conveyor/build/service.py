@@ -1,7 +1,9 @@
 """Builds: submit them, run them on a worker, record their phases, and read them back.
 
 A build row exists from the moment its action starts (status IN_PROGRESS, phase QUEUED), so it can be seen while it
-waits for a worker. A worker runs it in a fresh workspace; each phase is recorded as it starts and ends.
+waits for a worker. A worker runs it in a fresh workspace; each phase is recorded as it starts and ends. The
+build's start on a worker, each phase's end and the build's end are told as events (`conveyor.build.events`) in the
+transactions that record them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from conveyor.build import events as build_events
 from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
@@ -201,6 +204,7 @@ def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
         build.attempt = attempt
         build.start_time = now
         build.current_phase = PhaseType.PROVISIONING.value
+        build_events.build_changed(session, build)
         session.flush()
         return build
 
@@ -285,6 +289,7 @@ class PhaseRecorder:
                 elif phase in self._open:
                     row_id, started = self._open.pop(phase)
                     self._write_end(connection, row_id, started, at, *ended)
+                    build_events.phase_ended(connection, self.build_id, phase, started, at, *ended)
             current = next((phase for phase, _, ended in reversed(pending) if ended is None), None)
             if current is not None:
                 connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": current.value})
@@ -325,6 +330,7 @@ def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> B
         save_reports(session, build_id, result.reports)
         build.status_reason = result.reason or _reason(build)
         build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
+        build_events.build_changed(session, build)
         session.flush()
         return build
 
@@ -399,6 +405,7 @@ def _end_unstarted(session: Session, build: Build, status: BuildStatus, code: st
     build.phases.append(BuildPhase(phase_type=PhaseType.COMPLETED.value, start_time=now))
     build.status, build.status_reason = status.value, message
     build.current_phase, build.end_time = PhaseType.COMPLETED.value, now
+    build_events.build_changed(session, build)
     dispatches = session.scalars(
         select(Dispatch).where(Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
     )
@@ -429,6 +436,7 @@ def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
         build.status_reason = reason
         build.current_phase = PhaseType.COMPLETED.value
         build.end_time = now
+        build_events.build_changed(session, build)
         session.flush()
     if rt.redis is not None:
         publisher = LogPublisher(rt.redis, build_id)

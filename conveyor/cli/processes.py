@@ -34,10 +34,13 @@ def worker(context: Context, builders: int, queues: str | None, burst: bool) -> 
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run one pass (due schedules, then the reconciler) and exit.")
+@click.option(
+    "--once", is_flag=True, help="Run one pass (due schedules, the reconciler, notification wake-ups) and exit."
+)
 @pass_context
 def scheduler(context: Context, once: bool) -> None:
-    """Run the scheduler: fire due cron schedules, and reconcile (re-send lost work, time out what waited too long)."""
+    """Run the scheduler: fire due cron schedules, reconcile (re-send lost work, time out what waited too long), and
+    wake the notification readers."""
     run_scheduler(context.settings, once=once)
 
 

@@ -45,6 +45,7 @@ from conveyor.db import lock
 from conveyor.db.deploy_models import DeployHost, Deployment, DeploymentGroup, DeploymentTarget, GroupHost
 from conveyor.db.models import utcnow
 from conveyor.deploy import batching, blue_green_fleet
+from conveyor.deploy import events as deploy_events
 from conveyor.deploy.alarms import GO_ON, AlarmDecision
 from conveyor.deploy.batching import HostHealth, InstanceHealth, Outcome
 from conveyor.deploy.blue_green import BlueGreenOptions, BlueGreenPlan, Phase, first_phase
@@ -112,6 +113,7 @@ def start_fleet(
         )
     deployment.status = DeploymentStatus.IN_PROGRESS.value
     deployment.started_at = utcnow()
+    deploy_events.deployment_changed(session, deployment)
     _apply(session, outbox, deployment, Fleet(step.state, before, group_revision), step)
 
 
@@ -138,6 +140,8 @@ def start_blue_green(
     deployment.targets.extend(blue_green_fleet.targets_for(plan))
     deployment.started_at = utcnow()
     deployment.fleet = {}
+    deployment.status = DeploymentStatus.IN_PROGRESS.value
+    deploy_events.deployment_changed(session, deployment)
     _begin_phase(session, outbox, deployment, plan, plan.phase, _alarm_halt(alarms))
 
 
@@ -152,6 +156,8 @@ def _begin_phase(
     config = resolve_config(deployment.deployment_config_name, ComputePlatform.SERVER, custom_configs(session))
     assert config.minimum_healthy_hosts is not None  # every Server configuration has one
     step = blue_green_fleet.begin_phase(deployment, plan, phase, config.minimum_healthy_hosts, utcnow(), halt)
+    if deployment.status == DeploymentStatus.READY.value:
+        deploy_events.deployment_changed(session, deployment)  # waiting for ContinueDeployment
     if step is not None:
         _apply(session, outbox, deployment, Fleet(step.state, {}, None), step)
 
@@ -265,6 +271,7 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
     deployment.active_group_id = None
     if outcome.error_code is not None:
         deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
+    deploy_events.deployment_changed(session, deployment)
     plan = blue_green_fleet.plan_of(deployment)
     if plan is None:
         _conclude_in_place(session, deployment, fleet)
@@ -365,6 +372,7 @@ def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Depl
     )
     session.add(rollback)
     failed.rollback_info = {"rollbackDeploymentId": rollback.id}
+    deploy_events.deployment_rolled_back(session, failed, rollback.id)
     plan = blue_green_fleet.plan_of(failed)
     if plan is None:
         start_fleet(session, outbox, rollback, group_hosts(session, group))

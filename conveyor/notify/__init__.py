@@ -1,0 +1,1 @@
+"""Notifications and commit statuses: readers of the state changes Conveyor records, sending them out from jobs."""
