@@ -51,6 +51,12 @@ class Settings:
     build_sandbox: str = "none"  # "bwrap": every build on this worker runs in a bubblewrap sandbox
     build_network: bool = True  # in the sandbox: whether builds may use the network
     runtimes_dir: Path | None = None  # default <data dir>/runtimes: <runtime>/<version>/bin for runtime-versions
+    # How the interval numbers of Lambda and ECS traffic routings are read: "minutes" as AWS reads them, or
+    # "seconds" (tests, demos: LambdaCanary10Percent5Minutes then waits five seconds between its shifts).
+    deploy_interval_unit: str = "minutes"
+    # How long a Lambda or ECS hook function has to report its status (PutLifecycleEventHookExecutionStatus)
+    # before its lifecycle event fails; AWS gives one hour.
+    deploy_hook_timeout: float = 3600.0
     auto_migrate: bool = True
 
     @property
@@ -103,6 +109,11 @@ def _conflicts(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"build_sandbox: expected none or bwrap, got {sandbox!r}")
     elif sandbox == "none" and values.get("build_network") is False:
         problems.append("build_network: false needs build_sandbox = bwrap (only the sandbox can take the network away)")
+    unit = values.get("deploy_interval_unit", Settings.deploy_interval_unit)
+    if unit not in ("minutes", "seconds"):
+        problems.append(f"deploy_interval_unit: expected minutes or seconds, got {unit!r}")
+    if values.get("deploy_hook_timeout", Settings.deploy_hook_timeout) <= 0:
+        problems.append("deploy_hook_timeout: must be a positive number of seconds")
     return problems
 
 

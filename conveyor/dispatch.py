@@ -34,6 +34,7 @@ class Kind(str, Enum):
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
     DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
+    DEPLOY_ROLLOUT = "deploy.rollout"  # subject: a Lambda or ECS deployment id (its hooks and traffic shifts)
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )

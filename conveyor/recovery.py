@@ -10,7 +10,9 @@ It also ends what waited too long: builds queued past their queued timeout, and 
 manual approval) past their deadline.
 
 A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
-InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
+InProgress forever: an execution fails, an action fails, a build becomes FAULT, a Lambda deployment fails (and
+rolls back as its configuration says) — each with the reason. A Lambda deployment's job started again resumes from
+the progress it recorded.
 
 Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
 Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`), and a
@@ -33,7 +35,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
-from conveyor.deploy import host_recovery
+from conveyor.deploy import host_recovery, traffic_deployments
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
@@ -186,5 +188,6 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
+    Kind.DEPLOY_ROLLOUT: traffic_deployments.give_up,
     Kind.DEPLOYMENT_ENDED: _give_up_report,
 }

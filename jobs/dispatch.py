@@ -23,6 +23,7 @@ JOB_FUNCTIONS = {
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
     Kind.DEPLOY_HOST: "jobs.deploy.host",
+    Kind.DEPLOY_ROLLOUT: "jobs.deploy.rollout",
     Kind.DEPLOYMENT_ENDED: "jobs.deploy.ended",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}

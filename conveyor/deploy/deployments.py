@@ -1,10 +1,12 @@
-"""Deployments to hosts: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
+"""Deployments: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
-its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
-yet: blue/green, or traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic
-control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic
-events. The orchestration is `conveyor.deploy.orchestration`.
+its group already has a deployment in progress (409, naming it), or when its group asks for what Conveyor cannot do
+yet: blue/green on hosts, traffic control through Classic Load Balancers (`elbInfoList`), the ECS compute platform.
+In-place groups with traffic control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the
+BlockTraffic and AllowTraffic events; their orchestration is `conveyor.deploy.orchestration`. Lambda groups take a
+revision holding a Lambda AppSpec (`conveyor.deploy.function_revisions`) and move its alias as the deployment
+configuration plans; their orchestration is `conveyor.deploy.traffic_deployments`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conveyor.config import Settings
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup, DeploymentTarget
-from conveyor.deploy import orchestration
+from conveyor.deploy import lambda_rollout, orchestration, traffic_deployments
 from conveyor.deploy.alarms import AlarmDecision
-from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.appspec import LambdaAppSpec
+from conveyor.deploy.configs import DeploymentConfig, IntervalUnit, resolve_config
 from conveyor.deploy.fleet_alarms import alarm_decision
+from conveyor.deploy.function_revisions import check_function_revision
 from conveyor.deploy.install import FileExistsBehavior
+from conveyor.deploy.lifecycle import traffic_plan
 from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import custom_configs, group_hosts
@@ -37,7 +43,7 @@ ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT
 
 @dataclass(frozen=True)
 class DeploymentRequest:
-    """CreateDeployment's input for a host deployment group."""
+    """CreateDeployment's input."""
 
     application_name: str
     group_name: str
@@ -51,40 +57,82 @@ class DeploymentRequest:
 
 
 def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]:
-    """CreateDeployment: validate everything, then start the first batch; answers the new deployment."""
+    """CreateDeployment: validate everything, then start the deployment; answers the new deployment."""
     revision = check_revision_shape(request.revision)
     _check_options(request)
+    with rt.db.reader() as session:
+        platform = ComputePlatform(
+            _group(session, request.application_name, request.group_name).application.compute_platform
+        )
+    if platform is ComputePlatform.LAMBDA:
+        return _create_rollout(rt, request, revision, platform)
+    if platform is not ComputePlatform.SERVER:
+        raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     check_revision(rt, revision)
     alarms = _alarms_before_start(rt, request)
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
         _check_group(group)
-        lock(session, DeploymentGroup, group.id, key_share=True)
-        _refuse_if_active(session, group)
-        config = resolve_config(
-            request.deployment_config_name or group.deployment_config_name,
-            ComputePlatform.SERVER,
-            custom_configs(session),
-        )
-        deployment = Deployment(
-            id=orchestration.new_deployment_id(),
-            group=group,
-            active_group_id=group.id,
-            revision=revision,
-            status=DeploymentStatus.CREATED.value,
-            creator="user",
-            deployment_config_name=config.name,
-            description=request.description,
-            file_exists_behavior=request.file_exists_behavior,
-            ignore_application_stop_failures=request.ignore_application_stop_failures,
-            auto_rollback=request.auto_rollback,
-            action_execution_id=request.action_execution_id,
-            fleet={},
-        )
+        config = _lock_group(session, group, request, platform)
+        deployment = _new_deployment(group, revision, config, request)
         session.add(deployment)
         orchestration.start_fleet(session, outbox, deployment, group_hosts(session, group), alarms)
         session.flush()
         return deployment_info(deployment)
+
+
+def _create_rollout(
+    rt: Runtime, request: DeploymentRequest, revision: dict[str, Any], platform: ComputePlatform
+) -> dict[str, Any]:
+    """A deployment of a Lambda AppSpec: checked completely, then its job sent."""
+    spec = check_function_revision(rt, revision, platform)
+    assert isinstance(spec, LambdaAppSpec)
+    with rt.transaction() as (session, outbox):
+        group = _group(session, request.application_name, request.group_name)
+        config = _lock_group(session, group, request, platform)
+        deployment = _new_deployment(group, revision, config, request)
+        session.add(deployment)
+        fleet = _lambda_fleet(rt.settings, spec, config)
+        traffic_deployments.begin_rollout(session, outbox, deployment, lambda_rollout.target_id(spec.function), fleet)
+        session.flush()
+        return deployment_info(deployment)
+
+
+def _lambda_fleet(settings: Settings, spec: LambdaAppSpec, config: DeploymentConfig) -> dict[str, Any]:
+    assert config.traffic_routing is not None  # every Lambda configuration has one
+    shifts = traffic_plan(config.traffic_routing, IntervalUnit(settings.deploy_interval_unit))
+    recorded = lambda_rollout.recorded(spec)
+    return traffic_deployments.new_fleet(ComputePlatform.LAMBDA, recorded, shifts, settings.deploy_hook_timeout)
+
+
+def _lock_group(
+    session: Session, group: DeploymentGroup, request: DeploymentRequest, platform: ComputePlatform
+) -> DeploymentConfig:
+    """Take the group (refused while another deployment holds it) and resolve the deployment's configuration."""
+    lock(session, DeploymentGroup, group.id, key_share=True)
+    _refuse_if_active(session, group)
+    name = request.deployment_config_name or group.deployment_config_name
+    return resolve_config(name, platform, custom_configs(session))
+
+
+def _new_deployment(
+    group: DeploymentGroup, revision: dict[str, Any], config: DeploymentConfig, request: DeploymentRequest
+) -> Deployment:
+    return Deployment(
+        id=orchestration.new_deployment_id(),
+        group=group,
+        active_group_id=group.id,
+        revision=revision,
+        status=DeploymentStatus.CREATED.value,
+        creator="user",
+        deployment_config_name=config.name,
+        description=request.description,
+        file_exists_behavior=request.file_exists_behavior,
+        ignore_application_stop_failures=request.ignore_application_stop_failures,
+        auto_rollback=request.auto_rollback,
+        action_execution_id=request.action_execution_id,
+        fleet={},
+    )
 
 
 def _alarms_before_start(rt: Runtime, request: DeploymentRequest) -> AlarmDecision:
@@ -121,9 +169,11 @@ def stop_deployment(rt: Runtime, deployment_id: str, rollback: bool | None = Non
             raise Conflict(f"deployment {deployment_id} is already {deployment.status}")
         if rollback is not None:
             deployment.auto_rollback = _with_stop_rollback(deployment, rollback)
-        orchestration.stop(
-            session, outbox, deployment, DeploymentErrorCode.MANUAL_STOP, "the deployment was stopped by request"
-        )
+        code, message = DeploymentErrorCode.MANUAL_STOP, "the deployment was stopped by request"
+        if traffic_deployments.is_rollout(deployment):
+            traffic_deployments.stop(deployment, code, message)
+        else:
+            orchestration.stop(session, outbox, deployment, code, message)
         session.flush()
         return {"status": "Pending" if not DeploymentStatus(deployment.status).final else "Succeeded"}
 
@@ -149,13 +199,14 @@ def list_deployments(rt: Runtime, application_name: str, group_name: str, limit:
 
 
 def deployment_info(deployment: Deployment) -> dict[str, Any]:
-    """CodeDeploy's `deploymentInfo` of a host deployment."""
+    """CodeDeploy's `deploymentInfo` of a deployment."""
     counts = Counter(t.status for t in deployment.targets)
     info: dict[str, Any] = {
         "deploymentId": deployment.id,
         "applicationName": deployment.group.application.name,
         "deploymentGroupName": deployment.group.name,
         "deploymentConfigName": deployment.deployment_config_name,
+        "computePlatform": deployment.group.application.compute_platform,
         "revision": deployment.revision,
         "status": deployment.status,
         "creator": deployment.creator,
@@ -209,9 +260,6 @@ def _check_options(request: DeploymentRequest) -> None:
 
 def _check_group(group: DeploymentGroup) -> None:
     """Refuse what deployments on hosts cannot do yet, before anything is recorded."""
-    platform = ComputePlatform(group.application.compute_platform)
-    if platform is not ComputePlatform.SERVER:
-        raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     style = group.definition.get("deploymentStyle") or {}
     if style.get("deploymentType") == "BLUE_GREEN":
         raise InvalidRequest(
