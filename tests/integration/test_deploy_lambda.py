@@ -29,12 +29,16 @@ from conveyor.deploy.deployments import DeploymentRequest
 from conveyor.deploy.rollout_runner import run_rollout
 from conveyor.dispatch import Kind, claim
 from conveyor.errors import Conflict, SpecError
+from conveyor.pipeline import definitions, views
+from conveyor.pipeline import service as pipelines
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
 from handlers.app import create_app
 from jobs.dispatch import RQInspector
 from tests.conftest import AWS_REGION, settings_for
+from tests.support.gitrepo import GitRepo
 from tests.support.lambdas import AFTER, ALIAS, BEFORE, FUNCTION, Journal, appspec, content_revision, make_functions
+from tests.support.pipelines import as_yaml, source_action
 
 TARGET_ID = f"{FUNCTION}:{ALIAS}"
 EVENTS = ["Start", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "End"]
@@ -417,3 +421,31 @@ def test_a_rollout_whose_worker_died_resumes_without_invoking_or_shifting_twice(
 
     assert journal.order == [f"invoke {BEFORE}", 'alias 1 {"2": 0.1}', "alias 2 {}", f"invoke {AFTER}"]
     assert deployments.get_deployment(rt, created["deploymentId"])["status"] == "Succeeded"
+
+
+def test_a_pipelines_codedeploy_action_deploys_the_appspec_in_its_input_artifact_to_a_lambda_group(
+    rt: Runtime, run_jobs: Any, journal: Journal, repo: GitRepo
+) -> None:
+    make_group(rt)
+    repo.commit({"appspec.yaml": appspec(), "README.md": "checkout"})
+    ship = {
+        "name": "Ship",
+        "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"},
+        "configuration": {"ApplicationName": "shop", "DeploymentGroupName": "checkout"},
+        "inputArtifacts": [{"name": "SourceOutput"}],
+    }
+    stages = [{"name": "Source", "actions": [source_action(repo.url)]}, {"name": "Deploy", "actions": [ship]}]
+    definitions.create_pipeline(rt, as_yaml({"pipeline": {"name": "release-checkout", "stages": stages}}))
+
+    execution_id = pipelines.start_pipeline(rt, "release-checkout")
+    for _ in range(10):
+        run_jobs()
+        execution = views.get_execution(rt, execution_id)
+        if execution["status"] != "InProgress":
+            break
+    assert execution["status"] == "Succeeded", execution["statusSummary"]
+    action = execution["stages"][1]["actions"][0]
+    deployment = deployments.get_deployment(rt, action["externalExecutionId"])
+    assert deployment["revision"]["revisionType"] == "Artifact"
+    assert events(deployment) == [(name, "Succeeded") for name in EVENTS]
+    assert alias(rt) == ("2", {})
