@@ -20,11 +20,18 @@ from typing import Any
 
 import boto3
 
+from conveyor import aws
+from conveyor.deploy import deployments, registry
+from conveyor.deploy.deployments import DeploymentRequest
+from conveyor.runtime import Runtime
 from tests.conftest import AWS_REGION
 
 FUNCTION = "checkout"
 ALIAS = "live"
 BEFORE, AFTER = "check-before", "check-after"
+TARGET_ID = f"{FUNCTION}:{ALIAS}"
+EVENTS = ["Start", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "End"]
+ON_FAILURE = {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
 
 
 def _zip(source: str) -> bytes:
@@ -136,3 +143,42 @@ class Journal:
     def join(self) -> None:
         for report in self.reports:
             report.join(timeout=10)
+
+
+def make_group(rt: Runtime, **definition: Any) -> None:
+    """Application `shop` (Lambda) with group `checkout`, and two custom configurations timed for tests."""
+    registry.create_application(rt, "shop", compute_platform="Lambda")
+    routings = {
+        "Canary10Percent2Seconds": {
+            "type": "TimeBasedCanary",
+            "timeBasedCanary": {"canaryPercentage": 10, "canaryInterval": 2},
+        },
+        "Linear34PercentEverySecond": {
+            "type": "TimeBasedLinear",
+            "timeBasedLinear": {"linearPercentage": 34, "linearInterval": 1},
+        },
+    }
+    for name, routing in routings.items():
+        config = {"deploymentConfigName": name, "computePlatform": "Lambda", "trafficRoutingConfig": routing}
+        registry.create_deployment_config(rt, json.dumps(config))
+    group = {"deploymentGroupName": "checkout", "deploymentConfigName": "Canary10Percent2Seconds", **definition}
+    registry.create_deployment_group(rt, "shop", json.dumps(group))
+
+
+def deploy(rt: Runtime, text: str | None = None, **options: Any) -> dict[str, Any]:
+    """CreateDeployment of an AppSpec (by default `appspec()`) to shop/checkout."""
+    request = DeploymentRequest("shop", "checkout", content_revision(text or appspec()), **options)
+    return deployments.create_deployment(rt, request)
+
+
+def events(deployment: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lifecycle events of the deployment's one target, which must be `checkout:live`."""
+    [target] = deployment["targets"]
+    assert target["targetId"] == TARGET_ID
+    return [(e["lifecycleEventName"], e["status"]) for e in target["lifecycleEvents"]]
+
+
+def alias(rt: Runtime) -> tuple[str, dict[str, float]]:
+    """Where the alias points now, and its extra weights."""
+    answer = aws.client("lambda", rt.settings).get_alias(FunctionName=FUNCTION, Name=ALIAS)
+    return answer["FunctionVersion"], (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}

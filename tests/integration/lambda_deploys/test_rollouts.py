@@ -1,125 +1,44 @@
 """Lambda deployments end to end: CreateDeployment of a Lambda AppSpec, the rollout job on a real RQ worker moving
 the alias in moto, hook functions played by the test reporting with a real boto3 `codedeploy` client over HTTP to a
-real Conveyor server, alarms in moto's CloudWatch, stops, rollbacks and redeploys."""
+real Conveyor server, alarms in moto's CloudWatch, stops, rollbacks, redeploys, a resumed job, a pipeline action."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from click.testing import CliRunner
-from moto import mock_aws
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from conveyor import aws
 from conveyor.cli.main import main
-from conveyor.config import Settings
 from conveyor.db.models import Dispatch, utcnow
-from conveyor.deploy import deployments, registry
-from conveyor.deploy.deployments import DeploymentRequest
+from conveyor.deploy import deployments
 from conveyor.deploy.rollout_runner import run_rollout
 from conveyor.dispatch import Kind, claim
-from conveyor.errors import Conflict, SpecError
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
-from handlers.app import create_app
 from jobs.dispatch import RQInspector
-from tests.conftest import AWS_REGION, settings_for
 from tests.support.gitrepo import GitRepo
-from tests.support.lambdas import AFTER, ALIAS, BEFORE, FUNCTION, Journal, appspec, content_revision, make_functions
+from tests.support.lambdas import (
+    AFTER,
+    BEFORE,
+    EVENTS,
+    ON_FAILURE,
+    TARGET_ID,
+    Journal,
+    alias,
+    appspec,
+    deploy,
+    events,
+    make_group,
+)
 from tests.support.pipelines import as_yaml, source_action
-
-TARGET_ID = f"{FUNCTION}:{ALIAS}"
-EVENTS = ["Start", "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic", "End"]
-ON_FAILURE = {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
-
-
-@pytest.fixture
-def aws_mock(fake_aws_credentials: None) -> Iterator[None]:
-    with mock_aws(config={"lambda": {"use_docker": False}}):
-        make_functions()
-        yield
-
-
-@pytest.fixture
-def settings(tmp_path: Any, database_url: str, redis_client: Any, aws_mock: None, request: Any) -> Settings:
-    hook_timeout = getattr(request, "param", 30)
-    return settings_for(
-        tmp_path, database_url, deploy_interval_unit="seconds", deploy_hook_timeout=hook_timeout, aws_region=AWS_REGION
-    )
-
-
-@pytest.fixture
-def server(settings: Settings, rt: Runtime) -> Iterator[str]:
-    """A real Conveyor web server on a free port, on the test's settings."""
-    app = create_app({field.name: getattr(settings, field.name) for field in dataclasses.fields(settings)})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
-    app.extensions["conveyor"].db.dispose()
-
-
-@pytest.fixture
-def codedeploy(server: str) -> Any:
-    """What a hook function's code does: a boto3 codedeploy client, pointed at Conveyor."""
-    return boto3.client("codedeploy", region_name=AWS_REGION, endpoint_url=f"{server}/aws/codedeploy")
-
-
-@pytest.fixture
-def journal(rt: Runtime, codedeploy: Any) -> Iterator[Journal]:
-    watched = Journal(codedeploy)
-    watched.watch(aws.client("lambda", rt.settings))
-    yield watched
-    watched.join()
-
-
-def make_group(rt: Runtime, **definition: Any) -> None:
-    registry.create_application(rt, "shop", compute_platform="Lambda")
-    for name, percent, interval in (("Canary10Percent2Seconds", 10, 2), ("Linear34PercentEverySecond", 34, 1)):
-        kind, key = (
-            ("TimeBasedCanary", "timeBasedCanary") if "Canary" in name else ("TimeBasedLinear", "timeBasedLinear")
-        )
-        body = {"canaryPercentage": percent, "canaryInterval": interval}
-        if kind == "TimeBasedLinear":
-            body = {"linearPercentage": percent, "linearInterval": interval}
-        config = {
-            "deploymentConfigName": name,
-            "computePlatform": "Lambda",
-            "trafficRoutingConfig": {"type": kind, key: body},
-        }
-        registry.create_deployment_config(rt, json.dumps(config))
-    group = {"deploymentGroupName": "checkout", "deploymentConfigName": "Canary10Percent2Seconds", **definition}
-    registry.create_deployment_group(rt, "shop", json.dumps(group))
-
-
-def deploy(rt: Runtime, text: str | None = None, **options: Any) -> dict[str, Any]:
-    request = DeploymentRequest("shop", "checkout", content_revision(text or appspec()), **options)
-    return deployments.create_deployment(rt, request)
-
-
-def events(deployment: dict[str, Any]) -> list[tuple[str, str]]:
-    [target] = deployment["targets"]
-    assert target["targetId"] == TARGET_ID
-    return [(e["lifecycleEventName"], e["status"]) for e in target["lifecycleEvents"]]
-
-
-def alias(rt: Runtime) -> tuple[str, dict[str, float]]:
-    answer = aws.client("lambda", rt.settings).get_alias(FunctionName=FUNCTION, Name=ALIAS)
-    return answer["FunctionVersion"], (answer.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
 
 
 def test_a_canary_deployment_runs_its_events_in_order_and_shifts_the_alias_after_the_interval(
@@ -308,98 +227,6 @@ def test_a_redeploy_of_a_rolled_back_revision_deploys_it_again(rt: Runtime, run_
 
     assert deployments.get_deployment(rt, again["deploymentId"])["status"] == "Succeeded"
     assert alias(rt) == ("2", {})
-
-
-def test_a_second_deployment_is_refused_while_one_runs(rt: Runtime, run_jobs: Any, journal: Journal) -> None:
-    make_group(rt)
-    created = deploy(rt)
-    refused: list[str] = []
-
-    def try_another(_shift: int) -> None:
-        with pytest.raises(Conflict) as info:
-            deploy(rt)
-        refused.append(info.value.message)
-
-    journal.on_shift = try_another
-    run_jobs()
-    assert refused[0] == (
-        f"deployment group checkout already has deployment {created['deploymentId']} in progress; "
-        "wait for it to end or stop it first"
-    )
-
-
-def test_an_invalid_appspec_is_refused_with_every_problem_and_nothing_recorded(rt: Runtime) -> None:
-    make_group(rt)
-    bad = appspec(current="1", target="$LATEST").replace("Alias: live", "Alias: 123")
-    with pytest.raises(SpecError) as info:
-        deploy(rt, bad)
-    assert [p.path for p in info.value.problems] == [
-        "Resources[0].Checkout.Properties.Alias",
-        "Resources[0].Checkout.Properties.TargetVersion",
-    ]
-    assert deployments.list_deployments(rt, "shop", "checkout") == []
-
-
-def test_a_revision_whose_sha256_does_not_match_is_refused(rt: Runtime, server: str) -> None:
-    make_group(rt)
-    revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(), "sha256": "0" * 64}}
-    answer = requests.post(
-        f"{server}/api/v1/applications/shop/deployment-groups/checkout/deployments",
-        json={"revision": revision},
-        timeout=10,
-    )
-    assert answer.status_code == 400
-    assert "'revision.appSpecContent.sha256'" in answer.json()["message"]
-    assert deployments.list_deployments(rt, "shop", "checkout") == []
-
-
-def test_reports_that_cannot_be_taken_are_refused_in_codedeploys_terms(
-    rt: Runtime, run_jobs: Any, journal: Journal, codedeploy: Any, server: str
-) -> None:
-    make_group(rt)
-    created = deploy(rt, deployment_config_name="CodeDeployDefault.LambdaAllAtOnce")
-    run_jobs()
-    journal.join()
-    [before, _after] = journal.invocations
-
-    def refused(**request: Any) -> tuple[str, str]:
-        with pytest.raises(codedeploy.exceptions.ClientError) as info:
-            codedeploy.put_lifecycle_event_hook_execution_status(**request)
-        error = info.value.response["Error"]
-        return error["Code"], error["Message"]
-
-    execution = before["LifecycleEventHookExecutionId"]
-    assert refused(
-        deploymentId=created["deploymentId"], lifecycleEventHookExecutionId=execution, status="Succeeded"
-    ) == (
-        "LifecycleEventAlreadyCompletedException",
-        "the BeforeAllowTraffic event of this hook execution is no longer waiting for a status (it is Succeeded)",
-    )
-    assert refused(deploymentId=created["deploymentId"], lifecycleEventHookExecutionId="nope", status="Failed")[0] == (
-        "InvalidLifecycleEventHookExecutionIdException"
-    )
-    assert refused(deploymentId="d-NOSUCHONE", lifecycleEventHookExecutionId=execution, status="Failed") == (
-        "DeploymentDoesNotExistException",
-        "deployment d-NOSUCHONE does not exist",
-    )
-    assert refused(deploymentId=created["deploymentId"], lifecycleEventHookExecutionId=execution, status="Done") == (
-        "InvalidLifecycleEventHookExecutionStatusException",
-        "status must be Succeeded or Failed, not 'Done'",
-    )
-    garbled = requests.post(
-        f"{server}/aws/codedeploy",
-        data=b"{not json",
-        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"},
-        timeout=10,
-    )
-    assert (garbled.status_code, garbled.json()["__type"]) == (400, "SerializationException")
-    other = requests.post(
-        f"{server}/aws/codedeploy",
-        data=b"{}",
-        headers={"X-Amz-Target": "CodeDeploy_20141006.StopDeployment"},
-        timeout=10,
-    )
-    assert other.json()["__type"] == "UnknownOperationException"
 
 
 def test_a_rollout_whose_worker_died_resumes_without_invoking_or_shifting_twice(

@@ -1,0 +1,106 @@
+"""What a Lambda deployment refuses, and how: an invalid AppSpec or revision before anything is recorded, a second
+deployment of a busy group, and hook reports CodeDeploy would refuse, in CodeDeploy's own error shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from conveyor.deploy import deployments
+from conveyor.errors import Conflict, SpecError
+from conveyor.runtime import Runtime
+from tests.support.lambdas import Journal, appspec, deploy, make_group
+
+
+def test_a_second_deployment_is_refused_while_one_runs(rt: Runtime, run_jobs: Any, journal: Journal) -> None:
+    make_group(rt)
+    created = deploy(rt)
+    refused: list[str] = []
+
+    def try_another(_shift: int) -> None:
+        with pytest.raises(Conflict) as info:
+            deploy(rt)
+        refused.append(info.value.message)
+
+    journal.on_shift = try_another
+    run_jobs()
+    assert refused[0] == (
+        f"deployment group checkout already has deployment {created['deploymentId']} in progress; "
+        "wait for it to end or stop it first"
+    )
+
+
+def test_an_invalid_appspec_is_refused_with_every_problem_and_nothing_recorded(rt: Runtime) -> None:
+    make_group(rt)
+    bad = appspec(current="1", target="$LATEST").replace("Alias: live", "Alias: 123")
+    with pytest.raises(SpecError) as info:
+        deploy(rt, bad)
+    assert [p.path for p in info.value.problems] == [
+        "Resources[0].Checkout.Properties.Alias",
+        "Resources[0].Checkout.Properties.TargetVersion",
+    ]
+    assert deployments.list_deployments(rt, "shop", "checkout") == []
+
+
+def test_a_revision_whose_sha256_does_not_match_is_refused(rt: Runtime, server: str) -> None:
+    make_group(rt)
+    revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(), "sha256": "0" * 64}}
+    answer = requests.post(
+        f"{server}/api/v1/applications/shop/deployment-groups/checkout/deployments",
+        json={"revision": revision},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    assert "'revision.appSpecContent.sha256'" in answer.json()["message"]
+    assert deployments.list_deployments(rt, "shop", "checkout") == []
+
+
+def test_reports_that_cannot_be_taken_are_refused_in_codedeploys_terms(
+    rt: Runtime, run_jobs: Any, journal: Journal, codedeploy: Any, server: str
+) -> None:
+    make_group(rt)
+    created = deploy(rt, deployment_config_name="CodeDeployDefault.LambdaAllAtOnce")
+    run_jobs()
+    journal.join()
+    [before, _after] = journal.invocations
+
+    def refused(**request: Any) -> tuple[str, str]:
+        with pytest.raises(codedeploy.exceptions.ClientError) as info:
+            codedeploy.put_lifecycle_event_hook_execution_status(**request)
+        error = info.value.response["Error"]
+        return error["Code"], error["Message"]
+
+    execution = before["LifecycleEventHookExecutionId"]
+    assert refused(
+        deploymentId=created["deploymentId"], lifecycleEventHookExecutionId=execution, status="Succeeded"
+    ) == (
+        "LifecycleEventAlreadyCompletedException",
+        "the BeforeAllowTraffic event of this hook execution is no longer waiting for a status (it is Succeeded)",
+    )
+    assert refused(deploymentId=created["deploymentId"], lifecycleEventHookExecutionId="nope", status="Failed")[0] == (
+        "InvalidLifecycleEventHookExecutionIdException"
+    )
+    assert refused(deploymentId="d-NOSUCHONE", lifecycleEventHookExecutionId=execution, status="Failed") == (
+        "DeploymentDoesNotExistException",
+        "deployment d-NOSUCHONE does not exist",
+    )
+    assert refused(deploymentId=created["deploymentId"], lifecycleEventHookExecutionId=execution, status="Done") == (
+        "InvalidLifecycleEventHookExecutionStatusException",
+        "status must be Succeeded or Failed, not 'Done'",
+    )
+    garbled = requests.post(
+        f"{server}/aws/codedeploy",
+        data=b"{not json",
+        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"},
+        timeout=10,
+    )
+    assert (garbled.status_code, garbled.json()["__type"]) == (400, "SerializationException")
+    other = requests.post(
+        f"{server}/aws/codedeploy",
+        data=b"{}",
+        headers={"X-Amz-Target": "CodeDeploy_20141006.StopDeployment"},
+        timeout=10,
+    )
+    assert other.json()["__type"] == "UnknownOperationException"
