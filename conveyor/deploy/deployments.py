@@ -2,11 +2,12 @@
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
 its group already has a deployment in progress (409, naming it), or when its group asks for what Conveyor cannot do
-yet: blue/green on hosts, traffic control through Classic Load Balancers (`elbInfoList`), the ECS compute platform.
+yet: blue/green on hosts, traffic control through Classic Load Balancers (`elbInfoList`).
 In-place groups with traffic control through ELBv2 target groups (`targetGroupInfoList`) are deployed to with the
-BlockTraffic and AllowTraffic events; their orchestration is `conveyor.deploy.orchestration`. Lambda groups take a
-revision holding a Lambda AppSpec (`conveyor.deploy.function_revisions`) and move its alias as the deployment
-configuration plans; their orchestration is `conveyor.deploy.traffic_deployments`.
+BlockTraffic and AllowTraffic events; their orchestration is `conveyor.deploy.orchestration`. Lambda and ECS groups
+take a revision holding an AppSpec of their platform (`conveyor.deploy.function_revisions`) and move the alias, or
+the service's listeners to a replacement task set, as the deployment configuration plans; their orchestration is
+`conveyor.deploy.traffic_deployments`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from conveyor.config import Settings
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployApplication, Deployment, DeploymentGroup, DeploymentTarget
-from conveyor.deploy import lambda_rollout, orchestration, traffic_deployments
+from conveyor.deploy import ecs_rollout, lambda_rollout, orchestration, traffic_deployments
 from conveyor.deploy.alarms import AlarmDecision
 from conveyor.deploy.appspec import LambdaAppSpec
 from conveyor.deploy.configs import DeploymentConfig, IntervalUnit, resolve_config
@@ -64,10 +65,8 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
         platform = ComputePlatform(
             _group(session, request.application_name, request.group_name).application.compute_platform
         )
-    if platform is ComputePlatform.LAMBDA:
-        return _create_rollout(rt, request, revision, platform)
     if platform is not ComputePlatform.SERVER:
-        raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
+        return _create_rollout(rt, request, revision, platform)
     check_revision(rt, revision)
     alarms = _alarms_before_start(rt, request)
     with rt.transaction() as (session, outbox):
@@ -84,25 +83,30 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
 def _create_rollout(
     rt: Runtime, request: DeploymentRequest, revision: dict[str, Any], platform: ComputePlatform
 ) -> dict[str, Any]:
-    """A deployment of a Lambda AppSpec: checked completely, then its job sent."""
+    """A deployment of a Lambda or ECS AppSpec: checked completely, then its job sent."""
     spec = check_function_revision(rt, revision, platform)
-    assert isinstance(spec, LambdaAppSpec)
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
+        if isinstance(spec, LambdaAppSpec):
+            target, recorded = lambda_rollout.target_id(spec.function), lambda_rollout.recorded(spec)
+        else:
+            service = ecs_rollout.ecs_service(group.definition)
+            target, recorded = ecs_rollout.target_id(service), ecs_rollout.recorded(spec, group.definition)
         config = _lock_group(session, group, request, platform)
         deployment = _new_deployment(group, revision, config, request)
         session.add(deployment)
-        fleet = _lambda_fleet(rt.settings, spec, config)
-        traffic_deployments.begin_rollout(session, outbox, deployment, lambda_rollout.target_id(spec.function), fleet)
+        fleet = _rollout_fleet(rt.settings, platform, recorded, config)
+        traffic_deployments.begin_rollout(session, outbox, deployment, target, fleet)
         session.flush()
         return deployment_info(deployment)
 
 
-def _lambda_fleet(settings: Settings, spec: LambdaAppSpec, config: DeploymentConfig) -> dict[str, Any]:
-    assert config.traffic_routing is not None  # every Lambda configuration has one
+def _rollout_fleet(
+    settings: Settings, platform: ComputePlatform, recorded: dict[str, Any], config: DeploymentConfig
+) -> dict[str, Any]:
+    assert config.traffic_routing is not None  # every Lambda and ECS configuration has one
     shifts = traffic_plan(config.traffic_routing, IntervalUnit(settings.deploy_interval_unit))
-    recorded = lambda_rollout.recorded(spec)
-    return traffic_deployments.new_fleet(ComputePlatform.LAMBDA, recorded, shifts, settings.deploy_hook_timeout)
+    return traffic_deployments.new_fleet(platform, recorded, shifts, settings.deploy_hook_timeout)
 
 
 def _lock_group(

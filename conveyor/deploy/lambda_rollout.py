@@ -10,7 +10,7 @@ never fetches the revision again. `LambdaActions` is the platform side of the ru
 * each traffic shift of AllowTraffic: `lambda_traffic.apply_shift` (absolute weights, so making a shift again
   after a restart changes nothing);
 * BeforeAllowTraffic / AfterAllowTraffic: the hook function invoked asynchronously;
-* End: nothing more to do.
+* End, and once every event has succeeded: nothing more to do.
 
 Decision where AWS says nothing: the rollback of a Lambda deployment is a deployment of the same function and
 alias with the two versions swapped (`rollback_revision`): it moves the alias wholly back to the version the failed
@@ -99,3 +99,6 @@ class LambdaActions:
 
     def invoke_hook(self, function: str, event: str, deployment_id: str, execution_id: str) -> None:
         invoke_hook(self.client, function, event, deployment_id, execution_id)
+
+    def complete(self) -> None:
+        """Nothing is left to do once the alias is wholly on the target version."""

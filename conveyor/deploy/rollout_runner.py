@@ -4,8 +4,10 @@
 attempt). Each turn:
 
 1. under the deployment's row lock, `conveyor.deploy.rollout.decide` says what comes next; bookkeeping steps
-   (BEGIN, SKIP, FAIL, FINISH) are recorded at once, FINISH ending the deployment
-   (`traffic_deployments.finish`, which may start its rollback);
+   (BEGIN, SKIP, FAIL, and FINISH when the rollout failed or was halted) are recorded at once, FINISH ending the
+   deployment (`traffic_deployments.finish`, which may start its rollback). A rollout whose every event succeeded
+   first lets the platform `complete` (ECS: the replacement task set becomes primary); if that fails, the deployment
+   fails with the platform's error instead;
 2. with no lock held, the platform acts (`PlatformActions`: run an event, make a shift, invoke a hook function),
    and its result is recorded in a new transaction; an AWS step that fails fails its event with the step's error
    code (INVALID_LAMBDA_CONFIGURATION, INVALID_LAMBDA_FUNCTION, …) and its message;
@@ -29,19 +31,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from conveyor import aws
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
-from conveyor.deploy import lambda_rollout, rollout
+from conveyor.deploy import ecs_rollout, lambda_rollout, rollout
 from conveyor.deploy.aws_calls import AwsStepFailed
 from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.lifecycle import LifecycleEvent, TrafficShift
 from conveyor.deploy.orchestration import ROLLBACK_CREATOR
 from conveyor.deploy.platforms import ComputePlatform
-from conveyor.deploy.rollout import Progress, RolloutPlan, Step, StepKind
+from conveyor.deploy.rollout import Outcome, Progress, RolloutPlan, Step, StepKind
 from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus
 from conveyor.deploy.traffic_deployments import finish, is_rollout, plan_of, progress_of, save, stop
-from conveyor.errors import ConfigurationError
+from conveyor.dispatch import Outbox
 from conveyor.runtime import Runtime
 
 TICK_SECONDS = 0.5
@@ -61,6 +65,9 @@ class PlatformActions(Protocol):
     def invoke_hook(self, function: str, event: str, deployment_id: str, execution_id: str) -> None:
         """Invoke a hook function asynchronously with the deployment id and the hook execution id."""
 
+    def complete(self) -> None:
+        """What is left once every event has succeeded (done again harmlessly by a resumed job)."""
+
 
 @dataclass
 class _Run:
@@ -74,13 +81,15 @@ class _Run:
     alarms_polled_at: float | None = None
 
 
-def actions_for(rt: Runtime, fleet: dict[str, Any]) -> PlatformActions:
+def actions_for(rt: Runtime, deployment_id: str, fleet: dict[str, Any]) -> PlatformActions:
     """The platform actions of a deployment, from what its row holds."""
-    platform = ComputePlatform(fleet["platform"])
-    if platform is ComputePlatform.LAMBDA:
+    functions = aws.client("lambda", rt.settings)
+    rollback = bool(fleet["rollback"])
+    if ComputePlatform(fleet["platform"]) is ComputePlatform.LAMBDA:
         target = lambda_rollout.decode_target(fleet["recorded"]["target"])
-        return lambda_rollout.LambdaActions(aws.client("lambda", rt.settings), target, bool(fleet["rollback"]))
-    raise ConfigurationError(f"deployments to the {platform.value} compute platform are not supported yet")
+        return lambda_rollout.LambdaActions(functions, target, rollback)
+    ecs, elbv2 = aws.client("ecs", rt.settings), aws.client("elbv2", rt.settings)
+    return ecs_rollout.EcsActions(ecs, elbv2, functions, fleet["recorded"], deployment_id, rollback)
 
 
 def run_rollout(
@@ -96,6 +105,8 @@ def run_rollout(
     while run is not None and keep_going():
         step = _settle(run)
         if step.kind is StepKind.FINISH:
+            if step.outcome is not None:  # every event succeeded; not recorded yet
+                _complete(run)
             return
         _act(run, step)
 
@@ -107,11 +118,12 @@ def _load(rt: Runtime, deployment_id: str, clock: Callable[[], float], sleep: Ca
             return None
         fleet = dict(deployment.fleet)
         watched = None if deployment.creator == ROLLBACK_CREATOR else dict(deployment.group.definition)
-    return _Run(rt, deployment_id, plan_of(fleet), actions_for(rt, fleet), watched, clock, sleep)
+    return _Run(rt, deployment_id, plan_of(fleet), actions_for(rt, deployment_id, fleet), watched, clock, sleep)
 
 
 def _settle(run: _Run) -> Step:
-    """Record the bookkeeping steps that are due and return the next step that needs the platform (or FINISH)."""
+    """Record the bookkeeping steps that are due and return the next step that needs the platform, or FINISH (with
+    the outcome only when the rollout succeeded and its end is still to be recorded, by `_complete`)."""
     with run.rt.transaction() as (session, outbox):
         deployment = lock(session, Deployment, run.deployment_id)
         if deployment is None or DeploymentStatus(deployment.status).final:
@@ -129,13 +141,36 @@ def _settle(run: _Run) -> Step:
                 progress = rollout.fail(run.plan, progress, step.event, code, step.message, now)
             elif step.kind is StepKind.FINISH:
                 assert step.outcome is not None
-                progress = rollout.finish(progress, step.outcome, now)
                 save(deployment, progress)
-                finish(session, outbox, deployment, step.outcome)
-                return step
+                if step.outcome.status is DeploymentStatus.SUCCEEDED and progress.outcome is None:
+                    return step
+                _record_end(session, outbox, deployment, progress, step.outcome, now)
+                return Step(StepKind.FINISH)
             else:
                 save(deployment, progress)
                 return step
+
+
+def _record_end(
+    session: Session, outbox: Outbox, deployment: Deployment, progress: Progress, outcome: Outcome, now: float
+) -> None:
+    progress = rollout.finish(progress, outcome, now)
+    save(deployment, progress)
+    assert progress.outcome is not None
+    finish(session, outbox, deployment, progress.outcome)
+
+
+def _complete(run: _Run) -> None:
+    """Let the platform finish its work, then record the deployment's end (Failed if the platform could not)."""
+    outcome = rollout.SUCCEEDED
+    try:
+        run.actions.complete()
+    except AwsStepFailed as exc:
+        outcome = Outcome(DeploymentStatus.FAILED, exc.error_code, exc.message)
+    with run.rt.transaction() as (session, outbox):
+        deployment = lock(session, Deployment, run.deployment_id)
+        if deployment is not None and not DeploymentStatus(deployment.status).final:
+            _record_end(session, outbox, deployment, progress_of(deployment), outcome, run.clock())
 
 
 def _act(run: _Run, step: Step) -> None:

@@ -1,8 +1,8 @@
-"""Deployments that move traffic (the Lambda compute platform; ECS on the same road): their rows, start, stop, end.
+"""Deployments that move traffic (the Lambda and ECS compute platforms): their rows, start, stop, end.
 
 Lifecycle of one such deployment (every step one transaction on the deployment's locked row):
 
-1. `begin_rollout` records the deployment's one target (`<function>:<alias>` for Lambda) with every lifecycle event
+1. `begin_rollout` records the deployment's one target (`<function>:<alias>`, `<cluster>:<service>`) with every event
    Pending, keeps on the row (`Deployment.fleet`) what the job needs — the platform, the AppSpec's target and
    hooks, the traffic shifts planned from the deployment configuration, the hook timeout, the `Progress` — and
    sends one `deploy.rollout` job to the `deploy` queue (`conveyor.deploy.rollout_runner` runs it).
@@ -13,9 +13,11 @@ Lifecycle of one such deployment (every step one transaction on the deployment's
 4. `finish` ends the deployment: status, errorInformation, the group's target revision on success, the pipeline
    action told, and the rollback started when the deployment's auto-rollback asks for one (as
    `conveyor.deploy.orchestration.rollback_wanted` decides for hosts): a new deployment by `codeDeployRollback`,
-   linked both ways through `rollbackInfo`, whose rollout moves all traffic back at once and runs no hook.
+   linked both ways through `rollbackInfo`, whose rollout moves all traffic back at once and runs no hook (ECS:
+   and removes the replacement task set). A failure before ECS Install rolls nothing back: nothing was replaced.
 
-Decisions where AWS says nothing: a deployment whose job cannot be run (its attempts ran out, `give_up`) fails with
+Decisions where AWS says nothing: a rollback leaves the group's target revision as it was (the last successful
+one, which it brings back); a deployment whose job cannot be run (its attempts ran out, `give_up`) fails with
 INTERNAL_ERROR and the reason, and rolls back on DEPLOYMENT_FAILURE like any failure; a deployment is only ended by
 its job (or by `give_up`), never by the request that stops it, so traffic never moves after a rollback began.
 """
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment, DeploymentTarget
 from conveyor.db.models import utcnow
-from conveyor.deploy import lambda_rollout, rollout
+from conveyor.deploy import ecs_rollout, lambda_rollout, rollout
 from conveyor.deploy.hook_reports import HookStatusError, HookStatusReport
 from conveyor.deploy.lifecycle import TrafficShift, ecs_events, lambda_events
 from conveyor.deploy.orchestration import ROLLBACK_CREATOR, new_deployment_id, rollback_wanted
@@ -145,7 +147,7 @@ def finish(session: Session, outbox: Outbox, deployment: Deployment, outcome: Ou
     deployment.active_group_id = None
     if outcome.error_code is not None:
         deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
-    if outcome.status is DeploymentStatus.SUCCEEDED:
+    if outcome.status is DeploymentStatus.SUCCEEDED and deployment.creator != ROLLBACK_CREATOR:
         deployment.group.target_revision = deployment.revision
         deployment.group.updated_at = utcnow()
     session.flush()  # the group is free again before a rollback takes it
@@ -157,34 +159,47 @@ def finish(session: Session, outbox: Outbox, deployment: Deployment, outcome: Ou
 
 def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Deployment:
     """A new deployment, by codeDeployRollback, moving all of the failed deployment's traffic back at once."""
-    fleet = failed.fleet
-    target = lambda_rollout.decode_target(fleet["recorded"]["target"])
+    revision, target_name, recorded, message = _rollback_of(failed)
     rollback = Deployment(
         id=new_deployment_id(),
         group=failed.group,
         active_group_id=failed.group_id,
-        revision=lambda_rollout.rollback_revision(target),
+        revision=revision,
         status=DeploymentStatus.CREATED.value,
         creator=ROLLBACK_CREATOR,
         deployment_config_name=failed.deployment_config_name,
         description=f"rollback of {failed.id}",
         file_exists_behavior=failed.file_exists_behavior,
         ignore_application_stop_failures=False,
-        rollback_info={
-            "rollbackTriggeringDeploymentId": failed.id,
-            "rollbackMessage": f"rolls back {failed.id}: alias {target.alias} of function {target.name} "
-            f"back to version {target.current_version}",
-        },
+        rollback_info={"rollbackTriggeringDeploymentId": failed.id, "rollbackMessage": message},
         fleet={},
     )
     session.add(rollback)
     failed.rollback_info = {"rollbackDeploymentId": rollback.id}
-    recorded = {"target": lambda_rollout.encode_target(lambda_rollout.swapped(target)), "hooks": {}}
-    setup = new_fleet(
-        ComputePlatform.LAMBDA, recorded, (TrafficShift(100, 0),), float(fleet["hookTimeout"]), rollback=True
-    )
-    begin_rollout(session, outbox, rollback, lambda_rollout.target_id(target), setup)
+    platform = ComputePlatform(failed.fleet["platform"])
+    hook_timeout = float(failed.fleet["hookTimeout"])
+    setup = new_fleet(platform, recorded, (TrafficShift(100, 0),), hook_timeout, rollback=True)
+    begin_rollout(session, outbox, rollback, target_name, setup)
     return rollback
+
+
+def _rollback_of(failed: Deployment) -> tuple[dict[str, Any], str, dict[str, Any], str]:
+    """A rollback's revision, target, what it records and its message, by platform."""
+    recorded = failed.fleet["recorded"]
+    if ComputePlatform(failed.fleet["platform"]) is ComputePlatform.LAMBDA:
+        target = lambda_rollout.decode_target(recorded["target"])
+        back: dict[str, Any] = {"target": lambda_rollout.encode_target(lambda_rollout.swapped(target)), "hooks": {}}
+        message = (
+            f"rolls back {failed.id}: alias {target.alias} of function {target.name} "
+            f"back to version {target.current_version}"
+        )
+        return lambda_rollout.rollback_revision(target), lambda_rollout.target_id(target), back, message
+    message = (
+        f"rolls back {failed.id}: the listeners back to the original target group, the replacement task set removed"
+    )
+    back = {**recorded, "hooks": {}, "replacementOf": failed.id}  # the replacement task set to remove
+    revision = failed.group.target_revision or failed.revision
+    return revision, ecs_rollout.target_id(recorded["service"]), back, message
 
 
 def record_hook_report(rt: Runtime, report: HookStatusReport) -> str:
