@@ -1,5 +1,5 @@
-"""Deploy jobs: a host's part of a deployment (run by that host's agent on its own queue), the rollout of a Lambda
-deployment (on the `deploy` queue), and the report of a deployment's end to its pipeline action.
+"""Deploy jobs: a host's part of a deployment (run by that host's agent on its own queue), the rollout of a Lambda or
+ECS deployment (on the `deploy` queue), and the report of a deployment's end to its pipeline action.
 
 The agent process says which hosts it stands for and where each one's file system starts (`serve_host`); a job
 for a host this process does not serve fails, and is retried or given up by the recovery rules. A rollout job runs

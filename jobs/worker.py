@@ -6,7 +6,7 @@ By default one `conveyor worker` runs
   behind a build and cost a few milliseconds each;
 * a fetch worker (also no fork) on `default`: source fetches and other short jobs, whose heavy lifting happens in
   git processes anyway;
-* a deploy worker (no fork) on `deploy`: Lambda deployments, each job waiting through its hook functions and
+* a deploy worker (no fork) on `deploy`: Lambda and ECS deployments, each job waiting through its hook functions and
   traffic shifts (one deployment at a time per worker process: run more workers for more at once);
 * N build workers (RQ's forking `Worker`, a fresh work horse per job, so a build can never leave state behind in
   the worker) on the `build-<compute type>` queues.

@@ -1,5 +1,5 @@
-"""`conveyor deploy …`: deploy a bundle to a deployment group's hosts, or a Lambda AppSpec to its function's alias;
-watch each target, stop, redeploy."""
+"""`conveyor deploy …`: deploy a bundle to a deployment group's hosts, or a Lambda or ECS AppSpec to its function's
+alias or service; watch each target, stop, redeploy."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ WATCH_INTERVAL = 1.0
 
 @click.group("deploy")
 def deploy() -> None:
-    """Deployments to hosts and Lambda functions (CodeDeploy)."""
+    """Deployments to hosts, Lambda functions and ECS services (CodeDeploy)."""
 
 
 @deploy.command("create")
@@ -32,7 +32,7 @@ def deploy() -> None:
 @click.option(
     "--appspec",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Lambda: the AppSpec file itself (YAML or JSON), sent as AppSpecContent.",
+    help="Lambda and ECS: the AppSpec file itself (YAML or JSON), sent as AppSpecContent.",
 )
 @click.option("--config", "config_name", help="Deployment configuration (default: the group's).")
 @click.option("--description")
@@ -137,7 +137,7 @@ def watch(context: Context, deployment_id: str, interval: float) -> None:
 @pass_context
 def stop(context: Context, deployment_id: str, rollback: bool | None) -> None:
     """Stop a deployment: hosts not started are skipped, hosts in progress stop before their next event; a Lambda
-    deployment stops at once, leaving its alias where it is unless it rolls back."""
+    or ECS deployment stops at once, leaving its traffic where it is unless it rolls back."""
     answer = deploy_client(context.client).stop_deployment(deployment_id, rollback)
     click.echo(f"stopping {deployment_id}: {answer['status']}")
 
