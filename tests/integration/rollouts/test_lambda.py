@@ -4,8 +4,11 @@ real Conveyor server, alarms in moto's CloudWatch, stops, rollbacks, redeploys, 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ from conveyor import aws
 from conveyor.cli.main import main
 from conveyor.db.models import Dispatch, utcnow
 from conveyor.deploy import deployments
+from conveyor.deploy.deployments import DeploymentRequest
 from conveyor.deploy.rollout_runner import run_rollout
 from conveyor.dispatch import Kind, claim
 from conveyor.pipeline import definitions, views
@@ -80,9 +84,17 @@ def test_a_canary_deployment_runs_its_events_in_order_and_shifts_the_alias_after
     assert f"{TARGET_ID}: AfterAllowTraffic Succeeded" in watched.output
 
 
-def test_a_linear_deployment_adds_one_share_per_interval(rt: Runtime, run_jobs: Any, journal: Journal) -> None:
+def test_a_linear_deployment_from_the_command_line_adds_one_share_per_interval(
+    rt: Runtime, run_jobs: Any, journal: Journal, server: str, tmp_path: Path
+) -> None:
     make_group(rt)
-    created = deploy(rt, appspec(hooks={}), deployment_config_name="Linear34PercentEverySecond")
+    file = tmp_path / "appspec.yml"
+    file.write_text(appspec(hooks={}))
+    command = ["--server", server, "deploy", "create", "shop", "checkout", "--appspec", str(file)]
+    out = CliRunner().invoke(main, [*command, "--config", "Linear34PercentEverySecond", "--output", "json"])
+    assert out.exit_code == 0, out.output
+    created = json.loads(out.output)
+    assert created["revision"]["appSpecContent"]["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()
     run_jobs()
 
     assert journal.aliases == [("1", {"2": 0.34}), ("1", {"2": 0.68}), ("2", {})]
@@ -275,4 +287,20 @@ def test_a_pipelines_codedeploy_action_deploys_the_appspec_in_its_input_artifact
     deployment = deployments.get_deployment(rt, action["externalExecutionId"])
     assert deployment["revision"]["revisionType"] == "Artifact"
     assert events(deployment) == [(name, "Succeeded") for name in EVENTS]
+    assert alias(rt) == ("2", {})
+
+
+def test_an_s3_object_that_is_the_appspec_is_deployed(rt: Runtime, run_jobs: Any, journal: Journal) -> None:
+    make_group(rt)
+    s3 = aws.client("s3", rt.settings)
+    s3.create_bucket(Bucket="releases")
+    s3.put_object(Bucket="releases", Key="checkout/appspec.yaml", Body=appspec().encode())
+    revision = {
+        "revisionType": "S3",
+        "s3Location": {"bucket": "releases", "key": "checkout/appspec.yaml", "bundleType": "YAML"},
+    }
+    created = deployments.create_deployment(rt, DeploymentRequest("shop", "checkout", revision))
+    run_jobs()
+
+    assert deployments.get_deployment(rt, created["deploymentId"])["status"] == "Succeeded"
     assert alias(rt) == ("2", {})

@@ -3,14 +3,18 @@ deployment of a busy group, and hook reports CodeDeploy would refuse, in CodeDep
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from conveyor.deploy import deployments
+from conveyor.deploy import deployments, revisions
+from conveyor.deploy.deployments import DeploymentRequest
 from conveyor.errors import Conflict, SpecError
 from conveyor.runtime import Runtime
+from tests.support.hosts import app_revision, make_fleet, zip_bytes
+from tests.support.hosts import deploy as deploy_to_hosts
 from tests.support.lambdas import Journal, appspec, deploy, make_group
 
 
@@ -104,3 +108,28 @@ def test_reports_that_cannot_be_taken_are_refused_in_codedeploys_terms(
         timeout=10,
     )
     assert other.json()["__type"] == "UnknownOperationException"
+
+
+def test_a_bundle_without_an_appspec_or_for_hosts_is_refused(rt: Runtime) -> None:
+    make_group(rt)
+    bundle = revisions.store_bundle(rt, zip_bytes({"index.py": "print(1)"}), "zip")
+    with pytest.raises(SpecError) as info:
+        deployments.create_deployment(rt, DeploymentRequest("shop", "checkout", bundle))
+    assert info.value.problems[0].message == (
+        "the revision has none of appspec.yml, appspec.yaml, appspec.json at its root"
+    )
+    with pytest.raises(SpecError) as hosts:
+        deploy(rt, "version: 0.0\nos: linux\n")
+    assert hosts.value.source == "revision.appSpecContent.content"
+    assert deployments.list_deployments(rt, "shop", "checkout") == []
+
+
+def test_a_report_for_a_deployment_to_hosts_is_refused(rt: Runtime, codedeploy: Any, tmp_path: Path) -> None:
+    fleet = make_fleet(rt, tmp_path, 1)
+    created = deploy_to_hosts(rt, app_revision("v1"))
+    with pytest.raises(codedeploy.exceptions.ClientError) as info:
+        codedeploy.put_lifecycle_event_hook_execution_status(
+            deploymentId=created["deploymentId"], lifecycleEventHookExecutionId="e-1", status="Succeeded"
+        )
+    assert info.value.response["Error"]["Code"] == "UnsupportedActionForDeploymentTypeException"
+    fleet.work()
