@@ -39,7 +39,7 @@ from conveyor.deploy.lifecycle import TrafficShift, ecs_events, lambda_events
 from conveyor.deploy.orchestration import ROLLBACK_CREATOR, new_deployment_id, rollback_wanted
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.rollout import Outcome, Progress, RolloutPlan
-from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus
+from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus, TargetStatus
 from conveyor.dispatch import Kind, Outbox
 from conveyor.queues import DEFAULT_QUEUE, DEPLOY_QUEUE
 from conveyor.runtime import Runtime
@@ -96,7 +96,9 @@ def begin_rollout(
     """Record the deployment's target and plan, and send its job (step 1 of the module's contract)."""
     plan = plan_of(fleet)
     deployment.fleet = {**fleet, "progress": rollout.encode(rollout.start(plan))}
-    deployment.targets.append(DeploymentTarget(host_name=target_id, status="Pending", lifecycle_events=[]))
+    deployment.targets.append(
+        DeploymentTarget(host_name=target_id, status=TargetStatus.PENDING.value, lifecycle_events=[])
+    )
     deployment.status = DeploymentStatus.IN_PROGRESS.value
     deployment.started_at = utcnow()
     save(deployment, rollout.start(plan))

@@ -63,6 +63,23 @@ def store(rt: Runtime, journal: Journal) -> Store:
     blue, green = world.target_group("web-blue"), world.target_group("web-green")
     production, test = world.listener(80, blue), world.listener(8080, blue)
     ecs = aws.client("ecs", rt.settings)
+    _service(ecs, world, blue)
+    made = Store(world, ecs, blue, green, production, test)
+
+    def noted(params: dict[str, Any], **_: Any) -> None:
+        action = params["DefaultActions"][0]
+        weights = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"] if g["Weight"]}
+        made.shifts.append(("production" if params["ListenerArn"] == production else "test", weights))
+
+    aws.client("elbv2", rt.settings).meta.events.register(
+        "provide-client-params.elastic-load-balancing-v2.ModifyListener", noted
+    )
+    _group(rt, made)
+    return made
+
+
+def _service(ecs: Any, world: ElbWorld, blue: str) -> None:
+    """Cluster `shop`, task definitions web:1 and web:2, service `web` with its original task set behind blue."""
     ecs.create_cluster(clusterName="shop")
     for image in ("shop:1", "shop:2"):
         ecs.register_task_definition(
@@ -95,18 +112,6 @@ def store(rt: Runtime, journal: Journal) -> Store:
         networkConfiguration=network,
         loadBalancers=[{"targetGroupArn": blue, "containerName": "web", "containerPort": 8000}],
     )
-    made = Store(world, ecs, blue, green, production, test)
-
-    def noted(params: dict[str, Any], **_: Any) -> None:
-        action = params["DefaultActions"][0]
-        weights = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"] if g["Weight"]}
-        made.shifts.append(("production" if params["ListenerArn"] == production else "test", weights))
-
-    aws.client("elbv2", rt.settings).meta.events.register(
-        "provide-client-params.elastic-load-balancing-v2.ModifyListener", noted
-    )
-    _group(rt, made)
-    return made
 
 
 def _group(rt: Runtime, store: Store) -> None:

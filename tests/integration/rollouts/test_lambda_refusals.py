@@ -94,20 +94,6 @@ def test_reports_that_cannot_be_taken_are_refused_in_codedeploys_terms(
         "InvalidLifecycleEventHookExecutionStatusException",
         "status must be Succeeded or Failed, not 'Done'",
     )
-    garbled = requests.post(
-        f"{server}/aws/codedeploy",
-        data=b"{not json",
-        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"},
-        timeout=10,
-    )
-    assert (garbled.status_code, garbled.json()["__type"]) == (400, "SerializationException")
-    other = requests.post(
-        f"{server}/aws/codedeploy",
-        data=b"{}",
-        headers={"X-Amz-Target": "CodeDeploy_20141006.StopDeployment"},
-        timeout=10,
-    )
-    assert other.json()["__type"] == "UnknownOperationException"
 
 
 def test_a_bundle_without_an_appspec_or_for_hosts_is_refused(rt: Runtime) -> None:
@@ -133,3 +119,31 @@ def test_a_report_for_a_deployment_to_hosts_is_refused(rt: Runtime, codedeploy: 
         )
     assert info.value.response["Error"]["Code"] == "UnsupportedActionForDeploymentTypeException"
     fleet.work()
+
+
+def test_requests_that_are_not_a_hook_report_are_refused_in_aws_terms(rt: Runtime, server: str) -> None:
+    garbled = requests.post(
+        f"{server}/aws/codedeploy",
+        data=b"{not json",
+        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"},
+        timeout=10,
+    )
+    assert (garbled.status_code, garbled.json()["__type"]) == (400, "SerializationException")
+    other = requests.post(
+        f"{server}/aws/codedeploy",
+        data=b"{}",
+        headers={"X-Amz-Target": "CodeDeploy_20141006.StopDeployment"},
+        timeout=10,
+    )
+    assert other.json()["__type"] == "UnknownOperationException"
+    empty = requests.post(
+        f"{server}/aws/codedeploy",
+        data=b"{}",
+        headers={"X-Amz-Target": "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus"},
+        timeout=10,
+    )
+    assert (empty.status_code, empty.json()) == (
+        400,
+        {"__type": "DeploymentIdRequiredException", "message": "deploymentId is required"},
+    )
+    assert empty.headers["Content-Type"] == "application/x-amz-json-1.1"
