@@ -59,6 +59,12 @@ class Settings:
     notify_max_attempts: int = 5  # attempts at one notification or commit status before it is given up
     notify_backoff_seconds: float = 2.0  # wait before the second attempt; doubled for each one after
     notify_timeout: float = 10.0  # seconds one HTTP call to a target may take
+    # How the interval numbers of Lambda and ECS traffic routings are read: "minutes" as AWS reads them, or
+    # "seconds" (tests, demos: LambdaCanary10Percent5Minutes then waits five seconds between its shifts).
+    deploy_interval_unit: str = "minutes"
+    # How long a Lambda or ECS hook function has to report its status (PutLifecycleEventHookExecutionStatus)
+    # before its lifecycle event fails; AWS gives one hour.
+    deploy_hook_timeout: float = 3600.0
     auto_migrate: bool = True
 
     @property
@@ -117,6 +123,11 @@ def _conflicts(values: Mapping[str, Any]) -> list[str]:
             problems.append(f"{name}: expected an http:// or https:// URL, got {url!r}")
     if values.get("notify_max_attempts", 1) < 1:
         problems.append("notify_max_attempts: expected 1 or more")
+    unit = values.get("deploy_interval_unit", Settings.deploy_interval_unit)
+    if unit not in ("minutes", "seconds"):
+        problems.append(f"deploy_interval_unit: expected minutes or seconds, got {unit!r}")
+    if values.get("deploy_hook_timeout", Settings.deploy_hook_timeout) <= 0:
+        problems.append("deploy_hook_timeout: must be a positive number of seconds")
     return problems
 
 

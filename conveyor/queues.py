@@ -1,7 +1,8 @@
 """The one way to Redis, and the names of Conveyor's queues.
 
 Queues: `pipeline` for short control jobs, `build-<compute type>` for builds (one per compute type, so a machine
-runs only the sizes it can), `default` for everything else (source fetches, notifications).
+runs only the sizes it can), `deploy` for Lambda and ECS deployments (each job waits through its traffic shifts and
+hook functions, so it must not hold up short jobs), `default` for everything else (source fetches, notifications).
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ from conveyor.errors import ServiceUnavailable
 
 PIPELINE_QUEUE = "pipeline"
 DEFAULT_QUEUE = "default"
-__all__ = ["COMPUTE_TYPES", "DEFAULT_QUEUE", "PIPELINE_QUEUE", "build_queue", "connect", "ping", "worker_queues"]
+DEPLOY_QUEUE = "deploy"
+__all__ = [
+    "COMPUTE_TYPES",
+    "DEFAULT_QUEUE",
+    "DEPLOY_QUEUE",
+    "PIPELINE_QUEUE",
+    "build_queue",
+    "connect",
+    "ping",
+    "worker_queues",
+]
 
 
 def worker_queues(settings: Settings) -> list[str]:
     """Every queue a full worker listens on, highest priority first."""
-    return [PIPELINE_QUEUE, *(build_queue(c) for c in settings.compute_types), DEFAULT_QUEUE]
+    return [PIPELINE_QUEUE, *(build_queue(c) for c in settings.compute_types), DEFAULT_QUEUE, DEPLOY_QUEUE]
 
 
 def connect(settings: Settings) -> redis.Redis:

@@ -10,7 +10,9 @@ It also ends what waited too long: builds queued past their queued timeout, and 
 manual approval) past their deadline.
 
 A job that raises takes the same road through `fail_attempt`. Giving up ends the subject so that nothing stays
-InProgress forever: an execution fails, an action fails, a build becomes FAULT — each with the reason.
+InProgress forever: an execution fails, an action fails, a build becomes FAULT, a Lambda deployment fails (and
+rolls back as its configuration says) — each with the reason. A Lambda deployment's job started again resumes from
+the progress it recorded.
 
 Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
 Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`), and a
@@ -34,7 +36,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
-from conveyor.deploy import blue_green_waits, host_recovery
+from conveyor.deploy import blue_green_waits, host_recovery, traffic_deployments
 from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
@@ -190,6 +192,7 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
     Kind.RETIRE_HOST: lambda _rt, subject, reason: log.warning("releasing host %s given up: %s", subject, reason),
+    Kind.DEPLOY_ROLLOUT: traffic_deployments.give_up,
     Kind.DEPLOYMENT_ENDED: _give_up_report,
     # a reader's deliveries keep their own state: the scheduler wakes the reader again
     Kind.NOTIFY: lambda _rt, subject, reason: log.warning("notifications of %s given up: %s", subject, reason),

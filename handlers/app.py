@@ -11,6 +11,7 @@ from flask import Flask
 from conveyor.config import load_settings
 from handlers import (  # noqa: F401 - some add routes to api.bp
     api,
+    codedeploy,
     codepipeline,
     control,
     deploy,
@@ -39,5 +40,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(github.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(codepipeline.bp)
+    app.register_blueprint(codedeploy.bp)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app

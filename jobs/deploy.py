@@ -1,17 +1,22 @@
-"""Deploy jobs, run by a host's agent on that host's own queue: the host's part of a deployment, then its report.
+"""Deploy jobs: a host's part of a deployment (run by that host's agent on its own queue), the rollout of a Lambda or
+ECS deployment (on the `deploy` queue), and the report of a deployment's end to its pipeline action.
 
 The agent process says which hosts it stands for and where each one's file system starts (`serve_host`); a job
-for a host this process does not serve fails, and is retried or given up by the recovery rules.
+for a host this process does not serve fails, and is retried or given up by the recovery rules. A rollout job runs
+as long as the deployment's hooks and traffic shifts take, renewing its lease; when the lease is taken from it (the
+reconciler started another attempt) it stops at its next step.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from conveyor.db.deploy_models import Deployment
 from conveyor.deploy import orchestration
 from conveyor.deploy.host_run import retire_from_group, run_on_host
+from conveyor.deploy.rollout_runner import run_rollout
 from conveyor.deploy.target_progress import begin_target
 from conveyor.errors import ConfigurationError
 from conveyor.pipeline import service as pipelines
@@ -70,3 +75,13 @@ def _retire(rt: Runtime, subject: str, _lease: Lease) -> None:
         group_id = None if deployment is None else deployment.group_id
     if group_id is not None:
         retire_from_group(group_id, root, lambda line: log.info("%s: %s", name, line))
+
+
+def rollout(dispatch_id: str, attempt: int) -> None:
+    run_dispatch(dispatch_id, attempt, _rollout)
+
+
+def _rollout(rt: Runtime, deployment_id: str, lease: Lease) -> None:
+    lost = threading.Event()
+    lease.on_lost(lost.set)
+    run_rollout(rt, deployment_id, keep_going=lambda: not lost.is_set())

@@ -24,6 +24,7 @@ JOB_FUNCTIONS = {
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
     Kind.DEPLOY_HOST: "jobs.deploy.host",
     Kind.RETIRE_HOST: "jobs.deploy.retire",
+    Kind.DEPLOY_ROLLOUT: "jobs.deploy.rollout",
     Kind.DEPLOYMENT_ENDED: "jobs.deploy.ended",
     Kind.NOTIFY: "jobs.notify.send",
 }

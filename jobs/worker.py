@@ -6,6 +6,8 @@ By default one `conveyor worker` runs
   behind a build and cost a few milliseconds each;
 * a fetch worker (also no fork) on `default`: source fetches and other short jobs, whose heavy lifting happens in
   git processes anyway;
+* a deploy worker (no fork) on `deploy`: Lambda and ECS deployments, each job waiting through its hook functions and
+  traffic shifts (one deployment at a time per worker process: run more workers for more at once);
 * N build workers (RQ's forking `Worker`, a fresh work horse per job, so a build can never leave state behind in
   the worker) on the `build-<compute type>` queues.
 
@@ -34,7 +36,7 @@ from sqlalchemy.orm import configure_mappers
 from conveyor.config import Settings, load_settings
 from conveyor.db.models import ActionExecution, Build
 from conveyor.dispatch import claim
-from conveyor.queues import DEFAULT_QUEUE, PIPELINE_QUEUE, build_queue, connect
+from conveyor.queues import DEFAULT_QUEUE, DEPLOY_QUEUE, PIPELINE_QUEUE, build_queue, connect
 from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS
 from jobs.runtime import make_runtime, prepare, use_runtime
@@ -108,7 +110,9 @@ def _roles(settings: Settings, builders: int, queue_names: list[str] | None) -> 
     if queue_names:
         return [(False, queue_names)]
     build_queues = [build_queue(c) for c in settings.compute_types]
-    return [(True, [PIPELINE_QUEUE]), (True, [DEFAULT_QUEUE])] + [(False, build_queues)] * builders
+    return [(True, [PIPELINE_QUEUE]), (True, [DEFAULT_QUEUE]), (True, [DEPLOY_QUEUE])] + [
+        (False, build_queues)
+    ] * builders
 
 
 def _spawn(role: tuple[bool, list[str]], burst: bool) -> subprocess.Popen[bytes]:

@@ -1,7 +1,9 @@
-"""`conveyor deploy …`: deploy a bundle to a deployment group's hosts, watch each host, stop, redeploy."""
+"""`conveyor deploy …`: deploy a bundle to a deployment group's hosts, or a Lambda or ECS AppSpec to its function's
+alias or service; watch each target, stop, redeploy."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ WATCH_INTERVAL = 1.0
 
 @click.group("deploy")
 def deploy() -> None:
-    """Deployments to hosts (CodeDeploy)."""
+    """Deployments to hosts, Lambda functions and ECS services (CodeDeploy)."""
 
 
 @deploy.command("create")
@@ -27,6 +29,11 @@ def deploy() -> None:
 @click.argument("group")
 @click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A zip, tar or tgz.")
 @click.option("--s3", "s3_location", help="An S3 bundle instead: s3://BUCKET/KEY (bundle type from the name).")
+@click.option(
+    "--appspec",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Lambda and ECS: the AppSpec file itself (YAML or JSON), sent as AppSpecContent.",
+)
 @click.option("--config", "config_name", help="Deployment configuration (default: the group's).")
 @click.option("--description")
 @click.option(
@@ -51,6 +58,7 @@ def create(
     group: str,
     bundle: Path | None,
     s3_location: str | None,
+    appspec: Path | None,
     config_name: str | None,
     description: str | None,
     file_exists_behavior: str,
@@ -60,9 +68,14 @@ def create(
 ) -> None:
     """Deploy a revision to a deployment group; its AppSpec is checked first."""
     client = deploy_client(context.client)
-    if (bundle is None) == (s3_location is None):
-        raise click.UsageError("give one of --bundle FILE or --s3 s3://BUCKET/KEY")
-    revision = client.upload_bundle(bundle.read_bytes(), bundle.name) if bundle else _s3_revision(s3_location or "")
+    if sum(given is not None for given in (bundle, s3_location, appspec)) != 1:
+        raise click.UsageError("give one of --bundle FILE, --s3 s3://BUCKET/KEY or --appspec FILE")
+    if bundle is not None:
+        revision = client.upload_bundle(bundle.read_bytes(), bundle.name)
+    elif appspec is not None:
+        revision = _appspec_revision(appspec)
+    else:
+        revision = _s3_revision(s3_location or "")
     body: dict[str, Any] = {
         "revision": revision,
         "deploymentConfigName": config_name,
@@ -101,7 +114,7 @@ def list_(context: Context, application: str, group: str, output: str) -> None:
 @output_option
 @pass_context
 def show(context: Context, deployment_id: str, output: str) -> None:
-    """Show a deployment and each host's lifecycle events."""
+    """Show a deployment and each target's lifecycle events."""
     deployment = deploy_client(context.client).get_deployment(deployment_id)
     if output == "json":
         print_json(deployment)
@@ -114,7 +127,7 @@ def show(context: Context, deployment_id: str, output: str) -> None:
 @click.option("--interval", default=WATCH_INTERVAL, show_default=True, help="Seconds between looks.")
 @pass_context
 def watch(context: Context, deployment_id: str, interval: float) -> None:
-    """Print each host's progress as it changes, until the deployment ends; exit 1 unless it succeeded."""
+    """Print each target's progress as it changes, until the deployment ends; exit 1 unless it succeeded."""
     client = deploy_client(context.client)
     seen: set[tuple[str, str, str]] = set()
     while True:
@@ -132,7 +145,8 @@ def watch(context: Context, deployment_id: str, interval: float) -> None:
 @click.option("--rollback/--no-rollback", default=None, help="Roll back (or not) whatever the group's setting says.")
 @pass_context
 def stop(context: Context, deployment_id: str, rollback: bool | None) -> None:
-    """Stop a deployment: hosts not started are skipped, hosts in progress stop before their next event."""
+    """Stop a deployment: hosts not started are skipped, hosts in progress stop before their next event; a Lambda
+    or ECS deployment stops at once, leaving its traffic where it is unless it rolls back."""
     answer = deploy_client(context.client).stop_deployment(deployment_id, rollback)
     click.echo(f"stopping {deployment_id}: {answer['status']}")
 
@@ -163,7 +177,7 @@ def redeploy(context: Context, deployment_id: str) -> None:
 
 
 def progress_lines(deployment: dict[str, Any], seen: set[tuple[str, str, str]]) -> list[str]:
-    """One line per host event whose status changed since the last look (`seen` remembers)."""
+    """One line per target event whose status changed since the last look (`seen` remembers)."""
     lines = []
     for target in deployment.get("targets", []):
         for event in target["lifecycleEvents"]:
@@ -196,7 +210,7 @@ def print_progress(deployment: dict[str, Any]) -> None:
         ]
         for t in deployment.get("targets", [])
     ]
-    print_table(["HOST", "STATUS", "BATCH", "EVENTS"], rows)
+    print_table(["TARGET", "STATUS", "BATCH", "EVENTS"], rows)
 
 
 def _error(deployment: dict[str, Any]) -> str:
@@ -228,11 +242,22 @@ def _target_instances(tags: tuple[str, ...]) -> dict[str, Any] | None:
     return {"ec2TagSet": {"ec2TagSetList": lists}}
 
 
+def _appspec_revision(path: Path) -> dict[str, Any]:
+    content = path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return {"revisionType": "AppSpecContent", "appSpecContent": {"content": content, "sha256": digest}}
+
+
 def _s3_revision(location: str) -> dict[str, Any]:
     bucket, _, key = location.removeprefix("s3://").partition("/")
     if not location.startswith("s3://") or not bucket or not key:
         raise click.BadParameter(f"{location!r} is not s3://BUCKET/KEY", param_hint="--s3")
-    return {"revisionType": "S3", "s3Location": {"bucket": bucket, "key": key, "bundleType": bundle_type_of(key)}}
+    lower = key.lower()
+    bundle_type = "YAML" if lower.endswith((".yml", ".yaml")) else "JSON" if lower.endswith(".json") else None
+    return {
+        "revisionType": "S3",
+        "s3Location": {"bucket": bucket, "key": key, "bundleType": bundle_type or bundle_type_of(key)},
+    }
 
 
 COMMANDS = [deploy]

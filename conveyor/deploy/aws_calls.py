@@ -27,6 +27,7 @@ class StepErrorCode(str, Enum):
     INVALID_LAMBDA_CONFIGURATION = "INVALID_LAMBDA_CONFIGURATION"  # the alias is not where the appspec says
     ELASTIC_LOAD_BALANCING_INVALID = "ELASTIC_LOAD_BALANCING_INVALID"  # a target group or listener is wrong
     ELB_INVALID_INSTANCE = "ELB_INVALID_INSTANCE"  # a host has no target, or one its target group cannot take
+    ECS_UPDATE_ERROR = "ECS_UPDATE_ERROR"  # the service or a task set could not be read, made or changed
     THROTTLED = "THROTTLED"
 
 

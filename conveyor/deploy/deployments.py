@@ -1,4 +1,4 @@
-"""Deployments to hosts: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
+"""Deployments: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
 its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
@@ -9,8 +9,12 @@ A blue/green group (deploymentType BLUE_GREEN) needs traffic control through tar
 names its replacement hosts by their tags in `targetInstances` (greenFleetProvisioningOption DISCOVER_EXISTING); it
 is refused when they match no registered host, when a host is both an original (the group's) and a replacement,
 and when the group asks for COPY_AUTO_SCALING_GROUP (there is no Auto Scaling here). `targetInstances` on an
-in-place group is refused too. The orchestration is `conveyor.deploy.orchestration`, the phases of blue/green
-`conveyor.deploy.blue_green`.
+in-place group is refused too. The orchestration of hosts is `conveyor.deploy.orchestration`, the phases of
+blue/green `conveyor.deploy.blue_green`.
+
+Lambda and ECS groups take a revision holding an AppSpec of their platform (`conveyor.deploy.function_revisions`)
+and move the alias, or the service's listeners to a replacement task set, as the deployment configuration plans;
+their orchestration is `conveyor.deploy.traffic_deployments`.
 """
 
 from __future__ import annotations
@@ -22,15 +26,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conveyor.config import Settings
 from conveyor.db import lock
 from conveyor.db.deploy_models import DeployApplication, DeployHost, Deployment, DeploymentGroup, DeploymentTarget
-from conveyor.deploy import orchestration
+from conveyor.deploy import ecs_rollout, lambda_rollout, orchestration, traffic_deployments
 from conveyor.deploy.alarms import AlarmDecision
+from conveyor.deploy.appspec import LambdaAppSpec
 from conveyor.deploy.blue_green import check_target_instances, replacement_hosts
 from conveyor.deploy.blue_green_fleet import plan_of
-from conveyor.deploy.configs import resolve_config
+from conveyor.deploy.configs import DeploymentConfig, IntervalUnit, resolve_config
 from conveyor.deploy.fleet_alarms import alarm_decision
+from conveyor.deploy.function_revisions import check_function_revision
 from conveyor.deploy.install import FileExistsBehavior
+from conveyor.deploy.lifecycle import traffic_plan
 from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.registry import custom_configs, group_hosts
@@ -46,7 +54,7 @@ ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT
 
 @dataclass(frozen=True)
 class DeploymentRequest:
-    """CreateDeployment's input for a host deployment group."""
+    """CreateDeployment's input."""
 
     application_name: str
     group_name: str
@@ -61,9 +69,15 @@ class DeploymentRequest:
 
 
 def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]:
-    """CreateDeployment: validate everything, then start the first batch; answers the new deployment."""
+    """CreateDeployment: validate everything, then start the deployment; answers the new deployment."""
     revision = check_revision_shape(request.revision)
     _check_options(request)
+    with rt.db.reader() as session:
+        platform = ComputePlatform(
+            _group(session, request.application_name, request.group_name).application.compute_platform
+        )
+    if platform is not ComputePlatform.SERVER:
+        return _create_rollout(rt, request, revision, platform)
     if request.target_instances is not None:
         request = replace(request, target_instances=check_target_instances(request.target_instances))
     check_revision(rt, revision)
@@ -71,29 +85,9 @@ def create_deployment(rt: Runtime, request: DeploymentRequest) -> dict[str, Any]
     with rt.transaction() as (session, outbox):
         group = _group(session, request.application_name, request.group_name)
         _check_group(group, request.target_instances)
-        lock(session, DeploymentGroup, group.id, key_share=True)
-        _refuse_if_active(session, group)
+        config = _lock_group(session, group, request, platform)
         sides = _sides(session, group, request.target_instances) if _blue_green(group) else None
-        config = resolve_config(
-            request.deployment_config_name or group.deployment_config_name,
-            ComputePlatform.SERVER,
-            custom_configs(session),
-        )
-        deployment = Deployment(
-            id=orchestration.new_deployment_id(),
-            group=group,
-            active_group_id=group.id,
-            revision=revision,
-            status=DeploymentStatus.CREATED.value,
-            creator="user",
-            deployment_config_name=config.name,
-            description=request.description,
-            file_exists_behavior=request.file_exists_behavior,
-            ignore_application_stop_failures=request.ignore_application_stop_failures,
-            auto_rollback=request.auto_rollback,
-            action_execution_id=request.action_execution_id,
-            fleet={},
-        )
+        deployment = _new_deployment(group, revision, config, request)
         session.add(deployment)
         _start(session, outbox, deployment, sides, alarms, request.target_instances)
         session.flush()
@@ -113,6 +107,65 @@ def _start(
         orchestration.start_fleet(session, outbox, deployment, group_hosts(session, deployment.group), alarms)
     else:
         orchestration.start_blue_green(session, outbox, deployment, sides, alarms, target_instances)
+
+
+def _create_rollout(
+    rt: Runtime, request: DeploymentRequest, revision: dict[str, Any], platform: ComputePlatform
+) -> dict[str, Any]:
+    """A deployment of a Lambda or ECS AppSpec: checked completely, then its job sent."""
+    spec = check_function_revision(rt, revision, platform)
+    with rt.transaction() as (session, outbox):
+        group = _group(session, request.application_name, request.group_name)
+        if isinstance(spec, LambdaAppSpec):
+            target, recorded = lambda_rollout.target_id(spec.function), lambda_rollout.recorded(spec)
+        else:
+            service = ecs_rollout.ecs_service(group.definition)
+            target, recorded = ecs_rollout.target_id(service), ecs_rollout.recorded(spec, group.definition)
+        config = _lock_group(session, group, request, platform)
+        deployment = _new_deployment(group, revision, config, request)
+        session.add(deployment)
+        fleet = _rollout_fleet(rt.settings, platform, recorded, config)
+        traffic_deployments.begin_rollout(session, outbox, deployment, target, fleet)
+        session.flush()
+        return deployment_info(deployment)
+
+
+def _rollout_fleet(
+    settings: Settings, platform: ComputePlatform, recorded: dict[str, Any], config: DeploymentConfig
+) -> dict[str, Any]:
+    assert config.traffic_routing is not None  # every Lambda and ECS configuration has one
+    shifts = traffic_plan(config.traffic_routing, IntervalUnit(settings.deploy_interval_unit))
+    return traffic_deployments.new_fleet(platform, recorded, shifts, settings.deploy_hook_timeout)
+
+
+def _lock_group(
+    session: Session, group: DeploymentGroup, request: DeploymentRequest, platform: ComputePlatform
+) -> DeploymentConfig:
+    """Take the group (refused while another deployment holds it) and resolve the deployment's configuration."""
+    lock(session, DeploymentGroup, group.id, key_share=True)
+    _refuse_if_active(session, group)
+    name = request.deployment_config_name or group.deployment_config_name
+    return resolve_config(name, platform, custom_configs(session))
+
+
+def _new_deployment(
+    group: DeploymentGroup, revision: dict[str, Any], config: DeploymentConfig, request: DeploymentRequest
+) -> Deployment:
+    return Deployment(
+        id=orchestration.new_deployment_id(),
+        group=group,
+        active_group_id=group.id,
+        revision=revision,
+        status=DeploymentStatus.CREATED.value,
+        creator="user",
+        deployment_config_name=config.name,
+        description=request.description,
+        file_exists_behavior=request.file_exists_behavior,
+        ignore_application_stop_failures=request.ignore_application_stop_failures,
+        auto_rollback=request.auto_rollback,
+        action_execution_id=request.action_execution_id,
+        fleet={},
+    )
 
 
 def _alarms_before_start(rt: Runtime, request: DeploymentRequest) -> AlarmDecision:
@@ -155,9 +208,11 @@ def stop_deployment(rt: Runtime, deployment_id: str, rollback: bool | None = Non
             raise Conflict(f"deployment {deployment_id} is already {deployment.status}")
         if rollback is not None:
             deployment.auto_rollback = _with_stop_rollback(deployment, rollback)
-        orchestration.stop(
-            session, outbox, deployment, DeploymentErrorCode.MANUAL_STOP, "the deployment was stopped by request"
-        )
+        code, message = DeploymentErrorCode.MANUAL_STOP, "the deployment was stopped by request"
+        if traffic_deployments.is_rollout(deployment):
+            traffic_deployments.stop(deployment, code, message)
+        else:
+            orchestration.stop(session, outbox, deployment, code, message)
         session.flush()
         return {"status": "Pending" if not DeploymentStatus(deployment.status).final else "Succeeded"}
 
@@ -183,7 +238,7 @@ def list_deployments(rt: Runtime, application_name: str, group_name: str, limit:
 
 
 def deployment_info(deployment: Deployment) -> dict[str, Any]:
-    """CodeDeploy's `deploymentInfo` of a host deployment."""
+    """CodeDeploy's `deploymentInfo` of a deployment."""
     counts = Counter(t.status for t in deployment.targets)
     plan = plan_of(deployment)
     info: dict[str, Any] = {
@@ -191,6 +246,7 @@ def deployment_info(deployment: Deployment) -> dict[str, Any]:
         "applicationName": deployment.group.application.name,
         "deploymentGroupName": deployment.group.name,
         "deploymentConfigName": deployment.deployment_config_name,
+        "computePlatform": deployment.group.application.compute_platform,
         "revision": deployment.revision,
         "status": deployment.status,
         "creator": deployment.creator,
@@ -260,9 +316,6 @@ def _blue_green(group: DeploymentGroup) -> bool:
 
 def _check_group(group: DeploymentGroup, target_instances: dict[str, Any] | None) -> None:
     """Refuse what deployments on hosts cannot do yet, before anything is recorded."""
-    platform = ComputePlatform(group.application.compute_platform)
-    if platform is not ComputePlatform.SERVER:
-        raise InvalidRequest(f"deployments to the {platform.value} compute platform are not supported yet")
     style = group.definition.get("deploymentStyle") or {}
     if _blue_green(group):
         _check_blue_green(group, target_instances)

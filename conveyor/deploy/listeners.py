@@ -12,8 +12,8 @@ group and `percent` to the second. Actions that forward elsewhere are left alone
 reaches the pair is refused, naming it. `listener_weights` reads the weights back from the default action.
 
 What moto does: it keeps weighted forward actions on listeners and rules as given and returns them from
-`describe_listeners` and `describe_rules`; it routes no traffic, so the weights are all a test can observe. Task
-sets (`create_task_set`, `update_service_primary_task_set`) exist in moto but are not driven from here.
+`describe_listeners` and `describe_rules`; it routes no traffic, so the weights are all a test can observe. The
+task sets behind the groups are `conveyor.deploy.ecs_rollout`'s.
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fle
     session.flush()  # the group is free again before a rollback takes it
     if deployment.action_execution_id is not None:  # a pipeline action waits for this deployment
         outbox.add(Kind.DEPLOYMENT_ENDED, deployment.id, DEFAULT_QUEUE, timeout_seconds=120)
-    if _rollback_wanted(deployment, outcome):
+    if rollback_wanted(deployment, outcome.status, outcome.error_code):
         start_rollback(session, outbox, deployment)
 
 
@@ -325,18 +325,19 @@ def _revision_of(deployment: Deployment, fleet: Fleet, key: str | None, previous
     return previous
 
 
-def _rollback_wanted(deployment: Deployment, outcome: Outcome) -> bool:
-    if deployment.creator == ROLLBACK_CREATOR or outcome.status is DeploymentStatus.SUCCEEDED:
+def rollback_wanted(deployment: Deployment, status: DeploymentStatus, error_code: object) -> bool:
+    """Whether a deployment that ended with `status` and `error_code` is to be rolled back (auto-rollback)."""
+    if deployment.creator == ROLLBACK_CREATOR or status is DeploymentStatus.SUCCEEDED:
         return False
     config = deployment.auto_rollback or deployment.group.definition.get("autoRollbackConfiguration") or {}
     if not config.get("enabled"):
         return False
     events = config.get("events", [])
-    if outcome.status is DeploymentStatus.FAILED:
+    if status is DeploymentStatus.FAILED:
         return "DEPLOYMENT_FAILURE" in events
-    if outcome.error_code is DeploymentErrorCode.ALARM_ACTIVE:
+    if error_code is DeploymentErrorCode.ALARM_ACTIVE:
         return "DEPLOYMENT_STOP_ON_ALARM" in events
-    return outcome.error_code is DeploymentErrorCode.MANUAL_STOP and "DEPLOYMENT_STOP_ON_REQUEST" in events
+    return error_code is DeploymentErrorCode.MANUAL_STOP and "DEPLOYMENT_STOP_ON_REQUEST" in events
 
 
 def start_rollback(session: Session, outbox: Outbox, failed: Deployment) -> Deployment | None:

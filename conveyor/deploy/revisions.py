@@ -1,10 +1,17 @@
-"""Revisions of host deployments: where a bundle is, how to fetch it, and its AppSpec checked before anything runs.
+"""Revisions of deployments: where a bundle is, how to fetch it, and its AppSpec checked before anything runs.
 
 A revision is a JSON mapping, kept on the deployment as given:
 
     {"revisionType": "Bundle",   "bundle":     {"key", "bundleType", "sha256"}}   uploaded to Conveyor's blobs
     {"revisionType": "S3",       "s3Location": {"bucket", "key", "bundleType", "version"?, "eTag"?}}
     {"revisionType": "Artifact", "artifact":   {"key", "bundleType"}}              a pipeline artifact (a blob)
+    {"revisionType": "AppSpecContent", "appSpecContent": {"content", "sha256"?}}   Lambda and ECS: the AppSpec itself
+    {"revisionType": "String",   "string":     {"content", "sha256"?}}             Lambda (CodeDeploy's older shape)
+
+Bundles are `zip`, `tar` or `tgz`; for Lambda and ECS a bundle may also be the AppSpec alone (`YAML` or `JSON`, as
+CodeDeploy's S3 revisions of those platforms are). A `sha256` given with content must be the SHA-256 of the
+content's UTF-8 bytes. Host deployments take the bundle kinds only (`conveyor.deploy.function_revisions` reads the
+others).
 
 An uploaded bundle is stored under a key made of its SHA-256 (`deploy/bundles/<sha256>.<type>`), so the same bundle
 uploaded twice is one blob and one revision. `check_revision` fetches the bundle, unpacks it exactly as an agent
@@ -31,7 +38,10 @@ from conveyor.errors import InvalidRequest, Problem, SpecError
 from conveyor.runtime import Runtime
 
 BUNDLE_PREFIX = "deploy/bundles/"
-REVISION_TYPES = ("Bundle", "S3", "Artifact")
+BUNDLE_REVISIONS = {"Bundle": "bundle", "S3": "s3Location", "Artifact": "artifact"}
+CONTENT_REVISIONS = {"AppSpecContent": "appSpecContent", "String": "string"}
+REVISION_TYPES = (*BUNDLE_REVISIONS, *CONTENT_REVISIONS)
+APPSPEC_BUNDLE_TYPES = ("YAML", "JSON")  # an S3 object or blob that is the AppSpec itself (Lambda and ECS)
 _SUFFIXES = {".zip": "zip", ".tar": "tar", ".tgz": "tgz", ".tar.gz": "tgz"}
 
 
@@ -54,29 +64,47 @@ def store_bundle(rt: Runtime, data: bytes, bundle_type: str) -> dict[str, Any]:
 
 
 def check_revision_shape(revision: Any) -> dict[str, Any]:
-    """The revision if it is one of the three shapes; InvalidRequest naming what is wrong otherwise."""
+    """The revision if it is one of the shapes above; InvalidRequest naming what is wrong otherwise."""
     if not isinstance(revision, dict) or revision.get("revisionType") not in REVISION_TYPES:
         raise InvalidRequest(f"'revision.revisionType' must be one of {', '.join(REVISION_TYPES)}")
     kind = revision["revisionType"]
-    section, needed = {
-        "Bundle": ("bundle", ("key", "bundleType")),
-        "S3": ("s3Location", ("bucket", "key", "bundleType")),
-        "Artifact": ("artifact", ("key", "bundleType")),
-    }[kind]
+    if kind in CONTENT_REVISIONS:
+        _check_content(revision, CONTENT_REVISIONS[kind])
+        return revision
+    section = BUNDLE_REVISIONS[kind]
+    needed = ("bucket", "key", "bundleType") if kind == "S3" else ("key", "bundleType")
     location = revision.get(section)
     if not isinstance(location, dict):
         raise InvalidRequest(f"a revision of type {kind} needs 'revision.{section}' as a mapping")
     for name in needed:
         if not isinstance(location.get(name), str) or not location[name]:
             raise InvalidRequest(f"'revision.{section}.{name}' must be a non-empty string")
-    _check_bundle_type(location["bundleType"], f"revision.{section}.bundleType")
+    if location["bundleType"] not in (*BUNDLE_TYPES, *APPSPEC_BUNDLE_TYPES):
+        raise InvalidRequest(
+            f"revision.{section}.bundleType: bundle type {location['bundleType']!r} is not one of "
+            f"{', '.join((*BUNDLE_TYPES, *APPSPEC_BUNDLE_TYPES))}"
+        )
     return revision
 
 
+def _check_content(revision: dict[str, Any], section: str) -> None:
+    body = revision.get(section)
+    if not isinstance(body, dict) or not isinstance(body.get("content"), str) or not body["content"].strip():
+        raise InvalidRequest(f"a revision of type {revision['revisionType']} needs 'revision.{section}.content'")
+    digest = body.get("sha256")
+    if digest is None:
+        return
+    actual = hashlib.sha256(body["content"].encode()).hexdigest()
+    if not isinstance(digest, str) or digest.lower() != actual:
+        raise InvalidRequest(
+            f"'revision.{section}.sha256' {digest!r} is not the SHA-256 of the content (which is {actual})"
+        )
+
+
 def location_of(revision: dict[str, Any]) -> dict[str, Any]:
-    """The revision's location mapping (its `bundle`, `s3Location` or `artifact`)."""
-    section = {"Bundle": "bundle", "S3": "s3Location", "Artifact": "artifact"}[revision["revisionType"]]
-    location: dict[str, Any] = revision[section]
+    """The revision's location mapping (its `bundle`, `s3Location`, `artifact`, or its content's mapping)."""
+    kind = revision["revisionType"]
+    location: dict[str, Any] = revision[BUNDLE_REVISIONS.get(kind) or CONTENT_REVISIONS[kind]]
     return location
 
 
@@ -86,6 +114,8 @@ def revision_key(revision: dict[str, Any] | None) -> str | None:
 
 
 def describe_revision(revision: dict[str, Any]) -> str:
+    if revision["revisionType"] in CONTENT_REVISIONS:
+        return f"the {revision['revisionType']} revision"
     location = location_of(revision)
     if revision["revisionType"] == "S3":
         return f"s3://{location['bucket']}/{location['key']}"
@@ -120,6 +150,10 @@ def read_host_appspec(archive: Path, source: str) -> HostAppSpec:
 def check_revision(rt: Runtime, revision: dict[str, Any]) -> HostAppSpec:
     """Fetch and unpack the revision as an agent would and validate its AppSpec (see the module's docstring)."""
     source = describe_revision(revision)
+    if revision["revisionType"] in CONTENT_REVISIONS or location_of(revision)["bundleType"] not in BUNDLE_TYPES:
+        raise InvalidRequest(
+            f"{source}: a deployment to hosts needs a zip, tar or tgz bundle holding appspec.yml and its files"
+        )
     with tempfile.TemporaryDirectory(prefix="conveyor-revision-") as scratch:
         bundle = Path(scratch) / "bundle"
         try:

@@ -259,3 +259,15 @@ def test_the_build_sandbox_is_one_of_the_known_kinds(tmp_path: Path) -> None:
 def test_taking_the_network_away_needs_the_sandbox(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="build_network: false needs build_sandbox = bwrap"):
         load(tmp_path, build_network=False)
+
+
+def test_deployment_intervals_are_minutes_unless_told_seconds_and_hooks_get_an_hour(tmp_path: Path) -> None:
+    defaults = load(tmp_path)
+    assert (defaults.deploy_interval_unit, defaults.deploy_hook_timeout) == ("minutes", 3600.0)
+    chosen = load(tmp_path, {"CONVEYOR_DEPLOY_INTERVAL_UNIT": "seconds", "CONVEYOR_DEPLOY_HOOK_TIMEOUT": "2.5"})
+    assert (chosen.deploy_interval_unit, chosen.deploy_hook_timeout) == ("seconds", 2.5)
+
+    with pytest.raises(ConfigurationError) as info:
+        load(tmp_path, deploy_interval_unit="hours", deploy_hook_timeout=0)
+    assert "deploy_interval_unit: expected minutes or seconds, got 'hours'" in info.value.message
+    assert "deploy_hook_timeout: must be a positive number of seconds" in info.value.message
