@@ -20,11 +20,12 @@ that draining is never cut short; a step that times out fails with TIMEOUT namin
 the instance's last state.
 
 How a host names itself to a Classic Load Balancer, Conveyor's choice (Classic Load Balancers take EC2 instance ids
-only, and Conveyor's hosts are any machine): the host's tag `ElbInstanceId`; else its `ElbTargetId` tag (the ELBv2
-target, see `conveyor.deploy.load_balancers`) when that is an instance id; else its name when that is an instance id
-(`i-…`). `ElbInstanceId` is there for a host that is an IP address to its target groups and an instance to its
-Classic Load Balancers. A host none of these names, or whose `ElbInstanceId` is not an instance id, is refused
-(ELB_INVALID_INSTANCE) naming the host and the load balancers, before any call. Deregistering an instance that is
+only, and Conveyor's hosts are any machine): the host's tag `ElbInstanceId`; without it, its `ElbTargetId` tag (the
+ELBv2 target, see `conveyor.deploy.load_balancers`) when that is an instance id, else its name when that is an
+instance id (`i-…`). `ElbInstanceId` is there for a host that is an IP address to its target groups and an instance
+to its Classic Load Balancers. A host none of these names, or whose `ElbInstanceId` is not an instance id (a tag
+given wrong is not guessed around), is refused (ELB_INVALID_INSTANCE) naming the host and the load balancers,
+before any call. Deregistering an instance that is
 not registered is not an error: BlockTraffic is then already done.
 
 What the answers of describe_instance_health mean, Conveyor's reading: an instance is out of a load balancer when
@@ -84,15 +85,17 @@ def classic_names(names: Sequence[str]) -> str:
 def host_instance(host: str, tags: Mapping[str, str], names: Sequence[str]) -> HostInstance:
     """The instance of a registered host, from its tags or its name; refused naming the load balancers. Pure."""
     if INSTANCE_ID_TAG in tags:
-        given, what = tags[INSTANCE_ID_TAG], f"its {INSTANCE_ID_TAG} tag {tags[INSTANCE_ID_TAG]!r} is not one"
+        given = tags[INSTANCE_ID_TAG]
+        why = f"its {INSTANCE_ID_TAG} tag {given!r} is not one"
     elif TARGET_ID_TAG in tags:
-        given, what = tags[TARGET_ID_TAG], f"its {TARGET_ID_TAG} tag {tags[TARGET_ID_TAG]!r} is not one"
+        given = next((c for c in (tags[TARGET_ID_TAG], host) if INSTANCE_ID.match(c)), "")
+        why = f"neither its {TARGET_ID_TAG} tag {tags[TARGET_ID_TAG]!r} nor its name is one"
     else:
-        given, what = host, "neither its name nor a tag is one"
+        given, why = host, "neither a tag nor its name is one"
     if not INSTANCE_ID.match(given):
         raise AwsStepFailed(
             f"host {host} cannot be named to {classic_names(names)}: a Classic Load Balancer takes EC2 instance ids "
-            f"and {what}; tag the host with {INSTANCE_ID_TAG} (its instance id, i-…)",
+            f"and {why}; tag the host with {INSTANCE_ID_TAG} (its instance id, i-…)",
             StepErrorCode.ELB_INVALID_INSTANCE,
         )
     return HostInstance(host, given)

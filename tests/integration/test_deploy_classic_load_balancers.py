@@ -131,8 +131,8 @@ def test_a_host_that_cannot_be_named_is_refused_before_any_call(world: ClassicWo
     assert info.value.error_code is StepErrorCode.ELB_INVALID_INSTANCE
     assert info.value.message == (
         "host web-3 cannot be named to Classic Load Balancers web-elb, no-such-elb: a Classic Load Balancer takes EC2 "
-        "instance ids and its ElbTargetId tag '10.0.1.7' is not one; tag the host with ElbInstanceId (its instance "
-        "id, i-…)"
+        "instance ids and neither its ElbTargetId tag '10.0.1.7' nor its name is one; tag the host with "
+        "ElbInstanceId (its instance id, i-…)"
     )
     with pytest.raises(AwsStepFailed, match=r"names no Classic Load Balancer \(loadBalancerInfo.elbInfoList\)"):
         allow_traffic(world.elb, [], "web-3", {"ElbInstanceId": world.instance()})

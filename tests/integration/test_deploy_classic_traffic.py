@@ -174,8 +174,8 @@ def test_a_classic_load_balancer_gone_before_allow_traffic_fails_the_host_naming
             "shop-elb",
             {"ElbTargetId": "10.0.1.11"},
             "host web-01 cannot be named to Classic Load Balancer shop-elb: a Classic Load Balancer takes EC2 instance "
-            "ids and its ElbTargetId tag '10.0.1.11' is not one; tag the host with ElbInstanceId (its instance id, "
-            "i-…) (ELB_INVALID_INSTANCE)",
+            "ids and neither its ElbTargetId tag '10.0.1.11' nor its name is one; tag the host with ElbInstanceId "
+            "(its instance id, i-…) (ELB_INVALID_INSTANCE)",
         ),
     ],
     ids=["unknown-load-balancer", "host-without-instance"],

@@ -33,8 +33,9 @@ WITH_TRAFFIC_CONTROL = {"deploymentOption": "WITH_TRAFFIC_CONTROL"}
         ("web-1", {"ElbTargetId": INSTANCE}, INSTANCE),
         (INSTANCE, {}, INSTANCE),
         (INSTANCE, {"ElbTargetId": OTHER}, OTHER),
+        (INSTANCE, {"ElbTargetId": "10.0.1.5"}, INSTANCE),
     ],
-    ids=["instance-tag-beside-an-ip", "instance-tag-first", "target-tag", "own-name", "target-tag-beats-name"],
+    ids=["instance-tag-beside-an-ip", "instance-tag-first", "target-tag", "own-name", "target-tag-beats-name", "ip"],
 )
 def test_the_instance_comes_from_the_tags_then_the_name(host: str, tags: dict[str, str], instance: str) -> None:
     found = host_instance(host, tags, ["shop-elb"])
@@ -45,8 +46,8 @@ def test_the_instance_comes_from_the_tags_then_the_name(host: str, tags: dict[st
 @pytest.mark.parametrize(
     ("tags", "why"),
     [
-        ({}, "neither its name nor a tag is one"),
-        ({"ElbTargetId": "10.0.1.5"}, "its ElbTargetId tag '10.0.1.5' is not one"),
+        ({}, "neither a tag nor its name is one"),
+        ({"ElbTargetId": "10.0.1.5"}, "neither its ElbTargetId tag '10.0.1.5' nor its name is one"),
         ({"ElbInstanceId": "web-1.internal", "ElbTargetId": INSTANCE}, "its ElbInstanceId tag 'web-1.internal' is"),
     ],
     ids=["untagged", "ip-target", "bad-instance-tag"],
