@@ -25,13 +25,14 @@ ELBv2 target, see `conveyor.deploy.load_balancers`) when that is an instance id,
 instance id (`i-…`). `ElbInstanceId` is there for a host that is an IP address to its target groups and an instance
 to its Classic Load Balancers. A host none of these names, or whose `ElbInstanceId` is not an instance id (a tag
 given wrong is not guessed around), is refused (ELB_INVALID_INSTANCE) naming the host and the load balancers,
-before any call. Deregistering an instance that is
-not registered is not an error: BlockTraffic is then already done.
+before any call. Deregistering an instance that is not registered is not an error: BlockTraffic is then already
+done.
 
 What the answers of describe_instance_health mean, Conveyor's reading: an instance is out of a load balancer when
-AWS says it is not registered (error `InvalidInstance`), does not report it, or reports it `Unknown` for another
-reason than a passing fault of the load balancer (ReasonCode `ELB`); it serves when it is `InService` and its
-deregistration is not in progress.
+AWS does not report it (a terminated instance), refuses it (`InvalidInstance`), describes it as "not currently
+registered" (AWS answers for an instance asked about by id even once it is deregistered), or reports it `Unknown`
+for another reason than a passing fault of the load balancer (ReasonCode `ELB`; moto's answer for an instance not
+registered); it serves when it is `InService` and its deregistration is not in progress.
 
 What moto does (the tests run on it): registering takes any instance id at once, whatever the instance's state (an
 id no EC2 instance has is then never reported); an instance not registered is reported `Unknown`; a registered
@@ -52,8 +53,9 @@ from conveyor.deploy.status import DeploymentErrorCode
 
 INSTANCE_ID_TAG = "ElbInstanceId"
 LISTED_IN = "loadBalancerInfo.elbInfoList"
-_MISSING = ("LoadBalancerNotFound", "AccessPointNotFound")  # botocore's code, and the API reference's name
-NOT_REGISTERED = "InvalidInstance"  # AWS's error for an instance the load balancer does not have
+_MISSING = ("LoadBalancerNotFound",)
+NOT_REGISTERED = "InvalidInstance"  # AWS's error for an instance id it cannot take or does not know
+NOT_CURRENTLY_REGISTERED = "not currently registered"  # in the Description of an instance that was deregistered
 DRAINING = "deregistration currently in progress"
 
 
@@ -121,7 +123,9 @@ def resolve_load_balancers(elb: Any, names: Sequence[str], instance: HostInstanc
 
 def is_out(state: Mapping[str, Any] | None) -> bool:
     """Whether an instance state says the load balancer no longer has the instance (draining over). Pure."""
-    return state is None or (state.get("State") == "Unknown" and state.get("ReasonCode") != "ELB")
+    if state is None or NOT_CURRENTLY_REGISTERED in state.get("Description", ""):
+        return True
+    return state.get("State") == "Unknown" and state.get("ReasonCode") != "ELB"
 
 
 def is_in_service(state: Mapping[str, Any] | None) -> bool:

@@ -73,7 +73,13 @@ def test_what_the_instance_states_mean() -> None:
     failing = {"State": "OutOfService", "ReasonCode": "Instance", "Description": "Instance has failed at least the ..."}
     unregistered = {"State": "Unknown", "ReasonCode": "N/A", "Description": "N/A"}
     transient = {"State": "Unknown", "ReasonCode": "ELB", "Description": "A transient error occurred."}
-    assert [is_out(s) for s in (None, unregistered, transient, draining, serving, failing)] == [
+    gone = {
+        "State": "OutOfService",
+        "ReasonCode": "Instance",
+        "Description": "Instance is not currently registered with the LoadBalancer.",
+    }
+    assert [is_out(s) for s in (None, unregistered, gone, transient, draining, serving, failing)] == [
+        True,
         True,
         True,
         False,
@@ -81,6 +87,7 @@ def test_what_the_instance_states_mean() -> None:
         False,
         False,
     ]
+    assert not is_in_service(gone)
     assert [is_in_service(s) for s in (serving, draining, failing, None)] == [True, False, False, False]
     assert describe_state(serving) == "InService"
     assert describe_state(draining) == "InService: Instance deregistration currently in progress."
