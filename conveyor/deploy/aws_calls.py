@@ -2,8 +2,8 @@
 
 Every AWS side of a deployment (load balancers, Lambda aliases, ECS listeners, CloudWatch alarms) goes through
 `conveyor.aws.client` and raises `AwsStepFailed` when it cannot do its step. The error's message names what failed
-and where (the target group and host, the function and alias, the listener), then AWS's own error code and message;
-`error_code` is the deployment's `errorInformation.code` the orchestration records: one of
+and where (the target group or Classic Load Balancer and the host, the function and alias, the listener), then AWS's
+own error code and message; `error_code` is the deployment's `errorInformation.code` the orchestration records: one of
 `conveyor.deploy.status.DeploymentErrorCode`, or one of CodeDeploy's codes only AWS steps give (`StepErrorCode`).
 """
 
@@ -25,8 +25,10 @@ class StepErrorCode(str, Enum):
 
     INVALID_LAMBDA_FUNCTION = "INVALID_LAMBDA_FUNCTION"  # the function, its alias or a version does not exist
     INVALID_LAMBDA_CONFIGURATION = "INVALID_LAMBDA_CONFIGURATION"  # the alias is not where the appspec says
-    ELASTIC_LOAD_BALANCING_INVALID = "ELASTIC_LOAD_BALANCING_INVALID"  # a target group or listener is wrong
-    ELB_INVALID_INSTANCE = "ELB_INVALID_INSTANCE"  # a host has no target, or one its target group cannot take
+    ELASTIC_LOAD_BALANCING_INVALID = (
+        "ELASTIC_LOAD_BALANCING_INVALID"  # a target group, listener or Classic ELB is wrong
+    )
+    ELB_INVALID_INSTANCE = "ELB_INVALID_INSTANCE"  # a host has no target (instance), or one its balancer cannot take
     ECS_UPDATE_ERROR = "ECS_UPDATE_ERROR"  # the service or a task set could not be read, made or changed
     THROTTLED = "THROTTLED"
 

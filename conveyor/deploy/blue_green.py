@@ -10,10 +10,10 @@ goes through these phases, each a run of the batching engine (`conveyor.deploy.b
 2. `Ready` (only with deploymentReadyOption STOP_DEPLOYMENT): nothing runs; the deployment is Ready, its
    replacement targets Ready, until ContinueDeployment or until `waitTimeInMinutes` runs out (then it is Stopped);
 3. `Reroute`: the replacement hosts that installed the revision run BeforeAllowTraffic, AllowTraffic and
-   AfterAllowTraffic (they join the target groups), in the configuration's batches: the configuration governs how
+   AfterAllowTraffic (they join the load balancers), in the configuration's batches: the configuration governs how
    traffic is rerouted to them;
 4. `Block`: every original host runs BeforeBlockTraffic, BlockTraffic and AfterBlockTraffic at once (they leave
-   the target groups); one failing fails the deployment;
+   the load balancers); one failing fails the deployment;
 5. `TerminationWait` (only with terminateBlueInstancesOnDeploymentSuccess TERMINATE and a wait): the deployment
    stays InProgress until `terminationWaitTimeInMinutes` runs out or ContinueDeployment(TERMINATION_WAIT) comes;
    then it succeeds and the originals are released (see below).

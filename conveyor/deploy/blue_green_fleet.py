@@ -100,7 +100,7 @@ def phase_outcome(plan: BlueGreenPlan, state: FleetState, outcome: Outcome) -> O
     if outcome.status is not DeploymentStatus.SUCCEEDED or not failed or not plan.phase.every_host_must_succeed:
         return outcome
     side = "original" if plan.phase in (Phase.BLOCK, Phase.RESTORE) else "replacement"
-    verb = "take traffic back" if plan.phase is Phase.RESTORE else "leave the target groups"
+    verb = "take traffic back" if plan.phase is Phase.RESTORE else "leave the load balancers"
     hosts = ", ".join(failed)
     message = f"{len(failed)} of the {len(state.order)} {side} hosts did not {verb} ({hosts}): every one must"
     return Outcome(DeploymentStatus.FAILED, DeploymentErrorCode.HEALTH_CONSTRAINTS, message)

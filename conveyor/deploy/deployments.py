@@ -1,11 +1,12 @@
 """Deployments: create (CreateDeployment), get, list, stop and redeploy, with CodeDeploy's answer shapes.
 
 A deployment is refused before anything runs when its revision's AppSpec is invalid (every problem at once), when
-its group already has a deployment in progress (409, naming it), or when its group asks for what hosts cannot do
-yet: traffic control through Classic Load Balancers (`elbInfoList`). In-place groups with traffic control through
-ELBv2 target groups (`targetGroupInfoList`) are deployed to with the BlockTraffic and AllowTraffic events.
+its group already has a deployment in progress (409, naming it), or when its group asks for traffic control with no
+load balancer to control. In-place groups with traffic control through ELBv2 target groups (`targetGroupInfoList`),
+Classic Load Balancers (`elbInfoList`) or both are deployed to with the BlockTraffic and AllowTraffic events.
 
-A blue/green group (deploymentType BLUE_GREEN) needs traffic control through target groups, and each deployment
+A blue/green group (deploymentType BLUE_GREEN) needs traffic control through target groups, Classic Load Balancers
+or both, and each deployment
 names its replacement hosts by their tags in `targetInstances` (greenFleetProvisioningOption DISCOVER_EXISTING); it
 is refused when they match no registered host, when a host is both an original (the group's) and a replacement,
 and when the group asks for COPY_AUTO_SCALING_GROUP (there is no Auto Scaling here). `targetInstances` on an
@@ -324,16 +325,10 @@ def _check_group(group: DeploymentGroup, target_instances: dict[str, Any] | None
             f"deployment group {group.name} deploys in place: targetInstances names the replacement hosts of "
             "blue/green deployments only"
         )
-    if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL":
-        return
-    if (group.definition.get("loadBalancerInfo") or {}).get("elbInfoList"):
+    if style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" and not traffic_controlled(group.definition):
         raise InvalidRequest(
-            f"deployment group {group.name}: loadBalancerInfo.elbInfoList names Classic Load Balancers, which are "
-            "not supported; name ELBv2 target groups in loadBalancerInfo.targetGroupInfoList instead"
-        )
-    if not traffic_controlled(group.definition):
-        raise InvalidRequest(
-            f"deployment group {group.name}: traffic control needs loadBalancerInfo.targetGroupInfoList"
+            f"deployment group {group.name}: traffic control needs loadBalancerInfo.targetGroupInfoList or "
+            "loadBalancerInfo.elbInfoList"
         )
 
 
@@ -347,14 +342,11 @@ def _check_blue_green(group: DeploymentGroup, target_instances: dict[str, Any] |
             f"{where}: greenFleetProvisioningOption COPY_AUTO_SCALING_GROUP copies an Auto Scaling group, and "
             "Conveyor's hosts have none; use DISCOVER_EXISTING and name the replacement hosts in targetInstances"
         )
-    style = group.definition.get("deploymentStyle") or {}
-    balancers = group.definition.get("loadBalancerInfo") or {}
-    if style.get("deploymentOption") != "WITH_TRAFFIC_CONTROL" or not (
-        balancers.get("targetGroupInfoList") or balancers.get("elbInfoList")
-    ):
+    if not traffic_controlled(group.definition):
         raise InvalidRequest(
-            f"{where}: a blue/green deployment on hosts reroutes traffic through ELBv2 target groups; set "
-            "deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL and loadBalancerInfo.targetGroupInfoList"
+            f"{where}: a blue/green deployment on hosts reroutes traffic through load balancers; set "
+            "deploymentStyle.deploymentOption WITH_TRAFFIC_CONTROL and name ELBv2 target groups in "
+            "loadBalancerInfo.targetGroupInfoList or Classic Load Balancers in loadBalancerInfo.elbInfoList"
         )
     if target_instances is None:
         raise InvalidRequest(

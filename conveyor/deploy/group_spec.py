@@ -6,7 +6,8 @@ The request's shape, in YAML or JSON: `deploymentGroupName`, `deploymentConfigNa
 reported at once with its field path (and line, from a file). Rules between fields, by compute platform:
 
 * Server: `deploymentStyle` defaults to IN_PLACE without traffic control; WITH_TRAFFIC_CONTROL needs
-  `loadBalancerInfo.targetGroupInfoList`; BLUE_GREEN needs WITH_TRAFFIC_CONTROL, and its replacement hosts are
+  `loadBalancerInfo.targetGroupInfoList` (ELBv2 target groups), `loadBalancerInfo.elbInfoList` (Classic Load
+  Balancers) or both; BLUE_GREEN needs WITH_TRAFFIC_CONTROL, and its replacement hosts are
   discovered (greenFleetProvisioningOption COPY_AUTO_SCALING_GROUP is refused: there is no Auto Scaling here);
 * Lambda: the style is BLUE_GREEN with traffic control (filled in when absent, refused otherwise); no tags, no load
   balancer;
@@ -92,9 +93,14 @@ def _check_platform(data: dict[str, Any], platform: ComputePlatform, problems: P
     if platform is ComputePlatform.SERVER:
         style.setdefault("deploymentType", "IN_PLACE")
         style.setdefault("deploymentOption", "WITHOUT_TRAFFIC_CONTROL")
-        groups = (data.get("loadBalancerInfo") or {}).get("targetGroupInfoList")
-        if style["deploymentOption"] == "WITH_TRAFFIC_CONTROL" and not groups:
-            problems.add(("loadBalancerInfo",), "traffic control on hosts needs loadBalancerInfo.targetGroupInfoList")
+        balancers = data.get("loadBalancerInfo") or {}
+        if style["deploymentOption"] == "WITH_TRAFFIC_CONTROL" and not (
+            balancers.get("targetGroupInfoList") or balancers.get("elbInfoList")
+        ):
+            problems.add(
+                ("loadBalancerInfo",),
+                "traffic control on hosts needs loadBalancerInfo.targetGroupInfoList or loadBalancerInfo.elbInfoList",
+            )
         if data.get("ecsServices"):
             problems.add(("ecsServices",), "ecsServices belong to ECS deployment groups")
         if style["deploymentType"] == "BLUE_GREEN":
@@ -111,7 +117,7 @@ def _check_host_blue_green(data: dict[str, Any], style: dict[str, Any], problems
     if style["deploymentOption"] != "WITH_TRAFFIC_CONTROL":
         problems.add(
             ("deploymentStyle", "deploymentOption"),
-            "blue/green on hosts reroutes traffic through target groups: use WITH_TRAFFIC_CONTROL",
+            "blue/green on hosts reroutes traffic through load balancers: use WITH_TRAFFIC_CONTROL",
         )
     config = data.get("blueGreenDeploymentConfiguration") or {}
     if (config.get("greenFleetProvisioningOption") or {}).get("action") == "COPY_AUTO_SCALING_GROUP":

@@ -4,20 +4,24 @@ Contract of `run_on_host` (returns whether the host succeeded):
 
 * The events are `HostWork.steps`. In place: ApplicationStop, DownloadBundle, BeforeInstall, Install,
   AfterInstall, ApplicationStart, ValidateService; behind a load balancer (the group has traffic control, so
-  `HostWork.target_groups` names target groups) BeforeBlockTraffic, BlockTraffic and AfterBlockTraffic come first
-  and BeforeAllowTraffic, AllowTraffic and AfterAllowTraffic last. Blue/green: the events of the deployment's
-  current phase on the host's side (`conveyor.deploy.blue_green.phase_steps`). Each is recorded on the target as it
-  starts (InProgress, its start time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics:
-  errorCode, scriptName, message and the last 4 KB of what the scripts wrote).
+  `HostWork.classic_load_balancers` or `HostWork.target_groups` names load balancers) BeforeBlockTraffic,
+  BlockTraffic and AfterBlockTraffic come first and BeforeAllowTraffic, AllowTraffic and AfterAllowTraffic last.
+  Blue/green: the events of the deployment's current phase on the host's side
+  (`conveyor.deploy.blue_green.phase_steps`). Each is recorded on the target as it starts (InProgress, its start
+  time) and as it ends (Succeeded, Failed or Skipped, its end time and diagnostics: errorCode, scriptName, message
+  and the last 4 KB of what the scripts wrote).
 * ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic run the scripts of the last successful install's
   AppSpec on this host, and are Skipped when there is none (the host's first deployment in the group). In a
   blue/green rollback the BlockTraffic hooks run the most recent install's scripts instead (the revision rolled
   back) and the AllowTraffic hooks the last successful install's. Every other event uses the revision being
   deployed: a replacement host's second job (Reroute) reads it from the archive its first job (Install) unpacked.
-* BlockTraffic deregisters the host's target (its `ElbTargetId` tag, see `conveyor.deploy.load_balancers`) from
-  every target group and AllowTraffic registers it again, each waiting for the load balancer, through the one
-  boto3 client factory with the settings' region and endpoint. Their failure fails the event with UnknownError
-  and a message naming the target group and the host, with CodeDeploy's error code in parentheses.
+* BlockTraffic deregisters the host's instance from every Classic Load Balancer (see
+  `conveyor.deploy.classic_load_balancers`), then its target (its `ElbTargetId` tag, see
+  `conveyor.deploy.load_balancers`) from every target group; AllowTraffic registers them again in the same order.
+  Each waits for the load balancer, through the one boto3 client factory with the settings' region and endpoint.
+  Their failure fails the event with UnknownError and a message naming the load balancer and the host, with
+  CodeDeploy's error code in parentheses; what the event did before it failed stays done (a host out of its
+  Classic Load Balancers stays out of them when its target groups then refuse it).
 * DownloadBundle fetches the revision into the agent's deployment-archive (`HostState`); a bundle that is gone
   or unreadable fails it. Install copies the AppSpec's `files` (its `file_exists_behavior` beats the deployment's
   fileExistsBehavior) and applies `permissions`.
@@ -40,12 +44,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conveyor import aws
-from conveyor.deploy import appspec_hosts, hooks, install
+from conveyor.deploy import appspec_hosts, classic_load_balancers, hooks, install, load_balancers
 from conveyor.deploy.appspec_permissions import Permission as SpecPermission
-from conveyor.deploy.aws_calls import AWS_ERRORS, AwsStepFailed, aws_error_text
+from conveyor.deploy.aws_calls import AWS_ERRORS, AwsStepFailed, StepErrorCode, aws_error_text
 from conveyor.deploy.host_state import DeploymentDirectory, HostState, HostStateError
 from conveyor.deploy.lifecycle import LifecycleEvent, LifecycleStep, ScriptRevision, failure_ends_target
-from conveyor.deploy.load_balancers import allow_traffic, block_traffic
 from conveyor.deploy.permissions import InstallError, Permission
 from conveyor.deploy.revisions import fetch_bundle, location_of, read_host_appspec
 from conveyor.deploy.status import LifecycleEventStatus
@@ -151,11 +154,24 @@ def _earlier_scripts(context: HostContext, event: LifecycleEvent, previous: Depl
 
 
 def _traffic(context: HostContext, event: LifecycleEvent) -> EventOutcome:
-    """BlockTraffic or AllowTraffic: the host's target leaves or rejoins the group's target groups."""
+    """BlockTraffic or AllowTraffic: the host leaves or rejoins the group's Classic Load Balancers, then its target
+    groups."""
     work = context.work
-    move = block_traffic if event is LifecycleEvent.BLOCK_TRAFFIC else allow_traffic
+    blocking = event is LifecycleEvent.BLOCK_TRAFFIC
     try:
-        move(aws.client("elbv2", context.rt.settings), work.target_groups, work.host, work.host_tags)
+        for service, steps, names in (
+            ("elb", classic_load_balancers, work.classic_load_balancers),
+            ("elbv2", load_balancers, work.target_groups),
+        ):
+            if names:
+                move = steps.block_traffic if blocking else steps.allow_traffic
+                move(aws.client(service, context.rt.settings), names, work.host, work.host_tags)
+        if not (work.classic_load_balancers or work.target_groups):
+            raise AwsStepFailed(
+                f"host {work.host}: the deployment group names no load balancer "
+                "(loadBalancerInfo.targetGroupInfoList or elbInfoList)",
+                StepErrorCode.ELASTIC_LOAD_BALANCING_INVALID,
+            )
     except AwsStepFailed as exc:
         context.log(f"{event.value} failed: {exc.message}")
         return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", _step_failure(exc)))
@@ -163,8 +179,8 @@ def _traffic(context: HostContext, event: LifecycleEvent) -> EventOutcome:
         message = f"{event.value} on host {work.host}: could not reach Elastic Load Balancing: {aws_error_text(exc)}"
         context.log(message)
         return EventOutcome(LifecycleEventStatus.FAILED, _diagnostics("UnknownError", message))
-    groups = ", ".join(work.target_groups)
-    context.log(f"{event.value}: host {work.host} {'left' if move is block_traffic else 'joined'} {groups}")
+    balancers = ", ".join([*work.classic_load_balancers, *work.target_groups])
+    context.log(f"{event.value}: host {work.host} {'left' if blocking else 'joined'} {balancers}")
     return EventOutcome(LifecycleEventStatus.SUCCEEDED, _diagnostics("Success", "Succeeded"))
 
 

@@ -40,7 +40,7 @@ from conveyor.deploy.status import DeploymentErrorCode
 
 TARGET_ID_TAG = "ElbTargetId"
 TARGET_PORT_TAG = "ElbTargetPort"
-_INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}\Z")
+INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}\Z")  # an EC2 instance id
 _MISSING_GROUP = ("TargetGroupNotFound", "TargetGroupNotFoundException")
 NOT_REGISTERED = "Target.NotRegistered"
 NOT_IN_USE = "Target.NotInUse"
@@ -56,7 +56,7 @@ class HostTarget:
 
     @property
     def kind(self) -> str:
-        return "instance" if _INSTANCE_ID.match(self.id) else "ip"
+        return "instance" if INSTANCE_ID.match(self.id) else "ip"
 
     def as_target(self) -> dict[str, Any]:
         return {"Id": self.id} if self.port is None else {"Id": self.id, "Port": self.port}
@@ -99,7 +99,7 @@ def host_target(host: str, tags: Mapping[str, str]) -> HostTarget:
 
 
 def _is_target_id(text: str) -> bool:
-    if _INSTANCE_ID.match(text):
+    if INSTANCE_ID.match(text):
         return True
     try:
         ipaddress.ip_address(text)
@@ -125,14 +125,23 @@ def target_group_names(group: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(entry["name"]) for entry in info))
 
 
-def traffic_controlled(group: Mapping[str, Any]) -> bool:
-    """Whether a deployment group's hosts leave and rejoin its target groups around their deployment. Pure.
+def classic_load_balancer_names(group: Mapping[str, Any]) -> tuple[str, ...]:
+    """The Classic Load Balancers of a deployment group in its request shape (`loadBalancerInfo.elbInfoList`); their
+    steps are `conveyor.deploy.classic_load_balancers`."""
+    info = (group.get("loadBalancerInfo") or {}).get("elbInfoList") or []
+    return tuple(dict.fromkeys(str(entry["name"]) for entry in info))
 
-    Only with `deploymentStyle.deploymentOption` WITH_TRAFFIC_CONTROL and target groups to name: a group that
-    describes a load balancer without traffic control is deployed to as if it had none, as in CodeDeploy.
+
+def traffic_controlled(group: Mapping[str, Any]) -> bool:
+    """Whether a deployment group's hosts leave and rejoin its load balancers around their deployment. Pure.
+
+    Only with `deploymentStyle.deploymentOption` WITH_TRAFFIC_CONTROL and target groups or Classic Load Balancers to
+    name: a group that describes a load balancer without traffic control is deployed to as if it had none, as in
+    CodeDeploy.
     """
     style = group.get("deploymentStyle") or {}
-    return style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" and bool(target_group_names(group))
+    named = target_group_names(group) or classic_load_balancer_names(group)
+    return style.get("deploymentOption") == "WITH_TRAFFIC_CONTROL" and bool(named)
 
 
 def resolve_target_groups(

@@ -18,7 +18,7 @@ from conveyor.deploy.blue_green import phase_steps
 from conveyor.deploy.blue_green_fleet import plan_of
 from conveyor.deploy.hooks import DeploymentIdentity, S3Bundle
 from conveyor.deploy.lifecycle import LifecycleStep, in_place_events
-from conveyor.deploy.load_balancers import target_group_names, traffic_controlled
+from conveyor.deploy.load_balancers import classic_load_balancer_names, target_group_names, traffic_controlled
 from conveyor.deploy.orchestration import halted
 from conveyor.deploy.revisions import location_of
 from conveyor.deploy.status import LifecycleEventStatus, TargetStatus
@@ -38,7 +38,8 @@ class HostWork:
     revision: dict[str, Any]
     file_exists_behavior: str
     ignore_application_stop_failures: bool
-    target_groups: tuple[str, ...] = ()  # the ELBv2 target groups it leaves and rejoins; none: no traffic control
+    target_groups: tuple[str, ...] = ()  # the ELBv2 target groups it leaves and rejoins
+    classic_load_balancers: tuple[str, ...] = ()  # the Classic Load Balancers too; neither: no traffic control
     host_tags: Mapping[str, str] = field(default_factory=dict)  # where its load balancer target comes from
     steps: tuple[LifecycleStep, ...] = ()  # the events to run now, in order; none: the in-place ones
 
@@ -70,6 +71,7 @@ def begin_target(rt: Runtime, deployment_id: str, host: str) -> HostWork | None:
             file_exists_behavior=deployment.file_exists_behavior,
             ignore_application_stop_failures=deployment.ignore_application_stop_failures,
             target_groups=_target_groups(deployment.group.definition),
+            classic_load_balancers=_classic_load_balancers(deployment.group.definition),
             host_tags=_tags(session.get(DeployHost, host)),
             steps=_steps(deployment, host),
         )
@@ -85,6 +87,10 @@ def _steps(deployment: Deployment, host: str) -> tuple[LifecycleStep, ...]:
 
 def _target_groups(group: dict[str, Any]) -> tuple[str, ...]:
     return target_group_names(group) if traffic_controlled(group) else ()
+
+
+def _classic_load_balancers(group: dict[str, Any]) -> tuple[str, ...]:
+    return classic_load_balancer_names(group) if traffic_controlled(group) else ()
 
 
 def _tags(host: DeployHost | None) -> dict[str, str]:

@@ -3,7 +3,6 @@ targets taken out and put back, and the failures that name the target group and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ import pytest
 from moto import mock_aws
 
 from conveyor import aws
-from conveyor.deploy import deployments, registry, revisions
-from conveyor.errors import InvalidRequest
+from conveyor.deploy import deployments, registry
 from conveyor.runtime import Runtime
 from tests.support.elb import ElbWorld, elb_world
-from tests.support.hosts import IN_PLACE_EVENTS, Fleet, app_revision, deploy, events_of, make_fleet, zip_bytes
+from tests.support.hosts import IN_PLACE_EVENTS, Fleet, app_revision, deploy, events_of, make_fleet
 
 BLOCK = ["BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic"]
 ALLOW = ["BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
@@ -209,17 +207,3 @@ def test_ignore_application_stop_failures_covers_the_block_traffic_hooks(
         assert done["status"] == "Failed"
         assert events[1:] == [(name, "Skipped") for name in FULL_ORDER[1:]]
         assert registered(world) == {"10.0.1.11": "healthy"}  # never blocked: still serving v1
-
-
-def test_classic_load_balancers_are_still_refused(rt: Runtime, tmp_path: Path) -> None:
-    make_fleet(rt, tmp_path, 1, **TRAFFIC_CONTROL)
-    classic = {
-        **TRAFFIC_CONTROL,
-        "deploymentGroupName": "classic",
-        "loadBalancerInfo": {"targetGroupInfoList": [{"name": "shop-tg"}], "elbInfoList": [{"name": "old-elb"}]},
-    }
-    registry.create_deployment_group(rt, "shop", json.dumps(classic))
-    revision = revisions.store_bundle(rt, zip_bytes(app_revision("v1")), "zip")
-    with pytest.raises(InvalidRequest, match=r"elbInfoList names Classic Load Balancers, which are not supported"):
-        deployments.create_deployment(rt, deployments.DeploymentRequest("shop", "classic", revision))
-    assert deployments.list_deployments(rt, "shop", "classic") == []

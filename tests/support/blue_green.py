@@ -3,6 +3,7 @@ hosts web-01, … (tag Role=web) and replacement hosts next-01, … (tag Role=ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +30,23 @@ def blue_green_fleet(
     size: int = 2,
     config: str = "CodeDeployDefault.OneAtATime",
     group: dict[str, Any] | None = None,
+    instances: Mapping[str, str] | None = None,
     **blue_green: Any,
 ) -> Fleet:
-    """`size` original hosts web-0N (10.0.1.1N, serving in shop-tg) and `size` replacements next-0N (10.0.1.2N)."""
-    fleet = make_fleet(
-        rt,
-        tmp_path,
-        size,
-        config,
-        deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        loadBalancerInfo={"targetGroupInfoList": [{"name": "shop-tg"}]},
-        blueGreenDeploymentConfiguration=blue_green,
+    """`size` original hosts web-0N (10.0.1.1N, serving in shop-tg) and `size` replacements next-0N (10.0.1.2N);
+    `group` adds to (or replaces keys of) the group's definition, `instances` gives hosts an ElbInstanceId tag."""
+    definition = {
+        "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        "loadBalancerInfo": {"targetGroupInfoList": [{"name": "shop-tg"}]},
+        "blueGreenDeploymentConfiguration": blue_green,
         **(group or {}),
-    )
+    }
+    fleet = make_fleet(rt, tmp_path, size, config, **definition)
     for index in range(1, size + 1):
-        original, replacement = f"web-{index:02d}", f"next-{index:02d}"
-        registry.register_host(rt, original, {"Role": "web", "ElbTargetId": f"10.0.1.{10 + index}"})
-        registry.register_host(rt, replacement, {"Role": "next", "ElbTargetId": f"10.0.1.{20 + index}"})
+        for host, role, address in ((f"web-{index:02d}", "web", 10 + index), (f"next-{index:02d}", "next", 20 + index)):
+            instance = {"ElbInstanceId": instances[host]} if instances and host in instances else {}
+            registry.register_host(rt, host, {"Role": role, "ElbTargetId": f"10.0.1.{address}", **instance})
+        replacement = f"next-{index:02d}"
         fleet.roots[replacement] = tmp_path / "hosts" / replacement
         fleet.roots[replacement].mkdir(parents=True)
         serve_host(replacement, fleet.roots[replacement])

@@ -1,4 +1,5 @@
-"""An ELBv2 world in moto for deploy tests: a VPC with two subnets, a load balancer, target groups, listeners."""
+"""An ELBv2 world in moto for deploy tests: a VPC with two subnets, a load balancer, target groups, listeners; and
+Classic Load Balancers."""
 
 from __future__ import annotations
 
@@ -47,3 +48,33 @@ def elb_world(ec2: Any, elbv2: Any) -> ElbWorld:
     ids = [subnet["Subnet"]["SubnetId"] for subnet in subnets]
     balancer = elbv2.create_load_balancer(Name="conveyor-test", Subnets=ids)["LoadBalancers"][0]
     return ElbWorld(ec2, elbv2, vpc_id, ids[0], balancer["LoadBalancerArn"])
+
+
+def classic_load_balancer(
+    elb: Any, name: str, instances: tuple[str, ...] = (), draining_seconds: int | None = None
+) -> None:
+    """A Classic Load Balancer forwarding port 80 to 8080, with `instances` registered and connection draining on
+    when `draining_seconds` is given."""
+    listener = {"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}
+    elb.create_load_balancer(LoadBalancerName=name, Listeners=[listener], AvailabilityZones=["us-east-1a"])
+    if draining_seconds is not None:
+        elb.modify_load_balancer_attributes(
+            LoadBalancerName=name,
+            LoadBalancerAttributes={"ConnectionDraining": {"Enabled": True, "Timeout": draining_seconds}},
+        )
+    if instances:
+        elb.register_instances_with_load_balancer(
+            LoadBalancerName=name, Instances=[{"InstanceId": instance} for instance in instances]
+        )
+
+
+def in_service(elb: Any, name: str) -> set[str]:
+    """The instances a Classic Load Balancer reports InService."""
+    states = elb.describe_instance_health(LoadBalancerName=name)["InstanceStates"]
+    return {state["InstanceId"] for state in states if state["State"] == "InService"}
+
+
+def registered_instances(elb: Any, name: str) -> set[str]:
+    """The instances registered with a Classic Load Balancer, whatever their state."""
+    [found] = elb.describe_load_balancers(LoadBalancerNames=[name])["LoadBalancerDescriptions"]
+    return {instance["InstanceId"] for instance in found["Instances"]}
