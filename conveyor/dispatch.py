@@ -34,6 +34,7 @@ class Kind(str, Enum):
     BUILD = "build.run"  # subject: a build id
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
     DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
+    CHAT_COMMAND = "chat.command"  # subject: a chat command id (carry it out, answer in chat)
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )

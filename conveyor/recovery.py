@@ -30,6 +30,7 @@ from sqlalchemy import select
 from conveyor.build import batches
 from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
+from conveyor.chatops import service as chat
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
@@ -91,9 +92,13 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     return report
 
 
+_SINGLE_ATTEMPT = frozenset({Kind.DEPLOY_HOST.value, Kind.CHAT_COMMAND.value})
+
+
 def _max_attempts(rt: Runtime, dispatch: Dispatch) -> int:
-    """A host's agent that died mid-deployment gets no second attempt: only that agent could take it."""
-    return 1 if dispatch.kind == Kind.DEPLOY_HOST.value else rt.settings.max_attempts
+    """A host's agent that died mid-deployment gets no second attempt: only that agent could take it. Nor does a
+    chat command: it may have started what it asked for, and must not start it twice."""
+    return 1 if dispatch.kind in _SINGLE_ATTEMPT else rt.settings.max_attempts
 
 
 def fail_attempt(rt: Runtime, dispatch_id: str, attempt: int, reason: str) -> None:
@@ -187,4 +192,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
     Kind.DEPLOYMENT_ENDED: _give_up_report,
+    Kind.CHAT_COMMAND: chat.give_up,
 }

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from conveyor.config import load_settings
-from handlers import api, codepipeline, control, deploy, deployments, errors, github, health  # noqa: F401 - routes on api.bp
+from handlers import api, codepipeline, control, deploy, deployments, errors, github, health, slack  # noqa: F401
 from jobs.runtime import make_runtime, prepare
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(github.bp)
+    app.register_blueprint(slack.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(codepipeline.bp)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

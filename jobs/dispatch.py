@@ -24,6 +24,7 @@ JOB_FUNCTIONS = {
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
     Kind.DEPLOY_HOST: "jobs.deploy.host",
     Kind.DEPLOYMENT_ENDED: "jobs.deploy.ended",
+    Kind.CHAT_COMMAND: "jobs.chatops.carry_out",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

@@ -378,5 +378,5 @@ class ReportFileCoverage(Base):
     branches_missed: Mapped[int]
 
 
-# The deploy engine's tables join the same metadata (they import Base from here, so this import comes last).
-from conveyor.db import deploy_models  # noqa: E402, F401
+# The deploy engine's and ChatOps' tables join the same metadata (they import Base from here, so this comes last).
+from conveyor.db import chat_models, deploy_models  # noqa: E402, F401
