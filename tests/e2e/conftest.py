@@ -57,7 +57,15 @@ class RunningStack:
 
 
 @pytest.fixture
-def conveyor_stack(tmp_path: Path, database_url: str, redis_client: redis.Redis) -> Iterator[RunningStack]:
+def stack_env() -> dict[str, str]:
+    """Further environment for the stack's processes; a test module overrides it to configure more."""
+    return {}
+
+
+@pytest.fixture
+def conveyor_stack(
+    tmp_path: Path, database_url: str, redis_client: redis.Redis, stack_env: dict[str, str]
+) -> Iterator[RunningStack]:
     settings = settings_for(tmp_path, database_url, lease_seconds=2, reconcile_interval=0.3)
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
@@ -72,6 +80,7 @@ def conveyor_stack(tmp_path: Path, database_url: str, redis_client: redis.Redis)
             "CONVEYOR_RECONCILE_INTERVAL": "0.3",
             "CONVEYOR_BUILDERS": "1",
             "WEB_CONCURRENCY": "1",
+            **stack_env,
         }
     )
     stack = Stack(read_procfile(ROOT / "Procfile"), env, tmp_path / "logs")

@@ -4,6 +4,7 @@ every command answered at once and carried out by a job, replies posted to a loc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -12,11 +13,13 @@ from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from conveyor.chatops import service as chat
 from conveyor.chatops.messages import Reply
 from conveyor.chatops.replies import ReplyFailed, post
+from conveyor.cli.main import main
 from conveyor.config import Settings
 from conveyor.deploy import deployments
 from conveyor.dispatch import Kind
@@ -409,3 +412,21 @@ def test_the_audit_log_through_the_api(chat_client: Chat, client: FlaskClient) -
     assert "slack.url" not in json.dumps(body)
     assert "command-" not in json.dumps(body)
     assert client.get("/api/v1/chatops/commands?limit=0").status_code == 400
+
+
+def test_the_audit_log_on_the_command_line(chat_client: Chat, settings: Settings) -> None:
+    chat_client.command("help", user=VIEWER)
+    chat_client.command("deploy shop web", user=VIEWER)
+    env = {
+        f"CONVEYOR_{f.name.upper()}": ",".join(value) if isinstance(value, tuple) else str(value)
+        for f in dataclasses.fields(settings)
+        if (value := getattr(settings, f.name)) is not None
+    }
+    env["COLUMNS"] = "240"  # one table row per command
+    shown = CliRunner().invoke(main, ["--direct", "chatops", "log", "--user", VIEWER], env=env)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert any("deploy shop web" in line and "refused" in line and "viewer" in line for line in lines), shown.output
+    assert any("help" in line and "answered" in line for line in lines), shown.output
+    as_json = CliRunner().invoke(main, ["--direct", "chatops", "log", "--output", "json", "--limit", "1"], env=env)
+    assert [c["text"] for c in json.loads(as_json.output)] == ["deploy shop web"]
