@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,6 +102,45 @@ def conveyor_stack(names: tuple[str, ...] = ("web", "worker", "scheduler"), **en
             yield BenchStack(f"http://127.0.0.1:{port}", settings, stack, root)
         finally:
             stack.stop(timeout=10)
+
+
+def web_command() -> str:
+    """The Procfile's `web` command (gunicorn and its settings)."""
+    return next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
+
+
+@contextmanager
+def bare_flask() -> Iterator[str]:
+    """`bench.bare_app` under the Procfile's gunicorn command, with its settings; yields its URL."""
+    port = free_port()
+    command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    with Path(os.devnull).open("wb") as sink:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", command], env=env, stdout=sink, stderr=sink, start_new_session=True
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy_post(url)
+            yield url
+        finally:
+            os.killpg(process.pid, 15)
+            process.wait()
+
+
+def wait_healthy_post(url: str, path: str = "/webhooks/github") -> None:
+    for _ in range(300):
+        try:
+            requests.post(f"{url}{path}", timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not start")
 
 
 def percentile(values: list[float], q: float) -> float:

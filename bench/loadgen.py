@@ -121,8 +121,8 @@ end
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
     + summary.errors.timeout
-  io.write(string.format("RESULT %d %d %f %f\\n", summary.requests, errors, summary.duration / 1e6,
-    latency:percentile(99) / 1000))
+  io.write(string.format("RESULT %d %d %f %f %f\\n", summary.requests, errors, summary.duration / 1e6,
+    latency:percentile(99) / 1000, latency:percentile(50) / 1000))
 end
 """
 
@@ -133,6 +133,7 @@ class WrkResult:
     errors: int
     seconds: float
     p99_ms: float
+    p50_ms: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -170,5 +171,5 @@ def run_wrk(
             [*base, "-d", f"{max(1, round(seconds))}s", url], capture_output=True, check=True, text=True
         ).stdout
     line = next(row for row in output.splitlines() if row.startswith("RESULT "))
-    requests, errors, duration, p99 = line.split()[1:]
-    return WrkResult(int(requests), int(errors), float(duration), float(p99))
+    requests, errors, duration, p99, p50 = line.split()[1:]
+    return WrkResult(int(requests), int(errors), float(duration), float(p99), float(p50))

@@ -12,27 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import ROOT, SECRET, conveyor_stack, free_port, percentile, pipeline_document, report
+from bench.harness import SECRET, bare_flask, conveyor_stack, percentile, pipeline_document, report, web_command
 from bench.loadgen import LoadResult, WrkResult, run_load, run_wrk
-from conveyor.devstack import read_procfile, wait_healthy
+from conveyor.devstack import wait_healthy
 from conveyor.triggers.github import push_payload, signature
 
 Result = LoadResult | WrkResult
-
-
-def web_command() -> str:
-    return next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
 
 
 def measure(url: str, body: bytes, seconds: float, generator: str) -> Result:
@@ -51,34 +44,8 @@ def p99(result: Result) -> float:
 
 
 def bare_result(body: bytes, seconds: float, generator: str) -> Result:
-    port = free_port()
-    command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "PYTHONPATH": str(ROOT),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    with Path(os.devnull).open("wb") as sink:
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", command], env=env, stdout=sink, stderr=sink, start_new_session=True
-        )
-        try:
-            _wait_up(f"http://127.0.0.1:{port}")
-            return measure(f"http://127.0.0.1:{port}", body, seconds, generator)
-        finally:
-            os.killpg(process.pid, 15)
-            process.wait()
-
-
-def _wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            requests.post(f"{url}/webhooks/github", timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not start")
+    with bare_flask() as url:
+        return measure(url, body, seconds, generator)
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ class Settings:
     redis_url: str = ""  # default: unix://<data_dir>/redis.sock, a redis-server that `conveyor up` starts
     blob_url: str = ""  # default: file://<data_dir>/blobs ; or s3://bucket/prefix
     github_webhook_secret: str = ""
+    slack_signing_secret: str = ""  # verifies slash commands and button presses from Slack
+    slack_roles: tuple[str, ...] = ()  # "TEAM/USER=ROLE" entries (see conveyor.chatops.roles)
     api_token: str = ""  # when set, /api/v1 requires `Authorization: Bearer <token>`
     public_url: str = "http://127.0.0.1:8000"
     aws_region: str = "us-east-1"

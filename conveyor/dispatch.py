@@ -38,6 +38,7 @@ class Kind(str, Enum):
     # the group's revision (blue/green TERMINATE; on the host's own queue)
     NOTIFY = "notify.send"  # subject: a reader of the events (a notification rule's id, or "commit-statuses")
     DEPLOY_ROLLOUT = "deploy.rollout"  # subject: a Lambda or ECS deployment id (its hooks and traffic shifts)
+    CHAT_COMMAND = "chat.command"  # subject: a chat command id (carry it out, answer in chat)
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from conveyor.build import batches
 from conveyor.build import service as builds
 from conveyor.build.status import BuildStatus, PhaseType
+from conveyor.chatops import service as chat
 from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
@@ -96,9 +97,13 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     return report
 
 
+_SINGLE_ATTEMPT = frozenset({Kind.DEPLOY_HOST.value, Kind.CHAT_COMMAND.value})
+
+
 def _max_attempts(rt: Runtime, dispatch: Dispatch) -> int:
-    """A host's agent that died mid-deployment gets no second attempt: only that agent could take it."""
-    return 1 if dispatch.kind == Kind.DEPLOY_HOST.value else rt.settings.max_attempts
+    """A host's agent that died mid-deployment gets no second attempt: only that agent could take it. Nor does a
+    chat command: it may have started what it asked for, and must not start it twice."""
+    return 1 if dispatch.kind in _SINGLE_ATTEMPT else rt.settings.max_attempts
 
 
 def fail_attempt(rt: Runtime, dispatch_id: str, attempt: int, reason: str) -> None:
@@ -196,4 +201,5 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.DEPLOYMENT_ENDED: _give_up_report,
     # a reader's deliveries keep their own state: the scheduler wakes the reader again
     Kind.NOTIFY: lambda _rt, subject, reason: log.warning("notifications of %s given up: %s", subject, reason),
+    Kind.CHAT_COMMAND: chat.give_up,
 }

@@ -21,6 +21,7 @@ from handlers import (  # noqa: F401 - some add routes to api.bp
     health,
     notifications,
     schedules,
+    slack,
 )
 from jobs.runtime import make_runtime, prepare
 
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(github.bp)
+    app.register_blueprint(slack.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(codepipeline.bp)
     app.register_blueprint(codedeploy.bp)

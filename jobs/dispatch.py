@@ -27,6 +27,7 @@ JOB_FUNCTIONS = {
     Kind.DEPLOY_ROLLOUT: "jobs.deploy.rollout",
     Kind.DEPLOYMENT_ENDED: "jobs.deploy.ended",
     Kind.NOTIFY: "jobs.notify.send",
+    Kind.CHAT_COMMAND: "jobs.chatops.carry_out",
 }
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 

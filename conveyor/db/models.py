@@ -378,6 +378,6 @@ class ReportFileCoverage(Base):
     branches_missed: Mapped[int]
 
 
-# The deploy engine's, the schedules' and the notifications' tables join the same metadata (they import Base from
-# here, so these imports come last).
-from conveyor.db import deploy_models, notify_models, schedule_models  # noqa: E402, F401
+# The deploy engine's, the schedules', the notifications' and ChatOps' tables join the same metadata (they import
+# Base from here, so these imports come last).
+from conveyor.db import chat_models, deploy_models, notify_models, schedule_models  # noqa: E402, F401

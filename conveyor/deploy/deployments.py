@@ -9,8 +9,8 @@ A blue/green group (deploymentType BLUE_GREEN) needs traffic control through tar
 or both, and each deployment names its replacement hosts by their tags in `targetInstances`
 (greenFleetProvisioningOption DISCOVER_EXISTING); it is refused when they match no registered host, when a host is
 both an original (the group's) and a replacement, and when the group asks for COPY_AUTO_SCALING_GROUP (there is no
-Auto Scaling here). `targetInstances` on an in-place group is refused too. The orchestration of hosts is `conveyor.deploy.orchestration`, the phases of
-blue/green `conveyor.deploy.blue_green`.
+Auto Scaling here). `targetInstances` on an in-place group is refused too. The orchestration of hosts is
+`conveyor.deploy.orchestration`, the phases of blue/green `conveyor.deploy.blue_green`.
 
 Lambda and ECS groups take a revision holding an AppSpec of their platform (`conveyor.deploy.function_revisions`)
 and move the alias, or the service's listeners to a replacement task set, as the deployment configuration plans;

@@ -119,6 +119,29 @@ def put_approval_result(
     return {"approvedAt": iso(utcnow())} if status == "Approved" else {}
 
 
+def waiting_approval_token(rt: Runtime, pipeline_name: str, stage: str, action: str) -> str:
+    """The token of the approval `action` in `stage` waiting for an answer now (the newest, if several are)."""
+    with rt.db.reader() as session:
+        pipeline = find_pipeline(session, pipeline_name)
+        token = session.scalars(
+            select(ActionExecution.external_execution_id)
+            .join(PipelineExecution, PipelineExecution.id == ActionExecution.execution_id)
+            .where(
+                PipelineExecution.pipeline_id == pipeline.id,
+                ActionExecution.stage_name == stage,
+                ActionExecution.action_name == action,
+                ActionExecution.category == "Approval",
+                ActionExecution.status == ActionStatus.IN_PROGRESS.value,
+                ActionExecution.retired.is_(False),
+            )
+            .order_by(ActionExecution.started_at.desc())
+            .limit(1)
+        ).first()
+    if token is None:
+        raise NotFound(f"no approval named {action!r} in stage {stage!r} of pipeline {pipeline_name!r} is waiting")
+    return token
+
+
 def expire_deadlines(rt: Runtime, now: datetime | None = None) -> list[str]:
     """Actions waiting for an answer (approvals) past their deadline fail; returns their ids."""
     now = now or utcnow()

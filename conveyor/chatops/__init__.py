@@ -1,0 +1,1 @@
+"""ChatOps: Slack slash commands and buttons that drive pipelines, builds, deployments and schedules."""
