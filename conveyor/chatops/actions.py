@@ -1,7 +1,8 @@
 """What each chat command does, through the same services the API and the CLI call; each answers a `Reply`.
 
-Results of commands that change something (run, stop, approve, reject, deploy, rollback) are posted in the
-channel, naming who asked; answers to questions (status, builds, schedules list) only to the sender. A command
+Results of commands that change something (run, stop, approve, reject, deploy, rollback, schedules
+pause|resume|run) are posted in the channel, naming who asked; answers to questions (status, builds, schedules
+list) only to the sender. A command
 that cannot be done (no such pipeline, an approval nobody waits for, a group busy with another deployment) raises
 the service's own error, whose message the sender sees.
 
@@ -32,6 +33,8 @@ from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.catalog import git_source
 from conveyor.runtime import Runtime
+from conveyor.schedules import firing as schedule_firing
+from conveyor.schedules import registry as schedules
 
 RECENT = 5  # executions, builds or deployments a listing shows
 
@@ -212,6 +215,31 @@ def _deployment_started(sender: Sender, application: str, group: str, created: d
     return message(text, rollback_button(application, group), in_channel=True)
 
 
+def _schedules(rt: Runtime, command: Command, sender: Sender) -> Reply:
+    action = command.args[0]
+    if action == "list":
+        lines = [_schedule_line(s) for s in schedules.list_schedules(rt)]
+        return message("\n".join(lines) or "No schedules are registered.")
+    name = command.args[1]
+    if action == "run":
+        fired = schedule_firing.run_now(rt, name)
+        started = fired["target"].get("pipelineExecutionId") or fired["target"].get("buildId")
+        return message(f"{sender.mention} ran schedule *{name}* now: started `{started}`", in_channel=True)
+    changed = schedules.pause_schedule(rt, name) if action == "pause" else schedules.resume_schedule(rt, name)
+    said = "paused" if action == "pause" else "resumed"
+    return message(f"{sender.mention} {said} schedule *{name}*\n{_schedule_line(changed)}", in_channel=True)
+
+
+def _schedule_line(schedule: dict[str, Any]) -> str:
+    target = schedule["target"]
+    what = f"pipeline {target['pipelineName']}" if "pipelineName" in target else f"project {target['projectName']}"
+    upcoming = schedule["nextFireTimes"][0] if schedule["nextFireTimes"] else "—"
+    return (
+        f"*{schedule['name']}* `{schedule['scheduleExpression']}` ({schedule['scheduleExpressionTimezone']}) → {what}: "
+        f"{schedule['state']}, next {upcoming}"
+    )
+
+
 def _help(_rt: Runtime, _command: Command, _sender: Sender) -> Reply:
     return message(usage_text())
 
@@ -226,4 +254,5 @@ _HANDLERS: dict[Verb, Handler] = {
     Verb.BUILDS: _builds,
     Verb.DEPLOY: _deploy,
     Verb.ROLLBACK: _rollback,
+    Verb.SCHEDULES: _schedules,
 }

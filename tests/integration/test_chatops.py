@@ -26,12 +26,14 @@ from conveyor.dispatch import Kind
 from conveyor.pipeline import definitions, views
 from conveyor.recovery import give_up
 from conveyor.runtime import Runtime
+from conveyor.schedules import registry as schedules
 from tests.conftest import settings_for
 from tests.support.approvals import gated_pipeline, stage_of
 from tests.support.gitrepo import GitRepo
 from tests.support.hosts import app_revision, make_fleet
 from tests.support.hosts import deploy as deploy_bundle
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
+from tests.support.schedules import pipeline_schedule, release_pipeline
 from tests.support.slack import SIGNING_SECRET, TEAM, ResponseUrls, button_form, response_urls, signed, slash_form
 
 DEPLOYER, OPERATOR, VIEWER = "U0DEPLOYER", "U0OPERATOR", "U0VIEWER"
@@ -430,3 +432,29 @@ def test_the_audit_log_on_the_command_line(chat_client: Chat, settings: Settings
     assert any("help" in line and "answered" in line for line in lines), shown.output
     as_json = CliRunner().invoke(main, ["--direct", "chatops", "log", "--output", "json", "--limit", "1"], env=env)
     assert [c["text"] for c in json.loads(as_json.output)] == ["deploy shop web"]
+
+
+def test_schedules_from_chat(chat_client: Chat, rt: Runtime, repo: GitRepo) -> None:
+    release_pipeline(rt, repo)
+    schedules.create_schedule(
+        rt, pipeline_schedule("nightly", "cron(0 2 * * ? *)", scheduleExpressionTimezone="Europe/Paris")
+    )
+
+    listed = chat_client.reply("schedules", user=VIEWER)
+    assert listed["response_type"] == "ephemeral"
+    assert listed["text"].startswith("*nightly* `cron(0 2 * * ? *)` (Europe/Paris) → pipeline release: ENABLED, next ")
+    refused, _ = chat_client.command("schedules pause nightly", user=VIEWER)
+    assert refused["text"] == "Refused: `schedules` needs the operator role; you are viewer"
+
+    paused = chat_client.reply("schedules pause nightly")
+    assert paused["text"].startswith(f"<@{OPERATOR}> paused schedule *nightly*\n*nightly*")
+    assert "DISABLED, next —" in paused["text"]
+    ran = chat_client.reply("schedules run nightly")  # run-now works on a paused schedule
+    [execution] = views.list_executions(rt, "release")
+    assert ran["text"] == f"<@{OPERATOR}> ran schedule *nightly* now: started `{execution['pipelineExecutionId']}`"
+    assert execution["trigger"]["triggerType"] == "Schedule"
+    resumed = chat_client.reply("schedules resume nightly")
+    assert "ENABLED, next 20" in resumed["text"]
+    missing = chat_client.reply("schedules run weekly")
+    assert missing["text"].startswith("Could not do `schedules run weekly`: ")
+    assert "weekly" in missing["text"]
