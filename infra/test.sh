@@ -65,7 +65,7 @@ say "mypy"
 .venv/bin/mypy
 say "pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n "${CONVEYOR_TEST_PROCESSES:-3}" "$@"
 status=$?
 set -e
 if [ "$status" = 5 ]; then

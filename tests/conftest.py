@@ -23,7 +23,19 @@ from conveyor.runtime import Runtime
 from jobs.runtime import make_runtime, prepare, use_runtime
 from tests.support.gitrepo import GitRepo, make_repo
 
-REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+def _redis_url() -> str:
+    """The Redis database of this test process: the configured one, or, when the suite runs in parallel
+    (pytest-xdist worker gwN), the N-th one below it, so workers never flush each other's queues."""
+    configured = os.environ.get("CONVEYOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return configured
+    server, _, database = configured.rpartition("/")
+    return f"{server}/{int(database) - int(worker[2:])}"
+
+
+REDIS_URL = _redis_url()
 POSTGRES_URL = os.environ.get("CONVEYOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 AWS_REGION = "us-east-1"  # the region fake_aws_credentials sets; moto serves it
