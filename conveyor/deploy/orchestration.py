@@ -36,6 +36,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Sequence
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
@@ -265,13 +266,20 @@ def _phase_succeeded(
     _finish(session, outbox, deployment, fleet, Outcome(DeploymentStatus.SUCCEEDED, None, "traffic was rerouted"))
 
 
-def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fleet, outcome: Outcome) -> None:
-    deployment.status = outcome.status.value
+def end_deployment(
+    session: Session, deployment: Deployment, status: DeploymentStatus, error_code: Enum | None, message: str
+) -> None:
+    """Record how a deployment (on hosts, or a Lambda or ECS rollout) ended, free its group, and tell it."""
+    deployment.status = status.value
     deployment.completed_at = utcnow()
     deployment.active_group_id = None
-    if outcome.error_code is not None:
-        deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
+    if error_code is not None:
+        deployment.error_information = {"code": error_code.value, "message": message}
     deploy_events.deployment_changed(session, deployment)
+
+
+def _finish(session: Session, outbox: Outbox, deployment: Deployment, fleet: Fleet, outcome: Outcome) -> None:
+    end_deployment(session, deployment, outcome.status, outcome.error_code, outcome.message)
     plan = blue_green_fleet.plan_of(deployment)
     if plan is None:
         _conclude_in_place(session, deployment, fleet)

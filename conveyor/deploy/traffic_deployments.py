@@ -37,7 +37,7 @@ from conveyor.deploy import ecs_rollout, lambda_rollout, rollout
 from conveyor.deploy import events as deploy_events
 from conveyor.deploy.hook_reports import HookStatusError, HookStatusReport
 from conveyor.deploy.lifecycle import TrafficShift, ecs_events, lambda_events
-from conveyor.deploy.orchestration import ROLLBACK_CREATOR, new_deployment_id, rollback_wanted
+from conveyor.deploy.orchestration import ROLLBACK_CREATOR, end_deployment, new_deployment_id, rollback_wanted
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.rollout import Outcome, Progress, RolloutPlan
 from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus, TargetStatus
@@ -146,12 +146,7 @@ def stop(deployment: Deployment, code: DeploymentErrorCode, message: str) -> Non
 
 def finish(session: Session, outbox: Outbox, deployment: Deployment, outcome: Outcome) -> None:
     """End the deployment with the rollout's outcome (step 4 of the module's contract)."""
-    deployment.status = outcome.status.value
-    deployment.completed_at = utcnow()
-    deployment.active_group_id = None
-    if outcome.error_code is not None:
-        deployment.error_information = {"code": outcome.error_code.value, "message": outcome.message}
-    deploy_events.deployment_changed(session, deployment)
+    end_deployment(session, deployment, outcome.status, outcome.error_code, outcome.message)
     if outcome.status is DeploymentStatus.SUCCEEDED and deployment.creator != ROLLBACK_CREATOR:
         deployment.group.target_revision = deployment.revision
         deployment.group.updated_at = utcnow()

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
 from conveyor.build import batches
@@ -97,17 +97,8 @@ def put_approval_result(
     if len(summary) > 512:
         raise InvalidRequest(f"the summary has {len(summary)} characters; at most 512 are allowed")
     with rt.db.reader() as session:
-        pipeline = find_pipeline(session, pipeline_name)
         row = session.scalars(
-            select(ActionExecution)
-            .join(PipelineExecution, PipelineExecution.id == ActionExecution.execution_id)
-            .where(
-                PipelineExecution.pipeline_id == pipeline.id,
-                ActionExecution.stage_name == stage,
-                ActionExecution.action_name == action,
-                ActionExecution.category == "Approval",
-                ActionExecution.external_execution_id == token,
-            )
+            _approvals(session, pipeline_name, stage, action).where(ActionExecution.external_execution_id == token)
         ).one_or_none()
     where = f"action {action!r} in stage {stage!r} of pipeline {pipeline_name!r}"
     if row is None:
@@ -122,24 +113,29 @@ def put_approval_result(
 def waiting_approval_token(rt: Runtime, pipeline_name: str, stage: str, action: str) -> str:
     """The token of the approval `action` in `stage` waiting for an answer now (the newest, if several are)."""
     with rt.db.reader() as session:
-        pipeline = find_pipeline(session, pipeline_name)
-        token = session.scalars(
-            select(ActionExecution.external_execution_id)
-            .join(PipelineExecution, PipelineExecution.id == ActionExecution.execution_id)
-            .where(
-                PipelineExecution.pipeline_id == pipeline.id,
-                ActionExecution.stage_name == stage,
-                ActionExecution.action_name == action,
-                ActionExecution.category == "Approval",
-                ActionExecution.status == ActionStatus.IN_PROGRESS.value,
-                ActionExecution.retired.is_(False),
-            )
-            .order_by(ActionExecution.started_at.desc())
-            .limit(1)
-        ).first()
+        waiting = _approvals(session, pipeline_name, stage, action).where(
+            ActionExecution.status == ActionStatus.IN_PROGRESS.value, ActionExecution.retired.is_(False)
+        )
+        row = session.scalars(waiting.order_by(ActionExecution.started_at.desc()).limit(1)).first()
+        token = row.external_execution_id if row is not None else None
     if token is None:
         raise NotFound(f"no approval named {action!r} in stage {stage!r} of pipeline {pipeline_name!r} is waiting")
     return token
+
+
+def _approvals(session: Session, pipeline_name: str, stage: str, action: str) -> Select[ActionExecution]:
+    """The executions of approval `action` in `stage` of the pipeline, every attempt of every execution."""
+    pipeline = find_pipeline(session, pipeline_name)
+    return (
+        select(ActionExecution)
+        .join(PipelineExecution, PipelineExecution.id == ActionExecution.execution_id)
+        .where(
+            PipelineExecution.pipeline_id == pipeline.id,
+            ActionExecution.stage_name == stage,
+            ActionExecution.action_name == action,
+            ActionExecution.category == "Approval",
+        )
+    )
 
 
 def expire_deadlines(rt: Runtime, now: datetime | None = None) -> list[str]:

@@ -4,7 +4,6 @@ every command answered at once and carried out by a job, replies posted to a loc
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from conveyor.runtime import Runtime
 from conveyor.schedules import registry as schedules
 from tests.conftest import settings_for
 from tests.support.approvals import gated_pipeline, stage_of
+from tests.support.cli import settings_environment
 from tests.support.gitrepo import GitRepo
 from tests.support.hosts import app_revision, make_fleet
 from tests.support.hosts import deploy as deploy_bundle
@@ -419,12 +419,7 @@ def test_the_audit_log_through_the_api(chat_client: Chat, client: FlaskClient) -
 def test_the_audit_log_on_the_command_line(chat_client: Chat, settings: Settings) -> None:
     chat_client.command("help", user=VIEWER)
     chat_client.command("deploy shop web", user=VIEWER)
-    env = {
-        f"CONVEYOR_{f.name.upper()}": ",".join(value) if isinstance(value, tuple) else str(value)
-        for f in dataclasses.fields(settings)
-        if (value := getattr(settings, f.name)) is not None
-    }
-    env["COLUMNS"] = "240"  # one table row per command
+    env = {**settings_environment(settings), "COLUMNS": "240"}  # one table row per command
     shown = CliRunner().invoke(main, ["--direct", "chatops", "log", "--user", VIEWER], env=env)
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()

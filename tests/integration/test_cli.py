@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -12,17 +11,14 @@ from click.testing import CliRunner, Result
 from conveyor.cli import main
 from conveyor.config import Settings
 from conveyor.runtime import Runtime
+from tests.support.cli import settings_environment
 from tests.support.gitrepo import GitRepo
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
 
 
 @pytest.fixture
 def cli(settings: Settings, rt: Runtime):
-    env = {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in ("compute_types",)
-    }
+    env = settings_environment(settings)
     runner = CliRunner()
 
     def invoke(*args: str) -> Result:

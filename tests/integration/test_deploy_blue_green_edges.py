@@ -3,7 +3,6 @@ line (`--target-tag`, `deploy continue`), and the group's alarms stopping one an
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from conveyor.config import Settings
 from conveyor.deploy import deployments
 from conveyor.runtime import Runtime
 from tests.support.blue_green import ALLOW, BLOCK, ORIGINALS, REPLACEMENTS, blue_green_fleet, deploy_to, serving
+from tests.support.cli import settings_environment
 from tests.support.elb import ElbWorld, elb_world
 from tests.support.hosts import app_revision, events_of, zip_bytes
 
@@ -78,11 +78,7 @@ def test_the_api_creates_continues_and_refuses_as_json(
 def test_the_command_line_names_replacements_by_tag_and_continues(
     settings: Settings, rt: Runtime, tmp_path: Path, world: ElbWorld
 ) -> None:
-    env = {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in ("compute_types",)
-    }
+    env = settings_environment(settings)
 
     def cli(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(main, ["--direct", *args], env=env, catch_exceptions=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 from conveyor.cli.main import main
 from conveyor.config import Settings
 from conveyor.runtime import Runtime
+from tests.support.cli import settings_environment
 from tests.support.hosts import app_revision, make_fleet, zip_bytes
 
 Invoke = Callable[..., Result]
@@ -19,11 +19,7 @@ Invoke = Callable[..., Result]
 
 @pytest.fixture
 def cli(settings: Settings, rt: Runtime) -> Invoke:
-    env = {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in ("compute_types",)
-    }
+    env = settings_environment(settings)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(main, ["--direct", *args], env=env, catch_exceptions=False)

@@ -3,7 +3,6 @@ with every problem at its field; secrets never in an answer."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from conveyor.cli.main import main
 from conveyor.config import Settings
 from conveyor.runtime import Runtime
 from tests.conftest import settings_for
+from tests.support.cli import settings_environment
 from tests.support.notifications import SIGNING_SECRET, SLACK_TOKEN, notify, rule
 from tests.support.receivers import Receiver, accept, receiver, slack_answer
 
@@ -152,11 +152,7 @@ def test_bad_rules_are_refused_with_each_problem_at_its_field(client: FlaskClien
 
 @pytest.fixture
 def cli(settings: Settings, rt: Runtime) -> Any:
-    env = {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in ("compute_types",)
-    }
+    env = settings_environment(settings)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(main, ["--direct", *args], env=env, catch_exceptions=False)

@@ -3,7 +3,6 @@ delete — the pipeline and the build a schedule starts worked by an RQ worker o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from click.testing import CliRunner, Result
 from conveyor.cli import main
 from conveyor.config import Settings
 from conveyor.runtime import Runtime
+from tests.support.cli import settings_environment
 from tests.support.gitrepo import GitRepo
 from tests.support.schedules import janitor_project, release_pipeline
 
@@ -23,11 +23,7 @@ Invoke = Callable[..., Result]
 
 @pytest.fixture
 def cli(settings: Settings, rt: Runtime) -> Invoke:
-    env = {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name not in ("compute_types",)
-    }
+    env = settings_environment(settings)
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(main, ["--direct", "schedules", *args], env=env, catch_exceptions=False)

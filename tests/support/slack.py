@@ -1,19 +1,19 @@
-"""Slack for tests: requests signed with slack_sdk's own signature code, and a local HTTP server standing in for
-the `response_url`s Slack hands out, recording every reply it receives."""
+"""Slack for tests: requests signed with slack_sdk's own signature code, and a local HTTP server (a recording
+`receiver`) standing in for the `response_url`s Slack hands out."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
+
+from tests.support.receivers import Receiver, receiver
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM = "T0TEAM"
@@ -75,57 +75,29 @@ def button_form(button: dict[str, Any], user: str, response_url: str, team: str 
 
 @dataclass
 class ResponseUrls:
-    """A local server whose every path is a response URL; `replies(path)` is what was posted to it, in order."""
+    """A local server whose every path is a response URL; `replies(name)` is what was posted to it, in order."""
 
-    base: str
-    received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    status: int = 200
-    _changed: threading.Condition = field(default_factory=threading.Condition)
+    server: Receiver
+    status: int = 200  # what Slack answers each post with
 
     def url(self, name: str) -> str:
-        return f"{self.base}/{name}"
+        return f"{self.server.url}/{name}"
 
     def replies(self, name: str) -> list[dict[str, Any]]:
-        with self._changed:
-            return list(self.received.get(f"/{name}", []))
+        return [r.json() for r in list(self.server.requests) if r.path == f"/{name}"]
 
     def wait_for(self, name: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
-        with self._changed:
-            while len(self.received.get(f"/{name}", [])) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{name}: {count} replies expected, got {self.received.get(f'/{name}')}")
-                self._changed.wait(left)
-            return list(self.received[f"/{name}"])
-
-    def record(self, path: str, body: dict[str, Any]) -> None:
-        with self._changed:
-            self.received.setdefault(path, []).append(body)
-            self._changed.notify_all()
+        while len(replies := self.replies(name)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name}: {count} replies expected, got {replies}")
+            time.sleep(0.02)
+        return replies
 
 
 @contextmanager
 def response_urls() -> Iterator[ResponseUrls]:
-    recorder: ResponseUrls
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            recorder.record(self.path, json.loads(self.rfile.read(length) or b"{}"))
-            self.send_response(recorder.status)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder = ResponseUrls(f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
+    urls: ResponseUrls
+    with receiver(lambda _received: (urls.status, "ok")) as server:
+        urls = ResponseUrls(server)
+        yield urls
