@@ -19,10 +19,12 @@ from sqlalchemy import select
 from conveyor import aws
 from conveyor.cli.main import main
 from conveyor.db.models import Dispatch, utcnow
+from conveyor.db.notify_models import StateEvent
 from conveyor.deploy import deployments
 from conveyor.deploy.deployments import DeploymentRequest
 from conveyor.deploy.rollout_runner import run_rollout
 from conveyor.dispatch import Kind, claim
+from conveyor.notify.catalog import DEPLOY
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
 from conveyor.recovery import reconcile
@@ -133,6 +135,20 @@ def test_a_hook_reporting_failed_fails_the_deployment_and_its_rollback_moves_the
     assert journal.aliases[-1] == ("1", {})
     assert journal.order.count(f"invoke {AFTER}") == 1  # the rollback runs no hook
     assert alias(rt) == ("1", {})
+    told = [(e.resource, e.state) for e in deployment_events(rt)]
+    assert told == [
+        (created["deploymentId"], "START"),
+        (created["deploymentId"], "FAILURE"),
+        (created["deploymentId"], "ROLLBACK"),
+        (rollback_id, "START"),
+        (rollback_id, "SUCCESS"),
+    ]
+
+
+def deployment_events(rt: Runtime) -> list[StateEvent]:
+    """The deployment state changes written for notifications, in order."""
+    with rt.db.reader() as session:
+        return list(session.scalars(select(StateEvent).where(StateEvent.source == DEPLOY).order_by(StateEvent.id)))
 
 
 def test_an_alarm_in_alarm_mid_canary_stops_the_deployment_and_rolls_the_alias_back(
