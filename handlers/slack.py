@@ -35,7 +35,7 @@ def slash_command() -> tuple[Response | str, int]:
     ack = chat.receive(
         runtime(),
         ChatRequest(
-            source="slash",
+            source=chat.SLASH,
             team_id=_required(form, "team_id"),
             user_id=_required(form, "user_id"),
             text=form.get("text", ""),
@@ -64,7 +64,7 @@ def interaction() -> tuple[str, int]:
     chat.receive(
         runtime(),
         ChatRequest(
-            source="button",
+            source=chat.BUTTON,
             team_id=str(team),
             user_id=str(user["id"]),
             text=str(pressed[0]["value"]),
