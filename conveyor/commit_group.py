@@ -1,15 +1,17 @@
 """Group commit: the short write transactions of concurrent callers in one process share one SQL transaction.
 
 A webhook delivery writes a few rows; what costs is everything around them: taking the write lock, BEGIN, COMMIT
-(a WAL append on SQLite, a flush on PostgreSQL) and a Redis round trip to enqueue. A caller hands its unit of work
-to `CommitGroup.run` and waits for its turn. Whoever takes the turn runs every unit waiting at that moment in one
-transaction, commits, and sends all their dispatches to the queues in one pipeline. A caller alone runs just its
-own unit, as a plain transaction would; under load, callers that arrive while a commit is in progress are carried
-together by the next one.
+(a WAL append on SQLite, a flush on PostgreSQL), each statement's round through the SQL layer, and a Redis round
+trip to enqueue. A caller hands an item and the batch function that records such items to `CommitGroup.run` and
+waits for its turn. Whoever takes the turn gathers every item waiting at that moment, hands the items of each batch
+function to it in one call (so a batch of deliveries is written with one statement per table), commits once, and
+sends all their dispatches to the queues in one pipeline. A caller alone runs its batch of one, as a plain
+transaction would; under load, callers that arrive while a commit is in progress are carried together by the next.
 
-A unit must touch nothing but the session and the outbox it is given, because it may run twice: if any unit of a
-group raises, the group's transaction is rolled back and each unit runs again in a transaction of its own. So one
-bad unit fails only its own caller, and every caller sees what it would have seen alone.
+A batch function must touch nothing but the session and the outbox it is given, and must return one result per
+item, in order, because it may run more than once: if any batch of a group raises, the group's transaction is
+rolled back and each item runs again alone, in a transaction of its own. So one bad item fails only its own
+caller, and every caller sees what it would have seen alone.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from conveyor.db import Database
 from conveyor.db.models import Dispatch
 from conveyor.dispatch import Dispatcher, Outbox
 
-T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item handed in
+T = TypeVar("T")  # what recording it gives back
 
-Work = Callable[[Session, Outbox], T]
+Batch = Callable[[Session, Outbox, list[I]], list[T]]
 
 
 @dataclass
-class _Unit(Generic[T]):
-    work: Work[T]
+class _Unit(Generic[I, T]):
+    batch: Batch[I, T]
+    item: I
     done: bool = False
     value: Any = None
     error: Exception | None = None
@@ -44,25 +48,26 @@ class _Unit(Generic[T]):
 
 
 class CommitGroup:
-    """Runs the units of concurrent callers in shared transactions, at most `max_units` to a transaction."""
+    """Runs the items of concurrent callers in shared transactions, at most `max_units` to a transaction."""
 
     def __init__(self, db: Database, dispatcher: Dispatcher, max_units: int = 64) -> None:
         self._db = db
         self._dispatcher = dispatcher
         self._max_units = max_units
-        self._waiting: list[_Unit[Any]] = []
+        self._waiting: list[_Unit[Any, Any]] = []
         self._waiting_lock = threading.Lock()
         self._turn = threading.Lock()
 
     @property
     def waiting(self) -> int:
-        """Units handed in and not yet taken into a transaction."""
+        """Items handed in and not yet taken into a transaction."""
         with self._waiting_lock:
             return len(self._waiting)
 
-    def run(self, work: Work[T]) -> T:
-        """Run `work(session, outbox)` in a transaction, possibly shared; its dispatches are sent once committed."""
-        unit: _Unit[T] = _Unit(work)
+    def run(self, batch: Batch[I, T], item: I) -> T:
+        """Record `item` with `batch(session, outbox, [… item …])`, possibly beside other callers' items; the
+        dispatches are sent once the transaction has committed."""
+        unit: _Unit[I, T] = _Unit(batch, item)
         with self._waiting_lock:
             self._waiting.append(unit)
         while not unit.done:
@@ -71,7 +76,7 @@ class CommitGroup:
                 self._dispatcher.send(dispatches)  # after the turn: the next transaction need not wait for Redis
         return unit.outcome()
 
-    def _take_turn(self, unit: _Unit[Any]) -> list[Dispatch]:
+    def _take_turn(self, unit: _Unit[Any, Any]) -> list[Dispatch]:
         with self._turn:
             if unit.done:  # carried by the caller who had the turn before
                 return []
@@ -79,26 +84,41 @@ class CommitGroup:
                 units, self._waiting = self._waiting[: self._max_units], self._waiting[self._max_units :]
             return self._commit(units)
 
-    def _commit(self, units: list[_Unit[Any]]) -> list[Dispatch]:
+    def _commit(self, units: list[_Unit[Any, Any]]) -> list[Dispatch]:
         if len(units) == 1:
             return self._alone(units[0])
         try:
             with self._db.session() as session:
                 outbox = Outbox(session)
-                values = [unit.work(session, outbox) for unit in units]
-        except Exception:  # noqa: BLE001 - rolled back: each unit runs again on its own and meets its own error
+                values = [value for members in _by_batch(units) for value in _run_batch(session, outbox, members)]
+        except Exception:  # noqa: BLE001 - rolled back: each item runs again on its own and meets its own error
             return [dispatch for unit in units for dispatch in self._alone(unit)]
-        for unit, value in zip(units, values, strict=True):
+        for unit, value in values:
             unit.value, unit.done = value, True
         return outbox.pending
 
-    def _alone(self, unit: _Unit[Any]) -> list[Dispatch]:
+    def _alone(self, unit: _Unit[Any, Any]) -> list[Dispatch]:
         try:
             with self._db.session() as session:
                 outbox = Outbox(session)
-                unit.value = unit.work(session, outbox)
+                [(_, unit.value)] = _run_batch(session, outbox, [unit])
         except Exception as exc:  # noqa: BLE001 - handed to the unit's caller, who raises it
             unit.error, unit.done = exc, True
             return []
         unit.done = True
         return outbox.pending
+
+
+def _by_batch(units: list[_Unit[Any, Any]]) -> list[list[_Unit[Any, Any]]]:
+    """The units grouped by batch function, groups in the order their first unit arrived."""
+    groups: dict[Any, list[_Unit[Any, Any]]] = {}
+    for unit in units:
+        groups.setdefault(unit.batch, []).append(unit)
+    return list(groups.values())
+
+
+def _run_batch(session: Session, outbox: Outbox, members: list[_Unit[Any, Any]]) -> list[tuple[_Unit[Any, Any], Any]]:
+    values = members[0].batch(session, outbox, [unit.item for unit in members])
+    if len(values) != len(members):
+        raise RuntimeError(f"{members[0].batch!r} gave {len(values)} results for {len(members)} items")
+    return list(zip(members, values, strict=True))

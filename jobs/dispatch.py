@@ -8,6 +8,7 @@ import redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.utils import now
 
 from conveyor.db.models import Dispatch
 from conveyor.dispatch import Kind
@@ -29,6 +30,8 @@ JOB_FUNCTIONS = {
     Kind.NOTIFY: "jobs.notify.send",
     Kind.CHAT_COMMAND: "jobs.chatops.carry_out",
 }
+RESULT_TTL_SECONDS = 3600
+FAILURE_TTL_SECONDS = 7 * 24 * 3600
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 
 
@@ -37,23 +40,40 @@ class RQDispatcher:
         self.connection = connection
 
     def send(self, dispatches: list[Dispatch]) -> None:
-        """Enqueue in one round trip; a Redis outage is logged and left to the reconciler."""
+        """Enqueue in one round trip; a Redis outage is logged and left to the reconciler.
+
+        Each job is written as RQ's `Queue.enqueue_job` writes an independent job (its hash, with status queued,
+        then its id pushed on the queue, the queue named in RQ's set of queues), inside one MULTI/EXEC so that no
+        job is ever seen queued without being on its queue. The queue-level checks enqueue_job makes for features
+        Conveyor does not use (dependencies, rate limits, unique ids) are skipped: on a batch of webhook
+        deliveries they cost more than the writes."""
         try:
             with self.connection.pipeline() as pipe:
+                for queue in sorted({dispatch.queue for dispatch in dispatches}):
+                    pipe.sadd(Queue.redis_queues_keys, f"{Queue.redis_queue_namespace_prefix}{queue}")
                 for dispatch in dispatches:
-                    Queue(dispatch.queue, connection=self.connection).enqueue_call(
-                        JOB_FUNCTIONS[Kind(dispatch.kind)],
-                        args=(dispatch.id, dispatch.attempt),
-                        job_id=dispatch.job_id,
-                        timeout=dispatch.timeout_seconds,
-                        result_ttl=3600,
-                        failure_ttl=7 * 24 * 3600,
-                        description=f"{dispatch.kind} {dispatch.subject_id} (attempt {dispatch.attempt})",
-                        pipeline=pipe,
-                    )
+                    job = self._job(dispatch)
+                    pipe.hset(job.key, mapping=job.to_dict())
+                    pipe.rpush(f"{Queue.redis_queue_namespace_prefix}{dispatch.queue}", job.id)
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("could not enqueue %d job(s), the reconciler will send them again: %s", len(dispatches), exc)
+
+    def _job(self, dispatch: Dispatch) -> Job:
+        job = Job.create(
+            JOB_FUNCTIONS[Kind(dispatch.kind)],
+            args=(dispatch.id, dispatch.attempt),
+            id=dispatch.job_id,
+            timeout=dispatch.timeout_seconds,
+            result_ttl=RESULT_TTL_SECONDS,
+            failure_ttl=FAILURE_TTL_SECONDS,
+            description=f"{dispatch.kind} {dispatch.subject_id} (attempt {dispatch.attempt})",
+            origin=dispatch.queue,
+            status=JobStatus.QUEUED,
+            connection=self.connection,
+        )
+        job.enqueued_at = now()
+        return job
 
 
 class RQInspector:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -106,7 +106,7 @@ def receive(rt: Runtime, request: ChatRequest) -> Reply:
         "created_at": utcnow(),
         "finished_at": None if status is CommandStatus.ACCEPTED else utcnow(),
     }
-    rt.commit_group.run(partial(_record, values))
+    rt.commit_group.run(record_commands, values)
     return ack
 
 
@@ -123,10 +123,17 @@ def _decide(command: Command, role: Role | None, request: ChatRequest) -> tuple[
 _INSERT = insert(cast(Table, ChatCommand.__table__))  # prebuilt: this is on the acknowledgement's path
 
 
-def _record(values: dict[str, Any], session: Session, outbox: Outbox) -> None:
-    session.connection().execute(_INSERT, values)
-    if values["status"] == CommandStatus.ACCEPTED.value or values["source"] == BUTTON:
-        outbox.add(Kind.CHAT_COMMAND, values["id"], DEFAULT_QUEUE, JOB_TIMEOUT_SECONDS)
+def record_commands(session: Session, outbox: Outbox, commands: list[dict[str, Any]]) -> list[None]:
+    """Write the audit rows of commands received together with one statement, and a job for each one that needs
+    work (an accepted command, or any button press)."""
+    session.connection().execute(_INSERT, commands)
+    working = [
+        values["id"]
+        for values in commands
+        if values["status"] == CommandStatus.ACCEPTED.value or values["source"] == BUTTON
+    ]
+    outbox.add_many(Kind.CHAT_COMMAND, working, DEFAULT_QUEUE, JOB_TIMEOUT_SECONDS)
+    return [None] * len(commands)
 
 
 def carry_out(rt: Runtime, command_id: str) -> None:

@@ -111,9 +111,17 @@ class Database:
 
 def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any], unique: str) -> bool:
     """INSERT … ON CONFLICT (unique) DO NOTHING, on SQLite and PostgreSQL alike; False if the row existed."""
+    return bool(insert_many_unless_present(session, model, [values], unique))
+
+
+def insert_many_unless_present(session: Session, model: type[Any], rows: list[dict[str, Any]], unique: str) -> set[Any]:
+    """Insert the rows whose `unique` value is not in the table yet, with one statement; returns the values of
+    those inserted. Rows must not repeat a `unique` value among themselves."""
+    if not rows:
+        return set()
     connection = session.connection()
     statement = _insert_unless_present(model.__table__, connection.dialect.name, unique)
-    return connection.execute(statement, values).first() is not None
+    return set(connection.execute(statement, rows).scalars())
 
 
 @cache

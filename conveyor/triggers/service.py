@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from conveyor.db import insert_unless_present
+from conveyor.db import insert_many_unless_present
 from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, WebhookDelivery, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.spec import PipelineDefinition
-from conveyor.pipeline.starts import start_execution
+from conveyor.pipeline.starts import ExecutionStart, start_executions
 from conveyor.pipeline.status import TriggerType
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
@@ -42,48 +41,80 @@ class DeliveryOutcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery as the handler read it: its id, its event name, and the event parsed (None for kinds that never
+    start anything)."""
+
+    delivery_id: str
+    event: str
+    parsed: TriggerEvent | None
+
+
 def receive_delivery(rt: Runtime, delivery_id: str, event: str, payload: Any) -> DeliveryOutcome:
     """Record a delivery (a redelivery of the same id starts nothing) and start what a push or pull request asks for.
 
-    One short unit of work, committed with those of deliveries arriving at the same moment (`CommitGroup`): find
-    what the event starts (reads), insert the delivery unless its id is known, then the executions and their
-    dispatches. A known id writes nothing.
+    One short unit of work, recorded together with the deliveries arriving at the same moment (`CommitGroup`).
     """
-    parsed = events.parse_event(event, payload)
-    return rt.commit_group.run(partial(_record, delivery_id, event, parsed))
+    delivery = Delivery(delivery_id, event, events.parse_event(event, payload))
+    return rt.commit_group.run(record_deliveries, delivery)
 
 
-def _record(
-    delivery_id: str, event: str, parsed: TriggerEvent | None, session: Session, outbox: Outbox
-) -> DeliveryOutcome:
+@dataclass
+class _Decision:
+    outcome: DeliveryOutcome
+    row: dict[str, Any]
+    starts: list[ExecutionStart]
+
+
+def record_deliveries(session: Session, outbox: Outbox, deliveries: list[Delivery]) -> list[DeliveryOutcome]:
+    """Decide what each delivery starts (reads), insert the deliveries whose id is not known yet, then the
+    executions of those and their dispatches: one statement per table whatever the number of deliveries. A known
+    id, or one repeated in the batch, writes nothing and answers `duplicate`."""
+    decisions = [_decide(session, delivery) for delivery in deliveries]
+    first: dict[str, int] = {}
+    for index, delivery in enumerate(deliveries):
+        first.setdefault(delivery.delivery_id, index)
+    rows = [decisions[index].row for index in first.values()]
+    inserted = insert_many_unless_present(session, WebhookDelivery, rows, unique="delivery_id")
+    outcomes: list[DeliveryOutcome] = []
+    starts: list[ExecutionStart] = []
+    deferred: list[str] = []
+    for index, (delivery, decision) in enumerate(zip(deliveries, decisions, strict=True)):
+        if first[delivery.delivery_id] != index or delivery.delivery_id not in inserted:
+            outcomes.append(
+                DeliveryOutcome("duplicate", detail=f"delivery {delivery.delivery_id} was already received")
+            )
+            continue
+        outcomes.append(decision.outcome)
+        starts.extend(decision.starts)
+        if decision.outcome.status == "deferred":
+            deferred.append(delivery.delivery_id)
+    start_executions(session, outbox, starts)
+    outbox.add_many(Kind.CHANGED_FILES, deferred, DEFAULT_QUEUE, timeout_seconds=600)
+    return outcomes
+
+
+def _decide(session: Session, delivery: Delivery) -> _Decision:
+    """What a delivery starts, its answer, and its row."""
+    parsed = delivery.parsed
     starts, deferred = _what_starts(session, parsed) if parsed is not None else ([], [])
     execution_ids = [new_id() for _ in starts]
-    outcome = _outcome(event, parsed, execution_ids, deferred)
+    outcome = _outcome(delivery.event, parsed, execution_ids, deferred)
     columns = events.delivery_columns(parsed) if parsed else {}
-    recorded = insert_unless_present(
-        session,
-        WebhookDelivery,
-        {
-            "delivery_id": delivery_id,
-            "event": event,
-            "outcome": outcome.status,
-            "repository": columns.get("repository"),
-            "ref": columns.get("ref"),
-            "head_commit": columns.get("head_commit"),
-            "execution_ids": execution_ids,
-            "deferred": {**events.record(parsed), "pipelines": deferred} if parsed and deferred else None,
-            "received_at": utcnow(),
-        },
-        unique="delivery_id",
-    )
-    if not recorded:
-        return DeliveryOutcome("duplicate", detail=f"delivery {delivery_id} was already received")
-    if parsed is None:
-        return outcome
-    _start(session, outbox, delivery_id, parsed, starts, execution_ids)
-    if deferred:
-        outbox.add(Kind.CHANGED_FILES, delivery_id, DEFAULT_QUEUE, timeout_seconds=600)
-    return outcome
+    row = {
+        "delivery_id": delivery.delivery_id,
+        "event": delivery.event,
+        "outcome": outcome.status,
+        "repository": columns.get("repository"),
+        "ref": columns.get("ref"),
+        "head_commit": columns.get("head_commit"),
+        "execution_ids": execution_ids,
+        "deferred": {**events.record(parsed), "pipelines": deferred} if parsed and deferred else None,
+        "received_at": utcnow(),
+    }
+    executions = _execution_starts(delivery.delivery_id, parsed, starts, execution_ids) if parsed else []
+    return _Decision(outcome, row, executions)
 
 
 def start_deferred(rt: Runtime, delivery_id: str) -> DeliveryOutcome:
@@ -104,7 +135,7 @@ def start_deferred(rt: Runtime, delivery_id: str) -> DeliveryOutcome:
             return DeliveryOutcome(row.outcome, list(row.execution_ids), "already decided")
         starts, _ = _what_starts(session, event, only={pipeline_id for pipeline_id, _ in deferred["pipelines"]})
         execution_ids = [new_id() for _ in starts]
-        _start(session, outbox, delivery_id, event, starts, execution_ids)
+        start_executions(session, outbox, _execution_starts(delivery_id, event, starts, execution_ids))
         row.execution_ids = [*row.execution_ids, *execution_ids]
         row.outcome = "started" if row.execution_ids else "ignored"
         return DeliveryOutcome(row.outcome, execution_ids, f"{len(files)} changed file(s) read from git")
@@ -128,21 +159,21 @@ def give_up_deferred(rt: Runtime, delivery_id: str, reason: str) -> None:
             log.warning("delivery %s: could not read the changed files: %s", delivery_id, reason)
 
 
-def _start(
-    session: Session,
-    outbox: Outbox,
-    delivery_id: str,
-    event: TriggerEvent,
-    starts: list[PipelineStart],
-    execution_ids: list[str],
-) -> None:
+def _execution_starts(
+    delivery_id: str, event: TriggerEvent, starts: list[PipelineStart], execution_ids: list[str]
+) -> list[ExecutionStart]:
     trigger_type, detail, revision = events.execution_start(event, delivery_id)
-    for execution_id, start in zip(execution_ids, starts, strict=True):
-        revisions = dict.fromkeys(start.actions, revision)
-        started_by = TriggerType.WEBHOOK_V2 if start.by_trigger else trigger_type
-        start_execution(
-            session, outbox, start.pipeline_id, start.version, started_by, detail, revisions, execution_id=execution_id
+    return [
+        ExecutionStart(
+            start.pipeline_id,
+            start.version,
+            TriggerType.WEBHOOK_V2 if start.by_trigger else trigger_type,
+            detail,
+            dict.fromkeys(start.actions, revision),
+            execution_id=execution_id,
         )
+        for execution_id, start in zip(execution_ids, starts, strict=True)
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from conveyor.db.models import Dispatch, PipelineExecution, WebhookDelivery
@@ -19,23 +19,25 @@ from conveyor.pipeline import definitions
 from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 from conveyor.triggers.github import parse_push, push_payload
-from conveyor.triggers.service import _record, receive_delivery
+from conveyor.triggers.service import Delivery, receive_delivery, record_deliveries
 from tests.support.gitrepo import GitRepo
 from tests.support.pipelines import as_yaml, pipeline
 
+Batch = Callable[[Session, Outbox, list[Any]], list[Any]]
+
 
 class Caller(threading.Thread):
-    """One request thread handing a unit of work to the runtime's commit group."""
+    """One request thread handing an item and its batch function to the runtime's commit group."""
 
-    def __init__(self, rt: Runtime, work: Callable[[Session, Outbox], Any]) -> None:
+    def __init__(self, rt: Runtime, item: Any, batch: Batch = record_deliveries) -> None:
         super().__init__()
-        self.rt, self.work = rt, work
+        self.rt, self.item, self.batch = rt, item, batch
         self.value: Any = None
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
-            self.value = self.rt.commit_group.run(self.work)
+            self.value = self.rt.commit_group.run(self.batch, self.item)
         except Exception as exc:  # noqa: BLE001 - examined by the test
             self.error = exc
 
@@ -45,12 +47,13 @@ def turn_held(rt: Runtime) -> Iterator[list[Session]]:
     """Hold the group's turn inside a transaction until the block ends, so callers queue up meanwhile."""
     release, entered, sessions = threading.Event(), threading.Event(), []
 
-    def hold(session: Session, _outbox: Outbox) -> None:
+    def hold(session: Session, _outbox: Outbox, items: list[Any]) -> list[None]:
         sessions.append(session)
         entered.set()
         assert release.wait(30)
+        return [None] * len(items)
 
-    holder = Caller(rt, hold)
+    holder = Caller(rt, "hold", hold)
     holder.start()
     assert entered.wait(30)
     try:
@@ -70,9 +73,8 @@ def queued(rt: Runtime, callers: list[Caller]) -> None:
         time.sleep(0.005)
 
 
-def delivery(delivery_id: str, repo: GitRepo) -> Callable[[Session, Outbox], Any]:
-    push = parse_push(push_payload("acme/app", repo.url, repo.head()))
-    return lambda session, outbox: _record(delivery_id, "push", push, session, outbox)
+def delivery(delivery_id: str, repo: GitRepo) -> Delivery:
+    return Delivery(delivery_id, "push", parse_push(push_payload("acme/app", repo.url, repo.head())))
 
 
 @pytest.fixture
@@ -85,19 +87,18 @@ def subscribed(rt: Runtime, repo: GitRepo) -> GitRepo:
 def test_callers_waiting_together_share_one_transaction(rt: Runtime, subscribed: GitRepo) -> None:
     seen: list[Session] = []
 
-    def unit(n: int) -> Callable[[Session, Outbox], Any]:
-        record = delivery(f"d-{n}", subscribed)
-        return lambda session, outbox: (seen.append(session), record(session, outbox))[1]
+    def seeing(session: Session, outbox: Outbox, items: list[Delivery]) -> list[Any]:
+        seen.append(session)
+        return record_deliveries(session, outbox, items)
 
-    callers = [Caller(rt, unit(n)) for n in range(5)]
+    callers = [Caller(rt, delivery(f"d-{n}", subscribed), seeing) for n in range(5)]
     with turn_held(rt) as held:
         queued(rt, callers)
     for caller in callers:
         caller.join(30)
         assert caller.error is None
         assert caller.value.status == "started"
-    assert len(seen) == 5
-    assert all(session is seen[0] for session in seen)
+    assert len(seen) == 1  # one call carried the five deliveries
     assert seen[0] is not held[0]
     with rt.db.reader() as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 5
@@ -107,12 +108,37 @@ def test_callers_waiting_together_share_one_transaction(rt: Runtime, subscribed:
     assert set(Queue(PIPELINE_QUEUE, connection=rt.redis).get_job_ids()) == job_ids  # one enqueue after the commit
 
 
-def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) -> None:
-    def broken(session: Session, outbox: Outbox) -> None:
-        delivery("d-broken", subscribed)(session, outbox)
-        raise ValueError("this unit is broken")
+def test_a_batch_of_deliveries_writes_one_statement_per_table(rt: Runtime, subscribed: GitRepo) -> None:
+    inserts: list[str] = []
 
-    callers = [Caller(rt, delivery("d-1", subscribed)), Caller(rt, broken), Caller(rt, delivery("d-2", subscribed))]
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement.split("(", 1)[0].rsplit(maxsplit=1)[-1].strip('"'))
+
+    callers = [Caller(rt, delivery(f"s-{n}", subscribed)) for n in range(6)]
+    with turn_held(rt):
+        queued(rt, callers)
+        event.listen(rt.db.engine, "before_cursor_execute", count)
+    try:
+        for caller in callers:
+            caller.join(30)
+            assert caller.error is None
+            assert caller.value.status == "started"
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", count)
+    assert sorted(inserts) == ["dispatches", "pipeline_executions", "webhook_deliveries"]
+
+
+def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) -> None:
+    def broken(session: Session, outbox: Outbox, items: list[Delivery]) -> list[Any]:
+        record_deliveries(session, outbox, items)
+        raise ValueError("this batch is broken")
+
+    callers = [
+        Caller(rt, delivery("d-1", subscribed)),
+        Caller(rt, delivery("d-broken", subscribed), broken),
+        Caller(rt, delivery("d-2", subscribed)),
+    ]
     with turn_held(rt):
         queued(rt, callers)
     for caller in callers:
