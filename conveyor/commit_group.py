@@ -24,8 +24,7 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy.orm import Session
 
 from conveyor.db import Database
-from conveyor.db.models import Dispatch
-from conveyor.dispatch import Dispatcher, Outbox
+from conveyor.dispatch import Dispatcher, Enqueueable, Outbox
 
 I = TypeVar("I")  # noqa: E741 - an item handed in
 T = TypeVar("T")  # what recording it gives back
@@ -76,7 +75,7 @@ class CommitGroup:
                 self._dispatcher.send(dispatches)  # after the turn: the next transaction need not wait for Redis
         return unit.outcome()
 
-    def _take_turn(self, unit: _Unit[Any, Any]) -> list[Dispatch]:
+    def _take_turn(self, unit: _Unit[Any, Any]) -> list[Enqueueable]:
         with self._turn:
             if unit.done:  # carried by the caller who had the turn before
                 return []
@@ -84,7 +83,7 @@ class CommitGroup:
                 units, self._waiting = self._waiting[: self._max_units], self._waiting[self._max_units :]
             return self._commit(units)
 
-    def _commit(self, units: list[_Unit[Any, Any]]) -> list[Dispatch]:
+    def _commit(self, units: list[_Unit[Any, Any]]) -> list[Enqueueable]:
         if len(units) == 1:
             return self._alone(units[0])
         try:
@@ -97,7 +96,7 @@ class CommitGroup:
             unit.value, unit.done = value, True
         return outbox.pending
 
-    def _alone(self, unit: _Unit[Any, Any]) -> list[Dispatch]:
+    def _alone(self, unit: _Unit[Any, Any]) -> list[Enqueueable]:
         try:
             with self._db.session() as session:
                 outbox = Outbox(session)

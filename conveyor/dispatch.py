@@ -7,6 +7,8 @@ The RQ implementation lives in `jobs.dispatch`: the core never imports RQ.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, cast
 
@@ -44,8 +46,44 @@ class Kind(str, Enum):
     )
 
 
+class Enqueueable(Protocol):
+    """What a dispatcher reads of a dispatch: a `Dispatch` row, or the `Written` copy an outbox keeps."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def timeout_seconds(self) -> int: ...
+    @property
+    def job_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A dispatch row just written by an outbox, as the dispatcher needs it (a plain object: an ORM instance per
+    row costs more than the row's INSERT)."""
+
+    id: str
+    kind: str
+    subject_id: str
+    queue: str
+    timeout_seconds: int
+    attempt: int = 1
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.id}-{self.attempt}"
+
+
 class Dispatcher(Protocol):
-    def send(self, dispatches: list[Dispatch]) -> None:
+    def send(self, dispatches: Sequence[Enqueueable]) -> None:
         """Enqueue one job per dispatch; must not raise for a queue outage (the reconciler re-sends)."""
 
 
@@ -62,33 +100,33 @@ class Outbox:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.pending: list[Dispatch] = []
+        self.pending: list[Enqueueable] = []
 
-    def add(self, kind: Kind, subject_id: str, queue: str, timeout_seconds: int = 600) -> Dispatch:
+    def add(self, kind: Kind, subject_id: str, queue: str, timeout_seconds: int = 600) -> Written:
         return self.add_many(kind, [subject_id], queue, timeout_seconds)[0]
 
-    def add_many(self, kind: Kind, subject_ids: list[str], queue: str, timeout_seconds: int = 600) -> list[Dispatch]:
+    def add_many(self, kind: Kind, subject_ids: list[str], queue: str, timeout_seconds: int = 600) -> list[Written]:
         """One dispatch of `kind` per subject, written with one statement (batches of webhook deliveries)."""
         if not subject_ids:
             return []
-        now = utcnow()
+        written = [Written(new_id(), kind.value, subject_id, queue, timeout_seconds) for subject_id in subject_ids]
+        now, pending = utcnow(), DispatchState.PENDING.value
         rows = [
             {
-                "id": new_id(),
-                "kind": kind.value,
-                "subject_id": subject_id,
+                "id": dispatch.id,
+                "kind": dispatch.kind,
+                "subject_id": dispatch.subject_id,
                 "queue": queue,
                 "timeout_seconds": timeout_seconds,
-                "state": DispatchState.PENDING.value,
-                "attempt": 1,
+                "state": pending,
+                "attempt": dispatch.attempt,
                 "created_at": now,
             }
-            for subject_id in subject_ids
+            for dispatch in written
         ]
         self.session.connection().execute(_INSERT, rows)  # a prebuilt Core INSERT: this is on the webhook's path
-        dispatches = [Dispatch(**values) for values in rows]  # detached copies, for the dispatcher
-        self.pending.extend(dispatches)
-        return dispatches
+        self.pending.extend(written)
+        return written
 
 
 def claim(db: Database, dispatch_id: str, attempt: int) -> Dispatch | None:

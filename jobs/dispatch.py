@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import redis
 from rq import Queue
@@ -10,8 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.utils import now
 
-from conveyor.db.models import Dispatch
-from conveyor.dispatch import Kind
+from conveyor.dispatch import Enqueueable, Kind
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class RQDispatcher:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
 
-    def send(self, dispatches: list[Dispatch]) -> None:
+    def send(self, dispatches: Sequence[Enqueueable]) -> None:
         """Enqueue in one round trip; a Redis outage is logged and left to the reconciler.
 
         Each job is written as RQ's `Queue.enqueue_job` writes an independent job (its hash, with status queued,
@@ -59,7 +59,7 @@ class RQDispatcher:
         except redis.RedisError as exc:
             log.warning("could not enqueue %d job(s), the reconciler will send them again: %s", len(dispatches), exc)
 
-    def _job(self, dispatch: Dispatch) -> Job:
+    def _job(self, dispatch: Enqueueable) -> Job:
         job = Job.create(
             JOB_FUNCTIONS[Kind(dispatch.kind)],
             args=(dispatch.id, dispatch.attempt),
