@@ -17,7 +17,9 @@ caller, and every caller sees what it would have seen alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -49,13 +51,36 @@ class _Unit(Generic[I, T]):
 class CommitGroup:
     """Runs the items of concurrent callers in shared transactions, at most `max_units` to a transaction."""
 
-    def __init__(self, db: Database, dispatcher: Dispatcher, max_units: int = 64) -> None:
+    def __init__(
+        self, db: Database, dispatcher: Dispatcher, max_units: int = 64, linger_seconds: float = 0.005
+    ) -> None:
         self._db = db
         self._dispatcher = dispatcher
         self._max_units = max_units
+        self._linger = linger_seconds
         self._waiting: list[_Unit[Any, Any]] = []
-        self._waiting_lock = threading.Lock()
+        self._waiting_lock = threading.Condition()
         self._turn = threading.Lock()
+        self._coming = 0  # callers that said they are on their way and have not handed their item in yet
+        self._announced = threading.local()
+
+    @contextmanager
+    def expecting(self) -> Iterator[None]:
+        """Around a request that is about to hand an item in (a webhook delivery being verified and parsed): a
+        transaction about to start waits for it, at most `linger_seconds`, so that it is carried along rather than
+        waiting for a transaction of its own. A request that ends without handing an item in is no longer waited
+        for once the block ends."""
+        with self._waiting_lock:
+            self._coming += 1
+        self._announced.value = True
+        try:
+            yield
+        finally:
+            if getattr(self._announced, "value", False):
+                self._announced.value = False
+                with self._waiting_lock:
+                    self._coming -= 1
+                    self._waiting_lock.notify_all()
 
     @property
     def waiting(self) -> int:
@@ -67,8 +92,12 @@ class CommitGroup:
         """Record `item` with `batch(session, outbox, [… item …])`, possibly beside other callers' items; the
         dispatches are sent once the transaction has committed."""
         unit: _Unit[I, T] = _Unit(batch, item)
+        announced = getattr(self._announced, "value", False)
+        self._announced.value = False
         with self._waiting_lock:
             self._waiting.append(unit)
+            self._coming -= announced
+            self._waiting_lock.notify_all()
         while not unit.done:
             dispatches = self._take_turn(unit)
             if dispatches:
@@ -80,8 +109,17 @@ class CommitGroup:
             if unit.done:  # carried by the caller who had the turn before
                 return []
             with self._waiting_lock:
+                self._wait_for_coming()
                 units, self._waiting = self._waiting[: self._max_units], self._waiting[self._max_units :]
             return self._commit(units)
+
+    def _wait_for_coming(self) -> None:
+        """Give the callers on their way (see `expecting`) up to `linger_seconds` to hand their items in."""
+        deadline = time.monotonic() + self._linger
+        while self._coming > 0 and len(self._waiting) < self._max_units:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._waiting_lock.wait(remaining):
+                return
 
     def _commit(self, units: list[_Unit[Any, Any]]) -> list[Enqueueable]:
         if len(units) == 1:

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from conveyor.errors import InvalidRequest, Unauthorized
 from conveyor.triggers.github import verify_signature
 from conveyor.triggers.service import receive_delivery
-from handlers.context import runtime
+from handlers.context import hands_in_a_record, runtime
 
 bp = Blueprint("github", __name__)
 STARTING_EVENTS = frozenset({"push", "pull_request"})  # the events that may start pipelines
@@ -31,6 +31,7 @@ class UnsupportedMediaType(InvalidRequest):
 
 
 @bp.post("/webhooks/github")
+@hands_in_a_record
 def receive() -> tuple[Response | str, int]:
     rt = runtime()
     secret = rt.settings.github_webhook_secret

@@ -22,12 +22,13 @@ from conveyor.chatops.service import ChatRequest
 from conveyor.chatops.signature import SignatureRejected, verify
 from conveyor.errors import InvalidRequest, Unauthorized
 from handlers.api import bp as api_bp
-from handlers.context import runtime
+from handlers.context import hands_in_a_record, runtime
 
 bp = Blueprint("slack", __name__)
 
 
 @bp.post("/chatops/slack")
+@hands_in_a_record
 def slash_command() -> tuple[Response | str, int]:
     form = _signed_form()
     if form.get("ssl_check") == "1":
@@ -48,6 +49,7 @@ def slash_command() -> tuple[Response | str, int]:
 
 
 @bp.post("/chatops/slack/interactions")
+@hands_in_a_record
 def interaction() -> tuple[str, int]:
     form = _signed_form()
     try:

@@ -13,6 +13,7 @@ from rq import Queue
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from conveyor.commit_group import CommitGroup
 from conveyor.db.models import Dispatch, PipelineExecution, WebhookDelivery
 from conveyor.dispatch import Outbox
 from conveyor.pipeline import definitions
@@ -29,15 +30,15 @@ Batch = Callable[[Session, Outbox, list[Any]], list[Any]]
 class Caller(threading.Thread):
     """One request thread handing an item and its batch function to the runtime's commit group."""
 
-    def __init__(self, rt: Runtime, item: Any, batch: Batch = record_deliveries) -> None:
+    def __init__(self, group: CommitGroup, item: Any, batch: Batch = record_deliveries) -> None:
         super().__init__()
-        self.rt, self.item, self.batch = rt, item, batch
+        self.group, self.item, self.batch = group, item, batch
         self.value: Any = None
         self.error: Exception | None = None
 
     def run(self) -> None:
         try:
-            self.value = self.rt.commit_group.run(self.batch, self.item)
+            self.value = self.group.run(self.batch, self.item)
         except Exception as exc:  # noqa: BLE001 - examined by the test
             self.error = exc
 
@@ -53,7 +54,7 @@ def turn_held(rt: Runtime) -> Iterator[list[Session]]:
         assert release.wait(30)
         return [None] * len(items)
 
-    holder = Caller(rt, "hold", hold)
+    holder = Caller(rt.commit_group, "hold", hold)
     holder.start()
     assert entered.wait(30)
     try:
@@ -91,7 +92,7 @@ def test_callers_waiting_together_share_one_transaction(rt: Runtime, subscribed:
         seen.append(session)
         return record_deliveries(session, outbox, items)
 
-    callers = [Caller(rt, delivery(f"d-{n}", subscribed), seeing) for n in range(5)]
+    callers = [Caller(rt.commit_group, delivery(f"d-{n}", subscribed), seeing) for n in range(5)]
     with turn_held(rt) as held:
         queued(rt, callers)
     for caller in callers:
@@ -115,7 +116,7 @@ def test_a_batch_of_deliveries_writes_one_statement_per_table(rt: Runtime, subsc
         if statement.lstrip().upper().startswith("INSERT"):
             inserts.append(statement.split("(", 1)[0].rsplit(maxsplit=1)[-1].strip('"'))
 
-    callers = [Caller(rt, delivery(f"s-{n}", subscribed)) for n in range(6)]
+    callers = [Caller(rt.commit_group, delivery(f"s-{n}", subscribed)) for n in range(6)]
     with turn_held(rt):
         queued(rt, callers)
         event.listen(rt.db.engine, "before_cursor_execute", count)
@@ -135,9 +136,9 @@ def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) 
         raise ValueError("this batch is broken")
 
     callers = [
-        Caller(rt, delivery("d-1", subscribed)),
-        Caller(rt, delivery("d-broken", subscribed), broken),
-        Caller(rt, delivery("d-2", subscribed)),
+        Caller(rt.commit_group, delivery("d-1", subscribed)),
+        Caller(rt.commit_group, delivery("d-broken", subscribed), broken),
+        Caller(rt.commit_group, delivery("d-2", subscribed)),
     ]
     with turn_held(rt):
         queued(rt, callers)
@@ -154,7 +155,7 @@ def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) 
 
 
 def test_the_same_delivery_twice_in_one_transaction_starts_once(rt: Runtime, subscribed: GitRepo) -> None:
-    callers = [Caller(rt, delivery("again", subscribed)) for _ in range(3)]
+    callers = [Caller(rt.commit_group, delivery("again", subscribed)) for _ in range(3)]
     with turn_held(rt):
         queued(rt, callers)
     for caller in callers:
@@ -183,3 +184,61 @@ def test_many_threads_at_once_lose_nothing(rt: Runtime, subscribed: GitRepo) -> 
     with rt.db.reader() as session:
         assert set(session.scalars(select(PipelineExecution.id))) == started
     assert len(Queue(PIPELINE_QUEUE, connection=rt.redis).get_job_ids()) == 24
+
+
+class Announced(threading.Thread):
+    """A request that says it is on its way (`expecting`), then hands its delivery in when told to, or gives up."""
+
+    def __init__(self, group: CommitGroup, item: Delivery, batch: Batch = record_deliveries) -> None:
+        super().__init__()
+        self.group, self.item, self.batch = group, item, batch
+        self.inside, self.go = threading.Event(), threading.Event()
+        self.hand_in = True
+        self.value: Any = None
+
+    def run(self) -> None:
+        with self.group.expecting():
+            self.inside.set()
+            assert self.go.wait(30)
+            if self.hand_in:
+                self.value = self.group.run(self.batch, self.item)
+
+
+def test_a_transaction_waits_for_a_delivery_on_its_way(rt: Runtime, subscribed: GitRepo) -> None:
+    group = CommitGroup(rt.db, rt.dispatcher, linger_seconds=30)
+    calls: list[list[str]] = []
+
+    def counting(session: Session, outbox: Outbox, items: list[Delivery]) -> list[Any]:
+        calls.append([item.delivery_id for item in items])
+        return record_deliveries(session, outbox, items)
+
+    coming = Announced(group, delivery("on-its-way", subscribed), counting)
+    coming.start()
+    assert coming.inside.wait(30)
+    first = Caller(group, delivery("first", subscribed), counting)
+    first.start()
+    time.sleep(0.3)
+    assert first.is_alive()  # its transaction waits for the delivery on its way
+    assert calls == []
+    coming.go.set()
+    first.join(30)
+    coming.join(30)
+    assert first.value.status == coming.value.status == "started"
+    assert calls == [["first", "on-its-way"]]  # carried by one transaction
+
+
+def test_a_request_that_hands_nothing_in_is_not_waited_for(rt: Runtime, subscribed: GitRepo) -> None:
+    group = CommitGroup(rt.db, rt.dispatcher, linger_seconds=30)
+    refused = Announced(group, delivery("refused", subscribed))
+    refused.hand_in = False
+    refused.start()
+    assert refused.inside.wait(30)
+    alone = Caller(group, delivery("alone", subscribed))
+    alone.start()
+    time.sleep(0.3)
+    assert alone.is_alive()
+    refused.go.set()  # ends its request without handing anything in
+    alone.join(10)  # far less than the linger
+    assert not alone.is_alive()
+    assert alone.value.status == "started"
+    refused.join(30)
