@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from conveyor.db import insert_many_unless_present
@@ -187,13 +188,21 @@ class PipelineStart:
     by_trigger: bool
 
 
-_SUBSCRIBED = (  # built once: this query runs on every push and pull request delivery
-    select(SourceSubscription.pipeline_id, Pipeline.version, PipelineVersion.id, SourceSubscription.action_name)
-    .join(Pipeline, Pipeline.id == SourceSubscription.pipeline_id)
-    .join(PipelineVersion, (PipelineVersion.pipeline_id == Pipeline.id) & (PipelineVersion.version == Pipeline.version))
-    .where(SourceSubscription.repository_key.in_(bindparam("keys", expanding=True)))
-    .distinct()
-)
+@cache
+def _subscribed(keys: int) -> Select[int, int, int, str]:
+    """The subscriptions of `keys` repository keys (bound as key0, key1, …). One statement per number of keys, built
+    once: an expanding IN would be rendered again on every push and pull request delivery."""
+    named: list[BindParameter[str]] = [bindparam(f"key{n}") for n in range(keys)]
+    return (
+        select(SourceSubscription.pipeline_id, Pipeline.version, PipelineVersion.id, SourceSubscription.action_name)
+        .join(Pipeline, Pipeline.id == SourceSubscription.pipeline_id)
+        .join(
+            PipelineVersion,
+            (PipelineVersion.pipeline_id == Pipeline.id) & (PipelineVersion.version == Pipeline.version),
+        )
+        .where(SourceSubscription.repository_key.in_(named))
+        .distinct()
+    )
 
 
 def _what_starts(
@@ -206,7 +215,8 @@ def _what_starts(
     keys = tuple(sorted(event.repository_keys))
     seen = session.info.setdefault("subscriptions", {})  # deliveries committed together often share a repository
     if keys not in seen:
-        seen[keys] = session.connection().execute(_SUBSCRIBED, {"keys": list(keys)}).all()
+        bound = {f"key{n}": key for n, key in enumerate(keys)}
+        seen[keys] = session.connection().execute(_subscribed(len(keys)), bound).all()
     candidates: dict[tuple[int, int, int], set[str]] = {}
     for pipeline_id, version, version_id, action_name in seen[keys]:
         if only is None or pipeline_id in only:
