@@ -9,15 +9,12 @@ transactions that record them.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +23,7 @@ from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
+from conveyor.build.phase_records import PhaseRecorder
 from conveyor.build.report_store import save_reports
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
@@ -155,10 +153,11 @@ def run_build(
     log = BuildLog(workspace / "build.log", on_flush=live.publish if live else None)
     if attempt > 1:
         log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
+    recorder = PhaseRecorder(rt.db, build.id)
     runner = BuildRunner(
         _request(rt.settings, build, workspace),
         rt.blobs,
-        PhaseRecorder(rt.db, build.id),
+        recorder,
         log,
         secrets=AwsSecrets(rt.settings),
         cache_store=_cache_store(rt, build, log),
@@ -170,8 +169,12 @@ def run_build(
     finally:
         log.close()
     log_key = _log_key(build.id)
-    rt.blobs.put_file(log_key, log.path)
-    finished = _finish(rt.db, build.id, result, log_key)
+    try:
+        rt.blobs.put_file(log_key, log.path)
+    except BaseException:
+        recorder.checkpoint()  # the phases stay on record for whoever gives the build up
+        raise
+    finished = _finish(rt.db, build.id, result, log_key, recorder)
     if live is not None:
         live.finish(finished.status)
     if not rt.settings.keep_workspaces:
@@ -238,86 +241,10 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
     )
 
 
-_PHASES = cast(Table, BuildPhase.__table__)
-_BUILDS = cast(Table, Build.__table__)
-_START_PHASE = insert(_PHASES).returning(_PHASES.c.id)
-_END_PHASE = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
-_SET_CURRENT = update(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
-
-
-class PhaseRecorder:
-    """Writes each phase of one build as it starts and ends, in prebuilt statements.
-
-    Records wait in memory and are written together: at once when the last write is older than FLUSH_SECONDS,
-    always before commands run (`checkpoint`) and when the build ends. So a build's quick steps — PROVISIONING, an
-    empty INSTALL or PRE_BUILD — share a transaction, while a phase that runs commands is visible as it runs.
-    """
-
-    FLUSH_SECONDS = 0.1
-
-    def __init__(self, db: Database, build_id: str) -> None:
-        self.db = db
-        self.build_id = build_id
-        self._pending: list[tuple[PhaseType, datetime, tuple[BuildStatus, list[dict[str, str]]] | None]] = []
-        self._open: dict[PhaseType, tuple[int, datetime]] = {}  # written starts without a written end
-        self._last_write = 0.0
-
-    def phase_started(self, phase: PhaseType) -> None:
-        self._pending.append((phase, utcnow(), None))
-        if time.monotonic() - self._last_write >= self.FLUSH_SECONDS:
-            self.checkpoint()
-
-    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
-        self._pending.append((phase, utcnow(), (status, contexts)))
-        if phase is PhaseType.FINALIZING:
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Write what waits, in one transaction."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        with self.db.session() as session:
-            connection = session.connection()
-            for phase, at, ended in pending:
-                if ended is None:
-                    row_id = connection.execute(
-                        _START_PHASE,
-                        {"build_id": self.build_id, "phase_type": phase.value, "start_time": at, "contexts": []},
-                    ).scalar_one()
-                    self._open[phase] = (row_id, at)
-                elif phase in self._open:
-                    row_id, started = self._open.pop(phase)
-                    self._write_end(connection, row_id, started, at, *ended)
-                    build_events.phase_ended(connection, self.build_id, phase, started, at, *ended)
-            current = next((phase for phase, _, ended in reversed(pending) if ended is None), None)
-            if current is not None:
-                connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": current.value})
-        self._last_write = time.monotonic()
-
-    @staticmethod
-    def _write_end(
-        connection: Connection,
-        row_id: int,
-        started: datetime,
-        ended: datetime,
-        status: BuildStatus,
-        contexts: list[dict[str, str]],
-    ) -> None:
-        connection.execute(
-            _END_PHASE,
-            {
-                "phase_id": row_id,
-                "end_time": ended,
-                "phase_status": status.value,
-                "duration_seconds": int((ended - started).total_seconds()),
-                "contexts": contexts,
-            },
-        )
-
-
-def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:
+def _finish(db: Database, build_id: str, result: BuildResult, log_key: str, recorder: PhaseRecorder) -> Build:
+    """End the build, in one transaction with the phase records still waiting (the last phases')."""
     with db.session() as session:
+        recorder.write(session.connection())
         build = lock(session, Build, build_id)
         assert build is not None
         now = utcnow()
