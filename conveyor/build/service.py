@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,7 +192,24 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
         return None
 
 
+_PHASES = cast(Table, BuildPhase.__table__)
+_DROP_ATTEMPT_PHASES = delete(_PHASES).where(
+    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.not_in(("SUBMITTED", "QUEUED"))
+)
+_QUEUED = select(_PHASES.c.id, _PHASES.c.start_time, _PHASES.c.end_time).where(
+    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type == "QUEUED"
+)
+_END_QUEUED = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
+_ADD_PHASE = insert(_PHASES)
+_UNSUCCESSFUL_PHASES = (
+    select(_PHASES.c.phase_type, _PHASES.c.contexts)
+    .where(_PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_status != "SUCCEEDED")
+    .order_by(_PHASES.c.id)
+)
+
+
 def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
+    """Start an attempt: phases of earlier attempts dropped, QUEUED ended, PROVISIONING current (phases in Core)."""
     with db.session() as session:
         build = lock(session, Build, build_id)
         if build is None:
@@ -199,11 +217,19 @@ def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
         if BuildStatus(build.status).final:
             return build
         now = utcnow()
-        build.phases[:] = [p for p in build.phases if p.phase_type in ("SUBMITTED", "QUEUED")]
-        queued = build.phases[-1]
-        queued.end_time = queued.end_time or now
-        queued.phase_status = "SUCCEEDED"
-        queued.duration_seconds = int((queued.end_time - queued.start_time).total_seconds())
+        connection = session.connection()
+        connection.execute(_DROP_ATTEMPT_PHASES, {"build_id": build_id})
+        queued_id, queued_start, queued_end = connection.execute(_QUEUED, {"build_id": build_id}).one()
+        ended = queued_end or now
+        connection.execute(
+            _END_QUEUED,
+            {
+                "phase_id": queued_id,
+                "end_time": ended,
+                "phase_status": "SUCCEEDED",
+                "duration_seconds": int((ended - queued_start).total_seconds()),
+            },
+        )
         build.attempt = attempt
         build.start_time = now
         build.current_phase = PhaseType.PROVISIONING.value
@@ -242,9 +268,13 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
 
 
 def _finish(db: Database, build_id: str, result: BuildResult, log_key: str, recorder: PhaseRecorder) -> Build:
-    """End the build, in one transaction with the phase records still waiting (the last phases')."""
+    """End the build, in one transaction with the phase records still waiting (the last phases').
+
+    The returned build's `phases` are not loaded (nothing that reports a finished build reads them).
+    """
     with db.session() as session:
-        recorder.write(session.connection())
+        connection = session.connection()
+        recorder.write(connection)
         build = lock(session, Build, build_id)
         assert build is not None
         now = utcnow()
@@ -255,17 +285,18 @@ def _finish(db: Database, build_id: str, result: BuildResult, log_key: str, reco
         build.exported_variables = result.exported_variables
         build.artifact = result.artifact
         save_reports(session, build_id, result.reports)
-        build.status_reason = result.reason or _reason(build)
-        build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
+        build.status_reason = result.reason or _reason(connection, build_id)
+        connection.execute(_ADD_PHASE, {"build_id": build_id, "phase_type": "COMPLETED", "start_time": now})
         build_events.build_changed(session, build)
         session.flush()
         return build
 
 
-def _reason(build: Build) -> str | None:
-    for phase in build.phases:
-        if phase.phase_status not in (None, "SUCCEEDED") and phase.contexts:
-            return f"{phase.phase_type}: {phase.contexts[0]['message']}"
+def _reason(connection: Connection, build_id: str) -> str | None:
+    """The first ended phase that did not succeed and says why, as `PHASE: message`."""
+    for phase_type, contexts in connection.execute(_UNSUCCESSFUL_PHASES, {"build_id": build_id}):
+        if contexts:
+            return f"{phase_type}: {contexts[0]['message']}"
     return None
 
 
