@@ -29,18 +29,44 @@ def select_files(source_dir: Path, spec: ArtifactsSpec) -> list[tuple[Path, str]
     bases = _base_directories(root, spec.base_directory)
     selected: dict[str, Path] = {}
     excluded = [compile_glob(_clean(p)) for p in spec.exclude_paths]
+    patterns = [_Pattern(_clean(p)) for p in spec.files]
     for base in bases:
-        for relative in _walk(base):
+        for relative in _walk(base, patterns):
             if any(pattern.match(relative) for pattern in excluded):
                 continue
-            if any(_selects(pattern, relative) for pattern in spec.files):
+            if any(pattern.selects(relative) for pattern in patterns):
                 path = base / relative
-                _check_inside(root, path)
+                if os.path.islink(path):  # the walk enters no linked directory: only the file itself can lead out
+                    _check_inside(root, path)
                 name = path.name if spec.discard_paths else relative
                 selected.setdefault(name, path)
     if not selected:
         raise ArtifactError(f"no matching artifact paths found for {', '.join(spec.files)}")
     return sorted(((path, name) for name, path in selected.items()), key=lambda pair: pair[1])
+
+
+class _Pattern:
+    """One `files` pattern: what it selects, and which directories can hold a file it selects.
+
+    A pattern's leading segments without a glob character are a path every selected file lies on (a plain
+    path selects itself or everything below it), so the walk need not enter a directory off that path.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.regex = compile_glob(pattern)
+        literal = pattern.rstrip("/")
+        self.below = None if any(c in literal for c in "*?[") else literal + "/"
+        segments = literal.split("/")
+        fixed = next((i for i, segment in enumerate(segments) if any(c in segment for c in "*?[")), len(segments))
+        self.lead = segments[:fixed]
+
+    def selects(self, relative: str) -> bool:
+        return self.regex.match(relative) is not None or (self.below is not None and relative.startswith(self.below))
+
+    def may_hold(self, directory: list[str]) -> bool:
+        """Whether the directory (its segments, relative to the base) may hold a file this pattern selects."""
+        shared = min(len(directory), len(self.lead))
+        return directory[:shared] == self.lead[:shared]
 
 
 def _base_directories(root: Path, base_directory: str | None) -> list[Path]:
@@ -57,14 +83,6 @@ def _base_directories(root: Path, base_directory: str | None) -> list[Path]:
     return matches
 
 
-def _selects(pattern: str, relative: str) -> bool:
-    pattern = _clean(pattern)
-    if compile_glob(pattern).match(relative):
-        return True
-    literal = pattern.rstrip("/")
-    return not any(c in literal for c in "*?[") and relative.startswith(literal + "/")
-
-
 def _clean(pattern: str) -> str:
     pattern = pattern.strip()
     while pattern.startswith("./"):
@@ -77,12 +95,15 @@ def _refuse_climbing(pattern: str) -> None:
         raise ArtifactError(f"artifact path {pattern!r} points outside the source directory")
 
 
-def _walk(base: Path) -> list[str]:
+def _walk(base: Path, patterns: list[_Pattern]) -> list[str]:
+    """The files below `base` (relative, `/`-separated, in a stable order) in directories a pattern may select from."""
     found = []
+    prefix = len(os.path.join(base, ""))
     for directory, dirs, files in os.walk(base):
-        dirs.sort()
-        for name in sorted(files):
-            found.append(Path(directory, name).relative_to(base).as_posix())
+        relative = directory[prefix:]
+        parts = relative.split("/") if relative else []
+        dirs[:] = sorted(d for d in dirs if any(p.may_hold([*parts, d]) for p in patterns))
+        found += [f"{relative}/{name}" if relative else name for name in sorted(files)]
     return found
 
 

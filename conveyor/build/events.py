@@ -43,16 +43,16 @@ def build_changed(session: Session, build: Build) -> None:
     }
     if build.status_reason:
         detail["status-reason"] = build.status_reason
-    session.add(
-        StateEvent(
-            source=BUILD,
-            detail_type=BUILD_STATE_CHANGE,
-            state=build.status,
-            resource=build.id,
-            name=build.project_name,
-            detail=detail,
-        )
-    )
+    values = {
+        "source": BUILD,
+        "detail_type": BUILD_STATE_CHANGE,
+        "state": build.status,
+        "resource": build.id,
+        "name": build.project_name,
+        "detail": detail,
+        "created_at": utcnow(),
+    }
+    session.connection().execute(_INSERT, values)  # at once, in the session's transaction: no unit of work
 
 
 def phase_ended(

@@ -11,8 +11,8 @@ hidden; a line longer than `LONGEST_LINE` is cut, keeping back enough to catch a
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -28,8 +28,15 @@ class Masking(Protocol):
 
 
 class BuildLog:
-    def __init__(self, path: Path, on_flush: Callable[[str], None] | None = None, mask: Masking | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        on_flush: Callable[[str], None] | None = None,
+        mask: Masking | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.path = path
+        self.clock = clock  # nanoseconds since the epoch
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", encoding="utf-8", errors="replace")
         self._partial = ""
@@ -38,12 +45,13 @@ class BuildLog:
         self._on_flush = on_flush
         self.mask = mask
         self._closed = threading.Event()
+        self._second: tuple[int, str] = (-1, "")  # the last whole second stamped, formatted
         self._flusher = threading.Thread(target=self._flush_periodically, name="build-log-flush", daemon=True)
         self._flusher.start()
 
     def container(self, message: str) -> None:
         """Write one of Conveyor's own lines, CodeBuild style."""
-        stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
+        stamp = self._stamp(self.clock() // 1000)
         with self._lock:
             self._end_partial()
             self._write(f"[Container] {stamp} {message}\n")
@@ -68,6 +76,13 @@ class BuildLog:
             self._end_partial()
             self._flush()
             self._file.close()
+
+    def _stamp(self, microseconds: int) -> str:
+        """`2024/05/01 12:00:00.123456` (UTC), formatting the date and time once per second (a line per command)."""
+        second, fraction = divmod(microseconds, 1_000_000)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{fraction:06d}"
 
     def _end_partial(self) -> None:
         if self._partial:

@@ -9,15 +9,13 @@ transactions that record them.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +24,7 @@ from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
+from conveyor.build.phase_records import PhaseRecorder
 from conveyor.build.report_store import save_reports
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
@@ -155,10 +154,11 @@ def run_build(
     log = BuildLog(workspace / "build.log", on_flush=live.publish if live else None)
     if attempt > 1:
         log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
+    recorder = PhaseRecorder(rt.db, build.id)
     runner = BuildRunner(
         _request(rt.settings, build, workspace),
         rt.blobs,
-        PhaseRecorder(rt.db, build.id),
+        recorder,
         log,
         secrets=AwsSecrets(rt.settings),
         cache_store=_cache_store(rt, build, log),
@@ -170,8 +170,12 @@ def run_build(
     finally:
         log.close()
     log_key = _log_key(build.id)
-    rt.blobs.put_file(log_key, log.path)
-    finished = _finish(rt.db, build.id, result, log_key)
+    try:
+        rt.blobs.put_file(log_key, log.path)
+    except BaseException:
+        recorder.checkpoint()  # the phases stay on record for whoever gives the build up
+        raise
+    finished = _finish(rt.db, build.id, result, log_key, recorder)
     if live is not None:
         live.finish(finished.status)
     if not rt.settings.keep_workspaces:
@@ -188,7 +192,24 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
         return None
 
 
+_PHASES = cast(Table, BuildPhase.__table__)
+_DROP_ATTEMPT_PHASES = delete(_PHASES).where(
+    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.not_in(("SUBMITTED", "QUEUED"))
+)
+_QUEUED = select(_PHASES.c.id, _PHASES.c.start_time, _PHASES.c.end_time).where(
+    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type == "QUEUED"
+)
+_END_QUEUED = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
+_ADD_PHASE = insert(_PHASES)
+_UNSUCCESSFUL_PHASES = (
+    select(_PHASES.c.phase_type, _PHASES.c.contexts)
+    .where(_PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_status != "SUCCEEDED")
+    .order_by(_PHASES.c.id)
+)
+
+
 def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
+    """Start an attempt: phases of earlier attempts dropped, QUEUED ended, PROVISIONING current (phases in Core)."""
     with db.session() as session:
         build = lock(session, Build, build_id)
         if build is None:
@@ -196,11 +217,19 @@ def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
         if BuildStatus(build.status).final:
             return build
         now = utcnow()
-        build.phases[:] = [p for p in build.phases if p.phase_type in ("SUBMITTED", "QUEUED")]
-        queued = build.phases[-1]
-        queued.end_time = queued.end_time or now
-        queued.phase_status = "SUCCEEDED"
-        queued.duration_seconds = int((queued.end_time - queued.start_time).total_seconds())
+        connection = session.connection()
+        connection.execute(_DROP_ATTEMPT_PHASES, {"build_id": build_id})
+        queued_id, queued_start, queued_end = connection.execute(_QUEUED, {"build_id": build_id}).one()
+        ended = queued_end or now
+        connection.execute(
+            _END_QUEUED,
+            {
+                "phase_id": queued_id,
+                "end_time": ended,
+                "phase_status": "SUCCEEDED",
+                "duration_seconds": int((ended - queued_start).total_seconds()),
+            },
+        )
         build.attempt = attempt
         build.start_time = now
         build.current_phase = PhaseType.PROVISIONING.value
@@ -238,86 +267,14 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
     )
 
 
-_PHASES = cast(Table, BuildPhase.__table__)
-_BUILDS = cast(Table, Build.__table__)
-_START_PHASE = insert(_PHASES).returning(_PHASES.c.id)
-_END_PHASE = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
-_SET_CURRENT = update(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
+def _finish(db: Database, build_id: str, result: BuildResult, log_key: str, recorder: PhaseRecorder) -> Build:
+    """End the build, in one transaction with the phase records still waiting (the last phases').
 
-
-class PhaseRecorder:
-    """Writes each phase of one build as it starts and ends, in prebuilt statements.
-
-    Records wait in memory and are written together: at once when the last write is older than FLUSH_SECONDS,
-    always before commands run (`checkpoint`) and when the build ends. So a build's quick steps — PROVISIONING, an
-    empty INSTALL or PRE_BUILD — share a transaction, while a phase that runs commands is visible as it runs.
+    The returned build's `phases` are not loaded (nothing that reports a finished build reads them).
     """
-
-    FLUSH_SECONDS = 0.1
-
-    def __init__(self, db: Database, build_id: str) -> None:
-        self.db = db
-        self.build_id = build_id
-        self._pending: list[tuple[PhaseType, datetime, tuple[BuildStatus, list[dict[str, str]]] | None]] = []
-        self._open: dict[PhaseType, tuple[int, datetime]] = {}  # written starts without a written end
-        self._last_write = 0.0
-
-    def phase_started(self, phase: PhaseType) -> None:
-        self._pending.append((phase, utcnow(), None))
-        if time.monotonic() - self._last_write >= self.FLUSH_SECONDS:
-            self.checkpoint()
-
-    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
-        self._pending.append((phase, utcnow(), (status, contexts)))
-        if phase is PhaseType.FINALIZING:
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Write what waits, in one transaction."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        with self.db.session() as session:
-            connection = session.connection()
-            for phase, at, ended in pending:
-                if ended is None:
-                    row_id = connection.execute(
-                        _START_PHASE,
-                        {"build_id": self.build_id, "phase_type": phase.value, "start_time": at, "contexts": []},
-                    ).scalar_one()
-                    self._open[phase] = (row_id, at)
-                elif phase in self._open:
-                    row_id, started = self._open.pop(phase)
-                    self._write_end(connection, row_id, started, at, *ended)
-                    build_events.phase_ended(connection, self.build_id, phase, started, at, *ended)
-            current = next((phase for phase, _, ended in reversed(pending) if ended is None), None)
-            if current is not None:
-                connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": current.value})
-        self._last_write = time.monotonic()
-
-    @staticmethod
-    def _write_end(
-        connection: Connection,
-        row_id: int,
-        started: datetime,
-        ended: datetime,
-        status: BuildStatus,
-        contexts: list[dict[str, str]],
-    ) -> None:
-        connection.execute(
-            _END_PHASE,
-            {
-                "phase_id": row_id,
-                "end_time": ended,
-                "phase_status": status.value,
-                "duration_seconds": int((ended - started).total_seconds()),
-                "contexts": contexts,
-            },
-        )
-
-
-def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:
     with db.session() as session:
+        connection = session.connection()
+        recorder.write(connection)
         build = lock(session, Build, build_id)
         assert build is not None
         now = utcnow()
@@ -328,17 +285,18 @@ def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> B
         build.exported_variables = result.exported_variables
         build.artifact = result.artifact
         save_reports(session, build_id, result.reports)
-        build.status_reason = result.reason or _reason(build)
-        build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
+        build.status_reason = result.reason or _reason(connection, build_id)
+        connection.execute(_ADD_PHASE, {"build_id": build_id, "phase_type": "COMPLETED", "start_time": now})
         build_events.build_changed(session, build)
         session.flush()
         return build
 
 
-def _reason(build: Build) -> str | None:
-    for phase in build.phases:
-        if phase.phase_status not in (None, "SUCCEEDED") and phase.contexts:
-            return f"{phase.phase_type}: {phase.contexts[0]['message']}"
+def _reason(connection: Connection, build_id: str) -> str | None:
+    """The first ended phase that did not succeed and says why, as `PHASE: message`."""
+    for phase_type, contexts in connection.execute(_UNSUCCESSFUL_PHASES, {"build_id": build_id}):
+        if contexts:
+            return f"{phase_type}: {contexts[0]['message']}"
     return None
 
 

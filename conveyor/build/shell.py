@@ -10,7 +10,9 @@ Lifecycle of a `ShellSession`:
    exit status) on a descriptor the user's commands do not touch. `run_batch` reads the pipe itself, on the calling
    thread, handing every chunk of output to `on_output` and each start to `on_start`, in order: all output of a
    command has been delivered when its result is known. Sending the whole batch keeps bash from waiting on Python
-   between commands. `run(command)` is a batch of one.
+   between commands. Between reads the session lets a run of quick commands fill the pipe (COALESCE_SECONDS), so
+   it wakes once for many markers rather than once per command, while a byte on a second pipe, written when the
+   batch ends or the shell exits, ends that wait at once. `run(command)` is a batch of one.
 3. A command that ends the shell (`exit 3`, `set -e` and a failure) fires bash's EXIT trap, which saves the shell
    state (variables, functions, working directory) before reporting the status. The next `run` starts a new bash
    that restores that state, so later phases still see what earlier ones set. Background jobs of the old shell
@@ -26,11 +28,11 @@ Lifecycle of a `ShellSession`:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
 import select
-import shlex
 import signal
 import subprocess
 import time
@@ -38,18 +40,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conveyor.build.shell_script import batch_script, driver
 from conveyor.errors import ConveyorError
 
-MARKER_FD = 93  # where status markers go; far above the descriptors scripts commonly redirect
-NULL_FD = 94  # /dev/null, opened once: every command's stdin, and where the session's own tracing goes
-CHANNEL_FD = 95  # the batches Conveyor sends (bash's stdin moved here, so the commands' stdin is /dev/null)
-_NOT_RESTORED = (
-    "BASH* SHELLOPTS EUID UID PPID PWD OLDPWD SHLVL _ FUNCNAME GROUPS DIRSTACK PIPESTATUS LINENO RANDOM SECONDS "
-    "SRANDOM EPOCHSECONDS EPOCHREALTIME HISTCMD COMP_WORDBREAKS OPTIND OPTARG IFS PS4 __cv_*"
-)
 _DRAIN_SECONDS = 5.0
 SESSION_VARIABLE = "CONVEYOR_BUILD_SESSION"  # every process of a session inherits it: how escaped ones are found
 COALESCE_SECONDS = 0.005
+_READ_SIZE = 65536
 
 
 class ShellError(ConveyorError):
@@ -81,32 +78,29 @@ def _process_ids() -> list[int]:
         return []
 
 
+def _wake_pipe() -> tuple[int, int]:
+    """A pipe (read end, write end) whose write end a child can inherit beside its stdin, stdout and stderr."""
+    read_end, write_end = os.pipe()
+    if write_end > 2:
+        return read_end, write_end
+    above = fcntl.fcntl(write_end, fcntl.F_DUPFD_CLOEXEC, 3)  # 0-2 are the child's standard streams
+    os.close(write_end)
+    return read_end, above
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:  # gone
+        return None
+
+
 def _environment_of(pid: int) -> list[bytes]:
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
             return environ.read().split(b"\0")
     except OSError:  # gone, or not ours to read
         return []
-
-
-def _batch_script(batch: int, commands: list[str], token: str) -> str:
-    """The batch as a script the session's bash sources: markers around each command, stop at the first failure.
-
-    Every command is evaluated at the top level of the session's shell (not in a function), so `declare`, `cd` and
-    assignments behave as they would typed at a prompt. The session's own lines run with tracing off. Only the first
-    command has a start marker: a command's successful end marker also says the next one starts. The lines around a
-    command are few and plain: bash parses them for every command (slowly, in a UTF-8 locale).
-    """
-    parts = [f'__cv_mark S "{batch} 0" 0\n']
-    for index, command in enumerate(commands):
-        parts.append(
-            'case "$__cv_x" in *x*) set -x ;; esac\n'
-            f"eval {shlex.quote(command)}\n"
-            f"{{ __cv_rc=$?; __cv_x=$-; set +x; printf '\\n{token} R {batch} {index} %d\\n' \"$__cv_rc\""
-            f" >&{MARKER_FD}; }} 2>&{NULL_FD}\n"
-            '[ "$__cv_rc" = 0 ] || return 0\n'
-        )
-    return "".join(parts)
 
 
 @dataclass
@@ -147,6 +141,8 @@ class ShellSession:
         self._pattern = re.compile(rb"\n?" + self._token.encode() + rb" ([SRXD]) (\d+) (\d+) (\d+)\n")
         self._batches = 0
         self._on_start: tuple[int, int, Callable[[int], None] | None] = (0, 0, None)  # batch, its size, callback
+        self._wake: int | None = None  # the current shell's wake-up pipe (read end)
+        self._settle = False  # the last read emptied the pipe: let more output gather before the next one
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
 
@@ -199,12 +195,13 @@ class ShellSession:
         if self._process is None or self._process.poll() is not None or (self.fresh and self._used):
             self._respawn()
         self._used = True
+        self._settle = False  # the batch's first marker is read as soon as it comes
         assert self._process is not None
         assert self._process.stdin is not None
         self._batches += 1
         batch = self._batches
         script = self.state_file.with_name(f"batch-{batch}.sh")
-        script.write_text(_batch_script(batch, commands, self._token))
+        script.write_text(batch_script(batch, commands, self._token))
         try:
             self._process.stdin.write(f"{batch} {script}".encode() + b"\0")
             self._process.stdin.flush()
@@ -255,6 +252,7 @@ class ShellSession:
         """End the session: every process it started is killed (nothing of a build may outlive it)."""
         self.kill()
         self._reap()
+        self._close_wake()
         self._drain(time.monotonic() + _DRAIN_SECONDS)
 
     def kill(self) -> None:
@@ -266,10 +264,15 @@ class ShellSession:
             self._kill_escaped()
 
     def _kill_escaped(self) -> None:
-        """Kill the session's processes that left its process groups (a `setsid` daemon), found by their variable."""
+        """Kill the session's processes that left its process groups (a `setsid` daemon), found by their variable.
+
+        Processes still in the session's groups were just sent SIGKILL and are left to die: one that has not yet
+        would otherwise be found, killed again and cost another look through every process.
+        """
         needle = f"{SESSION_VARIABLE}={self.session_id}".encode()
+        killed = set(self._groups)
         for _ in range(3):  # one that forked while it was being found is found the next time round
-            found = [pid for pid in _process_ids() if needle in _environment_of(pid)]
+            found = [pid for pid in _process_ids() if _group_of(pid) not in killed and needle in _environment_of(pid)]
             for pid in found:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
@@ -297,6 +300,8 @@ class ShellSession:
         self._spawn(restore=not self.fresh)
 
     def _spawn(self, restore: bool) -> None:
+        self._close_wake()
+        wake, wake_end = _wake_pipe()
         try:
             self._process = subprocess.Popen(
                 [
@@ -306,7 +311,7 @@ class ShellSession:
                     "--norc",
                     *(["--posix"] if self.posix else []),
                     "-c",
-                    self._driver(restore),
+                    driver(self._token, self.state_file, restore=restore, wake=wake_end),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -314,38 +319,17 @@ class ShellSession:
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
+                pass_fds=(wake_end,),
             )
         except OSError as exc:
+            os.close(wake)
             raise ShellError(f"could not start bash: {exc}") from exc
+        finally:
+            os.close(wake_end)
+        self._wake = wake
         assert self._process.stdout is not None
         self._groups.append(self._process.pid)
         self._streams.append(_Stream(self._process, self._process.stdout.fileno()))
-
-    def _driver(self, restore: bool) -> str:
-        token, state = self._token, shlex.quote(str(self.state_file))
-        skip = "|".join(_NOT_RESTORED.split())
-        lines = [
-            f"exec {MARKER_FD}>&1 {NULL_FD}<>/dev/null {CHANNEL_FD}<&0 0<&{NULL_FD}",
-            f'__cv_mark() {{ printf \'\\n%s %s %s %d\\n\' {token} "$1" "$2" "$3" >&{MARKER_FD}; }}',
-            "__cv_save() {",
-            "  { declare -f",
-            "    for __cv_n in $(compgen -v); do",
-            f'      case "$__cv_n" in {skip}) ;; *) declare -p "$__cv_n" 2>/dev/null ;; esac',
-            "    done",
-            "    printf 'cd -- %q\\n' \"$PWD\"",
-            f"  }} > {state} 2>/dev/null",
-            "}",
-            # `set -x` must trace the user's commands only: a traced marker would be read as a second status
-            'trap \'{ __cv_rc=$?; set +x; } 2>/dev/null; __cv_save; __cv_mark X "0 0" "$__cv_rc"\' EXIT',
-            f"[ -f {state} ] && . {state} >/dev/null 2>&1" if restore else ":",
-            "__cv_x=",
-            f"while IFS= read -r -d '' -u {CHANNEL_FD} __cv_batch; do",
-            '  . "${__cv_batch#* }"',  # a command's top-level `return` ends the batch early: D tells
-            f"  {{ __cv_rc=$?; set +x; }} 2>&{NULL_FD}",
-            '  __cv_mark D "${__cv_batch%% *} 0" "$__cv_rc"',
-            "done",
-        ]
-        return "\n".join(lines) + "\n"
 
     def _wait_status(self, deadline: float | None, timeout: float | None) -> _Status:
         """Read every open pipe until the current shell reports something (or its pipe closes)."""
@@ -357,19 +341,31 @@ class ShellSession:
                 self._drain(time.monotonic() + _DRAIN_SECONDS, only=current)
                 self._reap()
                 raise CommandTimeout(f"the command did not finish within {timeout:g} s")
+            if self._settle and self._wake is not None:  # one wake-up for many quick commands' markers
+                pause = COALESCE_SECONDS if remaining is None else min(COALESCE_SECONDS, remaining)
+                select.select([self._wake], [], [], pause)  # the batch's end or the shell's exit cuts it short
             self._pump(remaining)
-            if not current.statuses and (remaining is None or remaining > COALESCE_SECONDS):
-                time.sleep(COALESCE_SECONDS)  # let a run of quick commands fill the pipe: one wake-up for many markers
         return current.statuses.pop(0)
 
     def _pump(self, timeout: float | None) -> None:
-        readable, _, _ = select.select([s.fd for s in self._streams], [], [], timeout)
+        wake = [] if self._wake is None else [self._wake]
+        readable, _, _ = select.select([s.fd for s in self._streams] + wake, [], [], timeout)
+        if wake and wake[0] in readable and not os.read(wake[0], 4096):
+            self._close_wake()  # the shell closed it (or is gone): its reads are no longer to be coalesced
+        sizes = []
         for stream in [s for s in self._streams if s.fd in readable]:
-            chunk = os.read(stream.fd, 65536)
+            chunk = os.read(stream.fd, _READ_SIZE)
+            sizes.append(len(chunk))
             if chunk:
                 stream.pending = self._emit_complete(stream, stream.pending + chunk)
             else:
                 self._end(stream)
+        self._settle = bool(sizes) and 0 < max(sizes) < _READ_SIZE  # after a full read, more waits: read on at once
+
+    def _close_wake(self) -> None:
+        if self._wake is not None:
+            os.close(self._wake)
+            self._wake = None
 
     def _end(self, stream: _Stream) -> None:
         if stream.pending:

@@ -59,6 +59,22 @@ def test_a_plain_directory_path_selects_everything_in_it(source: Path, pattern: 
     assert names(source, pattern) == ["dist/assets/fonts/mono.woff", "dist/assets/logo.svg"]
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("pkg/web/out/extra/notes.txt", ["pkg/web/out/extra/notes.txt"]),
+        ("pkg/web", ["pkg/web/out/extra/notes.txt", "pkg/web/out/web.whl"]),
+        ("pkg/*/out/*.whl", ["pkg/api/out/api.whl", "pkg/web/out/web.whl"]),
+        ("*/app.js", ["dist/app.js"]),
+        ("**/notes.txt", ["pkg/web/out/extra/notes.txt"]),
+        ("dist/as[s]ets/**/*.woff", ["dist/assets/fonts/mono.woff"]),
+        ("pkg/web/out/missing", []),
+    ],
+)
+def test_a_pattern_finds_its_files_at_any_depth_beside_others(source: Path, pattern: str, expected: list[str]) -> None:
+    assert names(source, pattern, "README.md") == ["README.md", *expected]
+
+
 def test_several_patterns_select_their_union_once(source: Path) -> None:
     assert names(source, "dist/*", "dist/app.js", "README.md") == ["README.md", "dist/app.js"]
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor.build.shell import CommandTimeout, ShellSession
+from conveyor.build.shell_script import WAKE_FD
 
 
 class Output:
@@ -257,3 +258,40 @@ def test_a_batch_stops_at_its_first_failure_and_reports_each_start_in_order(tmp_
         results = shell.run_batch(["echo a", "printf b", "false", "echo c"], on_start=lambda i: events.append(f"#{i}"))
     assert [(r.index, r.exit_status) for r in results] == [(0, 0), (1, 0), (2, 1)]
     assert [e for e in events if e] == ["#0", "a", "#1", "b", "#2"]
+
+
+def test_a_long_batch_of_quick_commands_reports_each_start_in_order_with_its_output(tmp_path: Path) -> None:
+    events: list[str] = []
+    output = lambda chunk: events.extend(line for line in chunk.decode().splitlines() if line)  # noqa: E731
+    commands = [f"echo {n}" if n % 2 else f"N={n}" for n in range(200)]
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, output) as shell:
+        results = shell.run_batch(commands, on_start=lambda i: events.append(f"#{i}"))
+
+    assert [(r.index, r.exit_status) for r in results] == [(n, 0) for n in range(200)]
+    assert events == [event for n in range(200) for event in ([f"#{n}", str(n)] if n % 2 else [f"#{n}"])]
+
+
+def test_a_command_closing_the_wake_up_descriptor_changes_nothing_it_can_see(
+    shell: ShellSession, output: Output
+) -> None:
+    results = shell.run_batch([f"exec {WAKE_FD}>&-", "echo after"])
+
+    assert [(r.index, r.exit_status) for r in results] == [(0, 0), (1, 0)]
+    assert shell.run("echo again") == 0
+    assert shell.run("exit 3") == 3
+    assert output.text == "after\nagain\n"
+
+
+def test_a_session_leaves_no_descriptor_open_however_many_shells_it_started(open_session: Any) -> None:
+    before = sorted(os.listdir("/proc/self/fd"))
+    shell = open_session()
+    for code in (3, 4, 5):
+        assert shell.run(f"exit {code}") == code
+    fresh = open_session(fresh_shell_per_command=True)
+    for _ in range(3):
+        assert fresh.run("true") == 0
+
+    shell.close()
+    fresh.close()
+
+    assert sorted(os.listdir("/proc/self/fd")) == before
