@@ -12,6 +12,7 @@ import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from conveyor.errors import ConveyorError
 
@@ -27,8 +28,8 @@ class ArchiveError(ConveyorError):
     """An archive is unreadable or holds an entry that may not be extracted."""
 
 
-def write_zip(destination: Path, entries: Iterable[tuple[Path, str]], *, keep_symlinks: bool = False) -> int:
-    """Zip `(file on disk, name in archive)` pairs; return how many entries were written."""
+def write_zip(destination: Path | BinaryIO, entries: Iterable[tuple[Path, str]], *, keep_symlinks: bool = False) -> int:
+    """Zip `(file on disk, name in archive)` pairs into a file or an open binary file; how many were written."""
     count = 0
     with zipfile.ZipFile(destination, "w", allowZip64=True) as archive:
         for source, name in entries:

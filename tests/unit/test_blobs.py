@@ -176,6 +176,33 @@ def test_reading_gives_a_file_with_the_blob_and_leaves_nothing_behind(store: Blo
     assert store.get_bytes("inputs/source.zip") == b"zipped source"
 
 
+def test_writing_stores_the_blob_when_the_block_ends(store: BlobStore, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with store.writing("builds/demo/1/artifact.zip", scratch) as handle:
+        handle.write(b"zipped ")
+        handle.write(b"artifact")
+        assert not store.exists("builds/demo/1/artifact.zip")
+
+    assert store.get_bytes("builds/demo/1/artifact.zip") == b"zipped artifact"
+    assert list(scratch.iterdir()) == []
+
+
+def test_writing_that_fails_stores_nothing_and_keeps_what_was_there(store: BlobStore, tmp_path: Path) -> None:
+    store.put_bytes("builds/demo/1/artifact.zip", b"old")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    with pytest.raises(RuntimeError, match="zipping failed"), store.writing("builds/demo/1/artifact.zip", scratch):
+        raise RuntimeError("zipping failed")
+
+    assert store.get_bytes("builds/demo/1/artifact.zip") == b"old"
+    assert list(store.list()) == ["builds/demo/1/artifact.zip"]
+    assert list(scratch.iterdir()) == []
+    if isinstance(store, LocalBlobStore):  # nor a temporary file beside it
+        assert [p.name for p in store.root.rglob("*") if p.is_file()] == ["artifact.zip"]
+
+
 def test_reading_a_missing_key_raises_file_not_found(store: BlobStore, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError), store.reading("inputs/missing.zip", tmp_path):
         pytest.fail("there is nothing to read")
