@@ -12,6 +12,7 @@ import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from conveyor.errors import ConveyorError
 
@@ -27,8 +28,8 @@ class ArchiveError(ConveyorError):
     """An archive is unreadable or holds an entry that may not be extracted."""
 
 
-def write_zip(destination: Path, entries: Iterable[tuple[Path, str]], *, keep_symlinks: bool = False) -> int:
-    """Zip `(file on disk, name in archive)` pairs; return how many entries were written."""
+def write_zip(destination: Path | BinaryIO, entries: Iterable[tuple[Path, str]], *, keep_symlinks: bool = False) -> int:
+    """Zip `(file on disk, name in archive)` pairs into a file or an open binary file; how many were written."""
     count = 0
     with zipfile.ZipFile(destination, "w", allowZip64=True) as archive:
         for source, name in entries:
@@ -43,8 +44,11 @@ def write_zip(destination: Path, entries: Iterable[tuple[Path, str]], *, keep_sy
     return count
 
 
-def extract_zip(archive_path: Path, destination: Path) -> None:
-    """Extract into `destination`, refusing absolute or climbing paths and links that leave it."""
+def extract_zip(archive_path: Path, destination: Path, *, name: str | None = None) -> None:
+    """Extract into `destination`, refusing absolute or climbing paths and links that leave it.
+
+    `name` is what errors call the archive (its file's name by default).
+    """
     root = destination.resolve()
     links: list[Path] = []
     try:
@@ -52,7 +56,7 @@ def extract_zip(archive_path: Path, destination: Path) -> None:
             for info in archive.infolist():
                 _extract_entry(archive, info, root, links)
     except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"{archive_path.name} is not a readable zip file: {exc}") from None
+        raise ArchiveError(f"{name or archive_path.name} is not a readable zip file: {exc}") from None
     for link in links:  # a later link can change where an earlier one leads (`x -> a/../b`, then `a -> .`)
         if not _inside(link, root):
             raise ArchiveError(f"refusing symbolic link {link.relative_to(root)}: it points outside the source")

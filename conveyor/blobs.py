@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
@@ -46,6 +48,29 @@ class BlobStore(ABC):
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
         """Return the whole blob."""
+
+    @contextmanager
+    def reading(self, key: str, scratch: Path) -> Iterator[Path]:
+        """A file on this machine holding the blob, to read while the block runs: a copy in `scratch`, removed
+        afterwards, unless the store keeps the blob as a file of its own (then that file, nothing copied)."""
+        copy = scratch / f".blob-{uuid.uuid4().hex}"
+        try:
+            self.get_file(key, copy)
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
+
+    @contextmanager
+    def writing(self, key: str, scratch: Path) -> Iterator[BinaryIO]:
+        """A file to write the blob into, stored under `key` when the block ends without error (never in part):
+        staged in `scratch` and then stored, unless the store keeps blobs as files (then written in place)."""
+        staged = scratch / f".blob-{uuid.uuid4().hex}"
+        try:
+            with staged.open("wb") as handle:
+                yield handle
+            self.put_file(key, staged)
+        finally:
+            staged.unlink(missing_ok=True)
 
     @abstractmethod
     def exists(self, key: str) -> bool:
@@ -95,6 +120,15 @@ class LocalBlobStore(BlobStore):
 
     def get_file(self, key: str, destination: Path) -> None:
         shutil.copyfile(self._existing(key), destination)
+
+    @contextmanager
+    def reading(self, key: str, scratch: Path) -> Iterator[Path]:
+        yield self._existing(key)  # replaced only by a rename: a reader that opened it keeps what it opened
+
+    @contextmanager
+    def writing(self, key: str, scratch: Path) -> Iterator[BinaryIO]:
+        with self._atomic(key) as handle:
+            yield handle
 
     def get_bytes(self, key: str) -> bytes:
         return self._existing(key).read_bytes()

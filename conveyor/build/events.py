@@ -9,6 +9,7 @@ worker begins the build (again for each new attempt); phase changes are told for
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -55,35 +56,40 @@ def build_changed(session: Session, build: Build) -> None:
     session.connection().execute(_INSERT, values)  # at once, in the session's transaction: no unit of work
 
 
-def phase_ended(
-    connection: Connection,
-    build_id: str,
-    phase: PhaseType,
-    started: datetime,
-    ended: datetime,
-    status: BuildStatus,
-    contexts: list[dict[str, str]],
-) -> None:
-    """A phase ended; written on the connection of the transaction that records it (a prebuilt Core INSERT)."""
+@dataclass(frozen=True)
+class PhaseEnd:
+    phase: PhaseType
+    started: datetime
+    ended: datetime
+    status: BuildStatus
+    contexts: list[dict[str, str]]
+
+
+def phases_ended(connection: Connection, build_id: str, ends: list[PhaseEnd]) -> None:
+    """Phases ended; written on the connection of the transaction that records them (one prebuilt Core INSERT)."""
+    if ends:
+        connection.execute(_INSERT, [_phase_event(build_id, end) for end in ends])
+
+
+def _phase_event(build_id: str, end: PhaseEnd) -> dict[str, Any]:
     project = build_id.rpartition(":")[0]
     detail = {
-        "completed-phase": phase.value,
-        "completed-phase-status": status.value,
-        "completed-phase-duration-seconds": int((ended - started).total_seconds()),
-        "completed-phase-start": iso(started),
-        "completed-phase-end": iso(ended),
-        "completed-phase-context": [f"{c.get('statusCode')}: {c.get('message')}" for c in contexts],
+        "completed-phase": end.phase.value,
+        "completed-phase-status": end.status.value,
+        "completed-phase-duration-seconds": int((end.ended - end.started).total_seconds()),
+        "completed-phase-start": iso(end.started),
+        "completed-phase-end": iso(end.ended),
+        "completed-phase-context": [f"{c.get('statusCode')}: {c.get('message')}" for c in end.contexts],
         "project-name": project,
         "build-id": build_id,
         "version": "1",
     }
-    values = {
+    return {
         "source": BUILD,
         "detail_type": BUILD_PHASE_CHANGE,
-        "state": status.value,
+        "state": end.status.value,
         "resource": build_id,
         "name": project,
         "detail": detail,
         "created_at": utcnow(),
     }
-    connection.execute(_INSERT, values)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from conveyor.archives import write_zip
 from conveyor.blobs import BlobStore
@@ -73,21 +72,26 @@ class BuildOutputs:
             where = f"secondary artifact {identifier}: " if identifier else ""
             raise OutputError(BuildStatus.FAILED, "CLIENT_ERROR", f"{where}{exc}") from None
         name = self._name(section, identifier or "artifact")
-        archive = self.request.workspace / "tmp" / f"artifact-{uuid.uuid4().hex}.zip"
-        try:
-            count = write_zip(archive, files, keep_symlinks=section.enable_symlinks)
-        except OSError as exc:
-            raise OutputError(BuildStatus.FAULT, "CLIENT_ERROR", f"could not read the artifact: {exc}") from None
         if section.s3_prefix:  # namespace BUILD_ID: <s3-prefix>/<build id>/<name>.zip
             key = f"{safe_key(section.s3_prefix)}/{self.request.build_id}/{name}.zip"
         else:
             key = f"{self.request.artifact_key_prefix}{name}.zip"
         try:
-            self.blobs.put_file(key, archive)
+            with self.blobs.writing(key, self.request.workspace / "tmp") as archive:
+                count, size = self._zip(archive, files, section.enable_symlinks)
         except OSError as exc:
             raise OutputError(BuildStatus.FAULT, "UPLOAD_ERROR", f"could not store the artifact: {exc}") from None
         self.log.container(f"Uploaded {count} files as {name}.zip")
-        return {"key": key, "name": name, "files": count, "size": archive.stat().st_size}
+        return {"key": key, "name": name, "files": count, "size": size}
+
+    @staticmethod
+    def _zip(archive: BinaryIO, files: list[tuple[Path, str]], keep_symlinks: bool) -> tuple[int, int]:
+        """Zip the files into the blob being written: how many, and the archive's size."""
+        try:
+            count = write_zip(archive, files, keep_symlinks=keep_symlinks)
+        except OSError as exc:
+            raise OutputError(BuildStatus.FAULT, "CLIENT_ERROR", f"could not read the artifact: {exc}") from None
+        return count, archive.tell()
 
     def _name(self, section: ArtifactsSpec, default: str) -> str:
         """`name`, as the build's shell expands it; the default when absent or unusable."""

@@ -160,10 +160,8 @@ class BuildRunner:
             for index, artifact in enumerate(self.request.inputs):
                 target = self.source_dir if index == 0 else self.request.workspace / f"src_{artifact.name}"
                 target.mkdir(parents=True, exist_ok=True)
-                archive = self.request.workspace / "tmp" / f"input-{index}.zip"
-                self.blobs.get_file(artifact.key, archive)
-                extract_zip(archive, target)
-                archive.unlink()
+                with self.blobs.reading(artifact.key, self.request.workspace / "tmp") as archive:
+                    extract_zip(archive, target, name=f"input-{index}.zip")
         except (FileNotFoundError, ArchiveError, OSError) as exc:
             return _PhaseOutcome(BuildStatus.FAULT, [_context("CLIENT_ERROR", f"could not download the source: {exc}")])
         try:

@@ -196,8 +196,11 @@ _PHASES = cast(Table, BuildPhase.__table__)
 _DROP_ATTEMPT_PHASES = delete(_PHASES).where(
     _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.not_in(("SUBMITTED", "QUEUED"))
 )
-_QUEUED = select(_PHASES.c.id, _PHASES.c.start_time, _PHASES.c.end_time).where(
-    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type == "QUEUED"
+_QUEUED = (  # the last of the phases kept: QUEUED
+    select(_PHASES.c.id, _PHASES.c.start_time, _PHASES.c.end_time)
+    .where(_PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.in_(("SUBMITTED", "QUEUED")))
+    .order_by(_PHASES.c.id.desc())
+    .limit(1)
 )
 _END_QUEUED = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
 _ADD_PHASE = insert(_PHASES)

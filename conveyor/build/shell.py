@@ -95,12 +95,22 @@ def _group_of(pid: int) -> int | None:
         return None
 
 
-def _environment_of(pid: int) -> list[bytes]:
+def _environment_holds(pid: int, entry: bytes) -> bool:
+    """Whether the process's environment has `entry` (`NAME=value`) as one of its variables."""
     try:
-        with open(f"/proc/{pid}/environ", "rb") as environ:
-            return environ.read().split(b"\0")
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)  # plain descriptors: one of these per process
     except OSError:  # gone, or not ours to read
-        return []
+        return False
+    try:
+        chunks = [b"\0"]
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError:  # gone while being read
+        return False
+    finally:
+        os.close(fd)
+    chunks.append(b"\0")
+    return b"\0" + entry + b"\0" in b"".join(chunks)
 
 
 @dataclass
@@ -272,7 +282,7 @@ class ShellSession:
         needle = f"{SESSION_VARIABLE}={self.session_id}".encode()
         killed = set(self._groups)
         for _ in range(3):  # one that forked while it was being found is found the next time round
-            found = [pid for pid in _process_ids() if _group_of(pid) not in killed and needle in _environment_of(pid)]
+            found = [pid for pid in _process_ids() if _group_of(pid) not in killed and _environment_holds(pid, needle)]
             for pid in found:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)

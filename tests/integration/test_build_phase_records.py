@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from conveyor.archives import write_zip
 from conveyor.build.phase_records import PhaseRecorder
 from conveyor.build.service import BuildInput, run_build, submit_build
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db.models import Build
+from conveyor.db.notify_models import StateEvent
 from conveyor.runtime import Runtime
 
 P = PhaseType
@@ -57,6 +59,34 @@ def test_the_quick_steps_before_commands_wait_for_the_checkpoint(rt: Runtime) ->
         ("DOWNLOAD_SOURCE", None, False),
         ("current", "DOWNLOAD_SOURCE", False),
     ]
+
+
+def test_phases_and_their_events_are_written_in_the_order_they_ran(rt: Runtime) -> None:
+    build_id = submitted(rt)
+    recorder = quick_recorder(rt, build_id)
+    for phase in (P.PROVISIONING, P.DOWNLOAD_SOURCE, P.INSTALL, P.PRE_BUILD):
+        recorder.phase_started(phase)
+        recorder.phase_ended(phase, SUCCEEDED, [])
+    recorder.phase_started(P.BUILD)
+    recorder.checkpoint()
+    recorder.phase_ended(P.BUILD, BuildStatus.FAILED, [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "no"}])
+    recorder.phase_started(P.POST_BUILD)
+    recorder.phase_ended(P.POST_BUILD, SUCCEEDED, [])
+    recorder.checkpoint()
+
+    ran = ["PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"]
+    assert [phase for phase, _, _ in recorded(rt, build_id)] == ["SUBMITTED", "QUEUED", *ran, "current"]
+    assert recorded(rt, build_id)[6] == ("BUILD", "FAILED", True)
+    with rt.db.reader() as session:
+        events = session.scalars(
+            select(StateEvent).where(StateEvent.resource == build_id).order_by(StateEvent.id)
+        ).all()
+    assert [(e.detail["completed-phase"], e.state) for e in events] == [
+        *((phase, "SUCCEEDED") for phase in ran[:4]),
+        ("BUILD", "FAILED"),
+        ("POST_BUILD", "SUCCEEDED"),
+    ]
+    assert events[4].detail["completed-phase-context"] == ["COMMAND_EXECUTION_ERROR: no"]
 
 
 def test_the_last_records_are_written_in_the_transaction_that_ends_the_build(rt: Runtime) -> None:

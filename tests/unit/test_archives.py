@@ -221,6 +221,8 @@ def test_a_file_that_is_not_a_zip_is_an_archive_error(tmp_path: Path) -> None:
 
     with pytest.raises(ArchiveError, match=r"source\.zip is not a readable zip file"):
         extract_zip(not_zip, tmp_path / "dest")
+    with pytest.raises(ArchiveError, match=r"^input-0\.zip is not a readable zip file"):
+        extract_zip(not_zip, tmp_path / "dest", name="input-0.zip")
 
 
 def test_a_corrupt_member_is_an_archive_error(tmp_path: Path) -> None:

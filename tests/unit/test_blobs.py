@@ -164,6 +164,50 @@ def test_get_file_of_a_missing_key_raises_file_not_found(store: BlobStore, tmp_p
     assert not destination.exists()
 
 
+def test_reading_gives_a_file_with_the_blob_and_leaves_nothing_behind(store: BlobStore, tmp_path: Path) -> None:
+    store.put_bytes("inputs/source.zip", b"zipped source")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    with store.reading("inputs/source.zip", scratch) as path:
+        assert path.read_bytes() == b"zipped source"
+
+    assert list(scratch.iterdir()) == []
+    assert store.get_bytes("inputs/source.zip") == b"zipped source"
+
+
+def test_writing_stores_the_blob_when_the_block_ends(store: BlobStore, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with store.writing("builds/demo/1/artifact.zip", scratch) as handle:
+        handle.write(b"zipped ")
+        handle.write(b"artifact")
+        assert not store.exists("builds/demo/1/artifact.zip")
+
+    assert store.get_bytes("builds/demo/1/artifact.zip") == b"zipped artifact"
+    assert list(scratch.iterdir()) == []
+
+
+def test_writing_that_fails_stores_nothing_and_keeps_what_was_there(store: BlobStore, tmp_path: Path) -> None:
+    store.put_bytes("builds/demo/1/artifact.zip", b"old")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    with pytest.raises(RuntimeError, match="zipping failed"), store.writing("builds/demo/1/artifact.zip", scratch):
+        raise RuntimeError("zipping failed")
+
+    assert store.get_bytes("builds/demo/1/artifact.zip") == b"old"
+    assert list(store.list()) == ["builds/demo/1/artifact.zip"]
+    assert list(scratch.iterdir()) == []
+    if isinstance(store, LocalBlobStore):  # nor a temporary file beside it
+        assert [p.name for p in store.root.rglob("*") if p.is_file()] == ["artifact.zip"]
+
+
+def test_reading_a_missing_key_raises_file_not_found(store: BlobStore, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), store.reading("inputs/missing.zip", tmp_path):
+        pytest.fail("there is nothing to read")
+
+
 @pytest.mark.parametrize("key", ["", "/etc/passwd", "..", "a/../b", "../a", "a/..", "a//b", "a/", "./a", "a/./b"])
 def test_invalid_keys_are_refused(store: BlobStore, tmp_path: Path, key: str) -> None:
     source = tmp_path / "source"
@@ -265,6 +309,13 @@ def test_local_write_in_progress_is_not_visible_under_its_key(local_store: Local
 
     assert local_store.get_bytes("artifact") == b"half of the new contents"
     assert sorted(p.name for p in local_store.root.iterdir()) == ["artifact"]
+
+
+def test_local_reading_copies_nothing(local_store: LocalBlobStore, tmp_path: Path) -> None:
+    local_store.put_bytes("inputs/source.zip", b"zipped source")
+
+    with local_store.reading("inputs/source.zip", tmp_path / "not-even-made") as path:
+        assert path == local_store.root / "inputs" / "source.zip"
 
 
 def test_local_failed_write_leaves_no_key_and_no_temporary_file(local_store: LocalBlobStore, tmp_path: Path) -> None:
