@@ -32,6 +32,7 @@ class Kind(str, Enum):
     DEPLOYMENT_ENDED = "deploy.ended"  # subject: a deployment id (tell the pipeline action that started it)
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
+    BUILD_ENDED = "build.ended"  # subject: a pipeline action's build id (tell the action how the build ended)
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
     DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
     RETIRE_HOST = "deploy.retire"  # subject: "<deployment id>|<host name>": a released original host removes

@@ -36,6 +36,7 @@ from conveyor.db import Database, lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
+from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
 
@@ -171,7 +172,7 @@ def run_build(
         log.close()
     log_key = _log_key(build.id)
     rt.blobs.put_file(log_key, log.path)
-    finished = _finish(rt.db, build.id, result, log_key)
+    finished = _finish(rt, build.id, result, log_key)
     if live is not None:
         live.finish(finished.status)
     if not rt.settings.keep_workspaces:
@@ -316,8 +317,10 @@ class PhaseRecorder:
         )
 
 
-def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> Build:
-    with db.session() as session:
+def _finish(rt: Runtime, build_id: str, result: BuildResult, log_key: str) -> Build:
+    """Record how the build ended; a pipeline action's build also queues the job that tells the action, in the same
+    transaction (the worker's process is done with the build once it has committed)."""
+    with rt.transaction() as (session, outbox):
         build = lock(session, Build, build_id)
         assert build is not None
         now = utcnow()
@@ -331,6 +334,8 @@ def _finish(db: Database, build_id: str, result: BuildResult, log_key: str) -> B
         build.status_reason = result.reason or _reason(build)
         build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
         build_events.build_changed(session, build)
+        if build.action_execution_id is not None:
+            outbox.add(Kind.BUILD_ENDED, build.id, PIPELINE_QUEUE, timeout_seconds=120)
         session.flush()
         return build
 

@@ -134,6 +134,18 @@ def report_build(rt: Runtime, build: Build) -> None:
     complete_action(rt, build.action_execution_id, outcome_of_build(declaration, build))
 
 
+def report_ended_build(rt: Runtime, build_id: str) -> None:
+    """Tell the pipeline action that started a build how it ended (the `build.ended` job its end queued)."""
+    with rt.db.reader() as session:
+        build = session.get(Build, build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}")
+        if build.action_execution_id is None or not BuildStatus(build.status).final:
+            return
+        declaration = action_in_context(session, build.action_execution_id).declaration
+    complete_action(rt, build.action_execution_id, outcome_of_build(declaration, build))
+
+
 def report_batch(rt: Runtime, batch: BuildBatch) -> None:
     """Tell the pipeline action that started a batch build how it ended."""
     if batch.action_execution_id is None or not BuildStatus(batch.status).final:
