@@ -35,7 +35,7 @@ from sqlalchemy.orm import configure_mappers
 
 from conveyor.config import Settings, load_settings
 from conveyor.db.models import ActionExecution, Build
-from conveyor.dispatch import claim
+from conveyor.dispatch import claim, finish
 from conveyor.queues import DEFAULT_QUEUE, DEPLOY_QUEUE, PIPELINE_QUEUE, build_queue, connect
 from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS
@@ -62,12 +62,13 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
 def _warm(rt: Runtime) -> None:
     """Pay once, in the parent, what every forked work horse would otherwise pay on its first job: the mappers'
     configuration, the database dialect's first-connect queries (the horse keeps the engine, not its sockets) and
-    the compilation of the statements every job starts with (claiming its dispatch, loading its build) — a claim of
-    a dispatch that does not exist, which finds nothing and changes nothing."""
+    the compilation of the statements every job starts and ends with (claiming its dispatch, loading its build,
+    marking the dispatch done) — on a dispatch that does not exist, which finds nothing and changes nothing."""
     configure_mappers()
     try:
         rt.db.ping()
         claim(rt.db, WARM_UP_ID, 0)
+        finish(rt.db, WARM_UP_ID, 0)
         with rt.db.reader() as session:
             session.get(Build, WARM_UP_ID)
             session.get(ActionExecution, WARM_UP_ID)
