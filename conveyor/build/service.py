@@ -9,15 +9,12 @@ transactions that record them.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,17 +23,16 @@ from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
-from conveyor.build.report_store import save_reports
-from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
+from conveyor.build.progress import PhaseRecorder, begin_attempt, record_end
+from conveyor.build.runner import BuildRequest, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import SecretReference, secrets_manager_reference
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
-from conveyor.db import Database, lock
+from conveyor.db import lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
-from conveyor.queues import PIPELINE_QUEUE
 from conveyor.runtime import Runtime
 
 
@@ -147,7 +143,7 @@ def run_build(
     rt: Runtime, build_id: str, attempt: int, on_runner: Callable[[BuildRunner], None] | None = None
 ) -> Build:
     """Run a queued build to the end (on a worker); returns the finished row."""
-    build = _begin_attempt(rt.db, build_id, attempt)
+    build = begin_attempt(rt.db, build_id, attempt)
     if BuildStatus(build.status).final:
         return build
     workspace = rt.settings.path("workspaces", f"{build.id.split(':')[-1]}-{attempt}")
@@ -156,10 +152,11 @@ def run_build(
     log = BuildLog(workspace / "build.log", on_flush=live.publish if live else None)
     if attempt > 1:
         log.container(f"Attempt {attempt}: the worker running the previous attempt stopped responding")
+    recorder = PhaseRecorder(rt.db, build.id)
     runner = BuildRunner(
         _request(rt.settings, build, workspace),
         rt.blobs,
-        PhaseRecorder(rt.db, build.id),
+        recorder,
         log,
         secrets=AwsSecrets(rt.settings),
         cache_store=_cache_store(rt, build, log),
@@ -172,7 +169,7 @@ def run_build(
         log.close()
     log_key = _log_key(build.id)
     rt.blobs.put_file(log_key, log.path)
-    finished = _finish(rt, build.id, result, log_key)
+    finished = record_end(rt, build.id, result, log_key, recorder)
     if live is not None:
         live.finish(finished.status)
     if not rt.settings.keep_workspaces:
@@ -187,27 +184,6 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
     except (ValueError, OSError) as exc:  # a cache never fails a build
         log.container(f"Warning: the {config.type} cache cannot be opened: {exc}")
         return None
-
-
-def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
-    with db.session() as session:
-        build = lock(session, Build, build_id)
-        if build is None:
-            raise NotFound(f"no build {build_id}")
-        if BuildStatus(build.status).final:
-            return build
-        now = utcnow()
-        build.phases[:] = [p for p in build.phases if p.phase_type in ("SUBMITTED", "QUEUED")]
-        queued = build.phases[-1]
-        queued.end_time = queued.end_time or now
-        queued.phase_status = "SUCCEEDED"
-        queued.duration_seconds = int((queued.end_time - queued.start_time).total_seconds())
-        build.attempt = attempt
-        build.start_time = now
-        build.current_phase = PhaseType.PROVISIONING.value
-        build_events.build_changed(session, build)
-        session.flush()
-        return build
 
 
 def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
@@ -237,114 +213,6 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",
     )
-
-
-_PHASES = cast(Table, BuildPhase.__table__)
-_BUILDS = cast(Table, Build.__table__)
-_START_PHASE = insert(_PHASES).returning(_PHASES.c.id)
-_END_PHASE = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
-_SET_CURRENT = update(_BUILDS).where(_BUILDS.c.id == bindparam("build_id"))
-
-
-class PhaseRecorder:
-    """Writes each phase of one build as it starts and ends, in prebuilt statements.
-
-    Records wait in memory and are written together: at once when the last write is older than FLUSH_SECONDS,
-    always before commands run (`checkpoint`) and when the build ends. So a build's quick steps — PROVISIONING, an
-    empty INSTALL or PRE_BUILD — share a transaction, while a phase that runs commands is visible as it runs.
-    """
-
-    FLUSH_SECONDS = 0.1
-
-    def __init__(self, db: Database, build_id: str) -> None:
-        self.db = db
-        self.build_id = build_id
-        self._pending: list[tuple[PhaseType, datetime, tuple[BuildStatus, list[dict[str, str]]] | None]] = []
-        self._open: dict[PhaseType, tuple[int, datetime]] = {}  # written starts without a written end
-        self._last_write = 0.0
-
-    def phase_started(self, phase: PhaseType) -> None:
-        self._pending.append((phase, utcnow(), None))
-        if time.monotonic() - self._last_write >= self.FLUSH_SECONDS:
-            self.checkpoint()
-
-    def phase_ended(self, phase: PhaseType, status: BuildStatus, contexts: list[dict[str, str]]) -> None:
-        self._pending.append((phase, utcnow(), (status, contexts)))
-        if phase is PhaseType.FINALIZING:
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Write what waits, in one transaction."""
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        with self.db.session() as session:
-            connection = session.connection()
-            for phase, at, ended in pending:
-                if ended is None:
-                    row_id = connection.execute(
-                        _START_PHASE,
-                        {"build_id": self.build_id, "phase_type": phase.value, "start_time": at, "contexts": []},
-                    ).scalar_one()
-                    self._open[phase] = (row_id, at)
-                elif phase in self._open:
-                    row_id, started = self._open.pop(phase)
-                    self._write_end(connection, row_id, started, at, *ended)
-                    build_events.phase_ended(connection, self.build_id, phase, started, at, *ended)
-            current = next((phase for phase, _, ended in reversed(pending) if ended is None), None)
-            if current is not None:
-                connection.execute(_SET_CURRENT, {"build_id": self.build_id, "current_phase": current.value})
-        self._last_write = time.monotonic()
-
-    @staticmethod
-    def _write_end(
-        connection: Connection,
-        row_id: int,
-        started: datetime,
-        ended: datetime,
-        status: BuildStatus,
-        contexts: list[dict[str, str]],
-    ) -> None:
-        connection.execute(
-            _END_PHASE,
-            {
-                "phase_id": row_id,
-                "end_time": ended,
-                "phase_status": status.value,
-                "duration_seconds": int((ended - started).total_seconds()),
-                "contexts": contexts,
-            },
-        )
-
-
-def _finish(rt: Runtime, build_id: str, result: BuildResult, log_key: str) -> Build:
-    """Record how the build ended; a pipeline action's build also queues the job that tells the action, in the same
-    transaction (the worker's process is done with the build once it has committed)."""
-    with rt.transaction() as (session, outbox):
-        build = lock(session, Build, build_id)
-        assert build is not None
-        now = utcnow()
-        build.status = result.status.value
-        build.current_phase = PhaseType.COMPLETED.value
-        build.end_time = now
-        build.log_key = log_key
-        build.exported_variables = result.exported_variables
-        build.artifact = result.artifact
-        save_reports(session, build_id, result.reports)
-        build.status_reason = result.reason or _reason(build)
-        build.phases.append(BuildPhase(phase_type="COMPLETED", start_time=now))
-        build_events.build_changed(session, build)
-        if build.action_execution_id is not None:
-            outbox.add(Kind.BUILD_ENDED, build.id, PIPELINE_QUEUE, timeout_seconds=120)
-        session.flush()
-        return build
-
-
-def _reason(build: Build) -> str | None:
-    for phase in build.phases:
-        if phase.phase_status not in (None, "SUCCEEDED") and phase.contexts:
-            return f"{phase.phase_type}: {phase.contexts[0]['message']}"
-    return None
 
 
 def stop_key(build_id: str) -> str:
@@ -410,7 +278,7 @@ def _end_unstarted(session: Session, build: Build, status: BuildStatus, code: st
     build.phases.append(BuildPhase(phase_type=PhaseType.COMPLETED.value, start_time=now))
     build.status, build.status_reason = status.value, message
     build.current_phase, build.end_time = PhaseType.COMPLETED.value, now
-    build_events.build_changed(session, build)
+    build_events.build_changed(session.connection(), build)
     dispatches = session.scalars(
         select(Dispatch).where(Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
     )
@@ -441,7 +309,7 @@ def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
         build.status_reason = reason
         build.current_phase = PhaseType.COMPLETED.value
         build.end_time = now
-        build_events.build_changed(session, build)
+        build_events.build_changed(session.connection(), build)
         session.flush()
     if rt.redis is not None:
         publisher = LogPublisher(rt.redis, build_id)

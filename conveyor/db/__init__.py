@@ -1,6 +1,7 @@
 """The one way to SQL: an engine per process and short sessions, on SQLite (default) or PostgreSQL.
 
-`session()` is a read-write transaction, `reader()` a read-only one. On PostgreSQL `lock()` is
+`session()` is a read-write transaction, `reader()` a read-only one, `rehearsal()` a read-write one that is
+always rolled back. On PostgreSQL `lock()` is
 `SELECT ... FOR UPDATE`. SQLite has no row locks, so there every read-write transaction begins with
 `BEGIN IMMEDIATE`: a read-modify-write under `lock()` cannot interleave with another writer, and WAL lets readers
 go on meanwhile. Writers from several processes queue on a file lock before they begin, because SQLite's own busy
@@ -85,6 +86,19 @@ class Database:
                 session.rollback()
                 raise
             finally:
+                session.close()
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Session]:
+        """A read-write transaction that is always rolled back: statements run once, and nothing they did is kept."""
+        with file_lock(self._write_lock_path):
+            session = self._sessions()
+            try:
+                yield session
+            except OperationalError as exc:
+                raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
+            finally:
+                session.rollback()
                 session.close()
 
     @contextmanager
