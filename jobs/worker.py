@@ -56,12 +56,18 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
     rt = make_runtime(settings)
     use_runtime(rt)
     _warm(rt, forks=not simple)
-    os.register_at_fork(after_in_child=lambda: rt.db.dispose(close=False))  # a horse opens its own connections
+    os.register_at_fork(after_in_child=lambda: _horse_connects(rt))
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class(queue_names, connection=connect(settings))
     if not simple:
         _spare_the_horses()
     worker.work(burst=burst, logging_level="INFO")
+
+
+def _horse_connects(rt: Runtime) -> None:
+    """A work horse opens connections of its own (the parent's stay the parent's), the first one at once."""
+    rt.db.dispose(close=False)
+    rt.db.connect_ahead()
 
 
 def _spare_the_horses() -> None:

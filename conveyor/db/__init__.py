@@ -11,6 +11,7 @@ handler polls with growing sleeps (up to 100 ms) and makes a queue of writers sl
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -21,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from conveyor.errors import ConfigurationError, ServiceUnavailable
@@ -59,6 +60,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(conveyor_read_only=True), expire_on_commit=False)
         self._write_lock_path = _write_lock_path(self.url) if self.is_sqlite else None
+        self._ahead: threading.Thread | None = None
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -71,9 +73,29 @@ class Database:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
 
+    def connect_ahead(self) -> None:
+        """Open a connection on a background thread now, for the next transaction to take from the pool: a freshly
+        forked work horse connects while its queue's bookkeeping runs instead of after it."""
+        self._ahead = threading.Thread(target=self._open_connection, name="connect-ahead", daemon=True)
+        self._ahead.start()
+
+    def _open_connection(self) -> None:
+        try:
+            with self.engine.connect():
+                pass  # back into the pool, open
+        except DBAPIError:
+            pass  # the first transaction connects again, and says why it cannot
+
+    def _await_ahead(self) -> None:
+        ahead = self._ahead
+        if ahead is not None:
+            ahead.join()
+            self._ahead = None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A read-write transaction: committed when the block ends, rolled back if it raises."""
+        self._await_ahead()
         with file_lock(self._write_lock_path):
             session = self._sessions()
             try:
@@ -91,6 +113,7 @@ class Database:
     @contextmanager
     def rehearsal(self) -> Iterator[Session]:
         """A read-write transaction that is always rolled back: statements run once, and nothing they did is kept."""
+        self._await_ahead()
         with file_lock(self._write_lock_path):
             session = self._sessions()
             try:
@@ -104,6 +127,7 @@ class Database:
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A read-only transaction, which never waits for writers (nor makes them wait, on SQLite)."""
+        self._await_ahead()
         session = self._readers()
         try:
             yield session
@@ -113,10 +137,12 @@ class Database:
             session.close()  # ends the transaction; what was loaded stays readable on the detached objects
 
     def ping(self) -> None:
+        self._await_ahead()
         with self.engine.execution_options(conveyor_read_only=True).connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self, close: bool = True) -> None:
+        self._await_ahead()
         self.engine.dispose(close=close)
 
     def describe(self) -> str:
