@@ -60,7 +60,7 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
     worker_class = SimpleWorker if simple else Worker
     worker = worker_class(queue_names, connection=connect(settings))
     if not simple:
-        _spare_the_horses()
+        _freeze_what_horses_inherit()
     worker.work(burst=burst, logging_level="INFO")
 
 
@@ -70,7 +70,7 @@ def _horse_connects(rt: Runtime) -> None:
     rt.db.connect_ahead()
 
 
-def _spare_the_horses() -> None:
+def _freeze_what_horses_inherit() -> None:
     """Keep the objects made before the first fork out of every garbage collection from now on.
 
     A work horse inherits the parent's heap copy-on-write. A full collection in the horse visits every object and
