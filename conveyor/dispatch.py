@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, cast
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
-from conveyor.db import Database, lock
+from conveyor.db import Database
 from conveyor.db.models import Dispatch, new_id, utcnow
 
 
@@ -34,6 +34,7 @@ class Kind(str, Enum):
     DEPLOYMENT_ENDED = "deploy.ended"  # subject: a deployment id (tell the pipeline action that started it)
     ACTION = "action.run"  # subject: an action execution id (its provider's runner does the work)
     BUILD = "build.run"  # subject: a build id
+    BUILD_ENDED = "build.ended"  # subject: a pipeline action's build id (tell the action how the build ended)
     BATCH = "build.batch"  # subject: a build batch id (reads its batch section and starts its builds)
     DEPLOY_HOST = "deploy.host"  # subject: "<deployment id>|<host name>" (on the host's own queue, for its agent)
     RETIRE_HOST = "deploy.retire"  # subject: "<deployment id>|<host name>": a released original host removes
@@ -92,7 +93,23 @@ class JobInspector(Protocol):
         """Whether the queue still holds this job, waiting or running."""
 
 
-_INSERT = insert(cast(Table, Dispatch.__table__))
+_DISPATCHES = cast(Table, Dispatch.__table__)
+_INSERT = insert(_DISPATCHES)
+_THIS_ATTEMPT = (_DISPATCHES.c.id == bindparam("dispatch_id")) & (_DISPATCHES.c.attempt == bindparam("of_attempt"))
+# Each change of a dispatch's state is one conditional UPDATE, prebuilt: a claim is the first thing every job does,
+# in a build's freshly forked work horse too (whose parent ran these statements once, so they come compiled).
+_CLAIM = (
+    update(_DISPATCHES)
+    .where(_THIS_ATTEMPT, _DISPATCHES.c.state != DispatchState.DONE.value)
+    .values(state=DispatchState.RUNNING.value, started_at=bindparam("now"), heartbeat_at=bindparam("now"))
+    .returning(*_DISPATCHES.c)
+)
+_HEARTBEAT = (
+    update(_DISPATCHES)
+    .where(_THIS_ATTEMPT, _DISPATCHES.c.state == DispatchState.RUNNING.value)
+    .values(heartbeat_at=bindparam("now"))
+)
+_FINISH = update(_DISPATCHES).where(_THIS_ATTEMPT).values(state=DispatchState.DONE.value, finished_at=bindparam("now"))
 
 
 class Outbox:
@@ -132,35 +149,23 @@ class Outbox:
 def claim(db: Database, dispatch_id: str, attempt: int) -> Dispatch | None:
     """Take a dispatch for this attempt; None when it is done or another attempt superseded this one."""
     with db.session() as session:
-        dispatch = lock(session, Dispatch, dispatch_id)
-        if dispatch is None or dispatch.state == DispatchState.DONE.value or dispatch.attempt != attempt:
-            return None
-        now = utcnow()
-        dispatch.state = DispatchState.RUNNING.value
-        dispatch.started_at = now
-        dispatch.heartbeat_at = now
-        return dispatch
+        values = {"dispatch_id": dispatch_id, "of_attempt": attempt, "now": utcnow()}
+        row = session.connection().execute(_CLAIM, values).first()
+        return None if row is None else Dispatch(**row._asdict())  # a detached copy
 
 
 def heartbeat(db: Database, dispatch_id: str, attempt: int) -> bool:
     """Renew the lease of a running attempt; False when the attempt no longer holds it."""
     with db.session() as session:
-        result = session.execute(
-            update(Dispatch)
-            .where(
-                Dispatch.id == dispatch_id, Dispatch.attempt == attempt, Dispatch.state == DispatchState.RUNNING.value
-            )
-            .values(heartbeat_at=utcnow())
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        values = {"dispatch_id": dispatch_id, "of_attempt": attempt, "now": utcnow()}
+        return session.connection().execute(_HEARTBEAT, values).rowcount == 1
 
 
 def finish(db: Database, dispatch_id: str, attempt: int) -> None:
+    """Mark this attempt's work done (nothing, when another attempt superseded it)."""
     with db.session() as session:
-        dispatch = lock(session, Dispatch, dispatch_id)
-        if dispatch is not None and dispatch.attempt == attempt:
-            dispatch.state = DispatchState.DONE.value
-            dispatch.finished_at = utcnow()
+        values = {"dispatch_id": dispatch_id, "of_attempt": attempt, "now": utcnow()}
+        session.connection().execute(_FINISH, values)
 
 
 def next_attempt(dispatch: Dispatch, reason: str, max_attempts: int) -> bool:

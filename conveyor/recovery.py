@@ -140,13 +140,7 @@ def _give_up_report(rt: Runtime, deployment_id: str, reason: str) -> None:
     """The deployment's end could not be told: its action fails rather than wait forever."""
     with rt.db.reader() as session:
         action_id = session.scalar(select(Deployment.action_execution_id).where(Deployment.id == deployment_id))
-    if action_id is not None:
-        outcome = ActionOutcome(
-            ActionStatus.FAILED,
-            summary=f"Conveyor could not read how deployment {deployment_id} ended: {reason}",
-            error_code="SystemUnavailable",
-        )
-        pipelines.complete_action(rt, action_id, outcome)
+    _fail_untold(rt, action_id, f"deployment {deployment_id}", reason)
 
 
 def _give_up_condition(rt: Runtime, subject: str, reason: str) -> None:
@@ -162,6 +156,24 @@ def _give_up_build(rt: Runtime, build_id: str, reason: str) -> None:
             build = session.get(Build, build_id)
     if build is not None:
         pipelines.report_build(rt, build)
+
+
+def _give_up_build_report(rt: Runtime, build_id: str, reason: str) -> None:
+    """The build's end could not be told: its action fails rather than wait forever."""
+    with rt.db.reader() as session:
+        action_id = session.scalar(select(Build.action_execution_id).where(Build.id == build_id))
+    _fail_untold(rt, action_id, f"build {build_id}", reason)
+
+
+def _fail_untold(rt: Runtime, action_id: str | None, work: str, reason: str) -> None:
+    """Fail the action whose work's end could not be told to it (none: the work was not an action's)."""
+    if action_id is not None:
+        outcome = ActionOutcome(
+            ActionStatus.FAILED,
+            summary=f"Conveyor could not read how {work} ended: {reason}",
+            error_code="SystemUnavailable",
+        )
+        pipelines.complete_action(rt, action_id, outcome)
 
 
 def _give_up_batch(rt: Runtime, batch_id: str, reason: str) -> None:
@@ -193,6 +205,7 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.CONDITION: _give_up_condition,
     Kind.APPROVAL_NOTICE: lambda _rt, subject, reason: log.warning("approval notice %s given up: %s", subject, reason),
     Kind.BUILD: _give_up_build,
+    Kind.BUILD_ENDED: _give_up_build_report,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
     Kind.DEPLOY_HOST: host_recovery.give_up_host,

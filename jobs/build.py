@@ -1,4 +1,8 @@
-"""Build jobs: run one build on this worker, then report it to the pipeline action that started it.
+"""Build jobs: run one build on this worker; tell the pipeline action that started a build how it ended.
+
+A build's work horse ends with the build: the transaction that records a pipeline action's build as ended also
+queues a `build.ended` job, which tells the action on the `pipeline` queue's long-lived worker, so the next action
+starts from there. A build of a batch moves its batch on from the work horse.
 
 While the build runs, a watcher looks for a stop request (a Redis key set by StopBuild) twice a second, and the
 lease, if taken away, stops the build too: either way the running command's process group is killed and the
@@ -38,7 +42,13 @@ def _run(rt: Runtime, build_id: str, lease: Lease, attempt: int) -> None:
     finally:
         for watcher in watchers:
             watcher.close()
-    pipelines.report_build(rt, build)
+    if build.action_execution_id is None:  # a pipeline action's build is told by its `build.ended` job
+        pipelines.report_build(rt, build)
+
+
+def ended(dispatch_id: str, attempt: int) -> None:
+    """A pipeline action's build ended: tell the action (a short job on the `pipeline` queue)."""
+    run_dispatch(dispatch_id, attempt, lambda rt, build_id, _lease: pipelines.report_ended_build(rt, build_id))
 
 
 class StopWatcher:

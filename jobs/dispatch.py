@@ -21,6 +21,7 @@ JOB_FUNCTIONS = {
     Kind.CONDITION: "jobs.conditions.check",
     Kind.APPROVAL_NOTICE: "jobs.approvals.notify",
     Kind.BUILD: "jobs.build.run",
+    Kind.BUILD_ENDED: "jobs.build.ended",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
     Kind.DEPLOY_HOST: "jobs.deploy.host",

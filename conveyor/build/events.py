@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert
-from sqlalchemy.orm import Session
 
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.db.models import Build, utcnow
@@ -25,8 +24,9 @@ from conveyor.timefmt import iso
 _INSERT = insert(cast(Table, StateEvent.__table__))
 
 
-def build_changed(session: Session, build: Build) -> None:
-    """The build began running, or ended (its status and current phase as they are now)."""
+def build_changed(connection: Connection, build: Build) -> None:
+    """The build began running, or ended (its status and current phase as they are now); written at once on the
+    connection of the transaction that made the change (a prebuilt Core INSERT: every build's work horse runs it)."""
     detail: dict[str, Any] = {
         "build-status": build.status,
         "project-name": build.project_name,
@@ -53,7 +53,7 @@ def build_changed(session: Session, build: Build) -> None:
         "detail": detail,
         "created_at": utcnow(),
     }
-    session.connection().execute(_INSERT, values)  # at once, in the session's transaction: no unit of work
+    connection.execute(_INSERT, values)
 
 
 @dataclass(frozen=True)

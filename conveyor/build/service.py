@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,13 +24,13 @@ from conveyor.build.environment import BuildIdentity, codebuild_variables
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
 from conveyor.build.phase_records import PhaseRecorder
-from conveyor.build.report_store import save_reports
-from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
+from conveyor.build.progress import begin_attempt, record_end
+from conveyor.build.runner import BuildRequest, BuildRunner, InputArtifact
 from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import SecretReference, secrets_manager_reference
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
-from conveyor.db import Database, lock
+from conveyor.db import lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
@@ -145,7 +144,7 @@ def run_build(
     rt: Runtime, build_id: str, attempt: int, on_runner: Callable[[BuildRunner], None] | None = None
 ) -> Build:
     """Run a queued build to the end (on a worker); returns the finished row."""
-    build = _begin_attempt(rt.db, build_id, attempt)
+    build = begin_attempt(rt.db, build_id, attempt)
     if BuildStatus(build.status).final:
         return build
     workspace = rt.settings.path("workspaces", f"{build.id.split(':')[-1]}-{attempt}")
@@ -175,7 +174,7 @@ def run_build(
     except BaseException:
         recorder.checkpoint()  # the phases stay on record for whoever gives the build up
         raise
-    finished = _finish(rt.db, build.id, result, log_key, recorder)
+    finished = record_end(rt, build.id, result, log_key, recorder)
     if live is not None:
         live.finish(finished.status)
     if not rt.settings.keep_workspaces:
@@ -190,55 +189,6 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
     except (ValueError, OSError) as exc:  # a cache never fails a build
         log.container(f"Warning: the {config.type} cache cannot be opened: {exc}")
         return None
-
-
-_PHASES = cast(Table, BuildPhase.__table__)
-_DROP_ATTEMPT_PHASES = delete(_PHASES).where(
-    _PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.not_in(("SUBMITTED", "QUEUED"))
-)
-_QUEUED = (  # the last of the phases kept: QUEUED
-    select(_PHASES.c.id, _PHASES.c.start_time, _PHASES.c.end_time)
-    .where(_PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_type.in_(("SUBMITTED", "QUEUED")))
-    .order_by(_PHASES.c.id.desc())
-    .limit(1)
-)
-_END_QUEUED = update(_PHASES).where(_PHASES.c.id == bindparam("phase_id"))
-_ADD_PHASE = insert(_PHASES)
-_UNSUCCESSFUL_PHASES = (
-    select(_PHASES.c.phase_type, _PHASES.c.contexts)
-    .where(_PHASES.c.build_id == bindparam("build_id"), _PHASES.c.phase_status != "SUCCEEDED")
-    .order_by(_PHASES.c.id)
-)
-
-
-def _begin_attempt(db: Database, build_id: str, attempt: int) -> Build:
-    """Start an attempt: phases of earlier attempts dropped, QUEUED ended, PROVISIONING current (phases in Core)."""
-    with db.session() as session:
-        build = lock(session, Build, build_id)
-        if build is None:
-            raise NotFound(f"no build {build_id}")
-        if BuildStatus(build.status).final:
-            return build
-        now = utcnow()
-        connection = session.connection()
-        connection.execute(_DROP_ATTEMPT_PHASES, {"build_id": build_id})
-        queued_id, queued_start, queued_end = connection.execute(_QUEUED, {"build_id": build_id}).one()
-        ended = queued_end or now
-        connection.execute(
-            _END_QUEUED,
-            {
-                "phase_id": queued_id,
-                "end_time": ended,
-                "phase_status": "SUCCEEDED",
-                "duration_seconds": int((ended - queued_start).total_seconds()),
-            },
-        )
-        build.attempt = attempt
-        build.start_time = now
-        build.current_phase = PhaseType.PROVISIONING.value
-        build_events.build_changed(session, build)
-        session.flush()
-        return build
 
 
 def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
@@ -268,39 +218,6 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",
     )
-
-
-def _finish(db: Database, build_id: str, result: BuildResult, log_key: str, recorder: PhaseRecorder) -> Build:
-    """End the build, in one transaction with the phase records still waiting (the last phases').
-
-    The returned build's `phases` are not loaded (nothing that reports a finished build reads them).
-    """
-    with db.session() as session:
-        connection = session.connection()
-        recorder.write(connection)
-        build = lock(session, Build, build_id)
-        assert build is not None
-        now = utcnow()
-        build.status = result.status.value
-        build.current_phase = PhaseType.COMPLETED.value
-        build.end_time = now
-        build.log_key = log_key
-        build.exported_variables = result.exported_variables
-        build.artifact = result.artifact
-        save_reports(session, build_id, result.reports)
-        build.status_reason = result.reason or _reason(connection, build_id)
-        connection.execute(_ADD_PHASE, {"build_id": build_id, "phase_type": "COMPLETED", "start_time": now})
-        build_events.build_changed(session, build)
-        session.flush()
-        return build
-
-
-def _reason(connection: Connection, build_id: str) -> str | None:
-    """The first ended phase that did not succeed and says why, as `PHASE: message`."""
-    for phase_type, contexts in connection.execute(_UNSUCCESSFUL_PHASES, {"build_id": build_id}):
-        if contexts:
-            return f"{phase_type}: {contexts[0]['message']}"
-    return None
 
 
 def stop_key(build_id: str) -> str:
@@ -366,7 +283,7 @@ def _end_unstarted(session: Session, build: Build, status: BuildStatus, code: st
     build.phases.append(BuildPhase(phase_type=PhaseType.COMPLETED.value, start_time=now))
     build.status, build.status_reason = status.value, message
     build.current_phase, build.end_time = PhaseType.COMPLETED.value, now
-    build_events.build_changed(session, build)
+    build_events.build_changed(session.connection(), build)
     dispatches = session.scalars(
         select(Dispatch).where(Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
     )
@@ -397,7 +314,7 @@ def give_up(rt: Runtime, build_id: str, reason: str) -> Build | None:
         build.status_reason = reason
         build.current_phase = PhaseType.COMPLETED.value
         build.end_time = now
-        build_events.build_changed(session, build)
+        build_events.build_changed(session.connection(), build)
         session.flush()
     if rt.redis is not None:
         publisher = LogPublisher(rt.redis, build_id)

@@ -1,6 +1,7 @@
 """The one way to SQL: an engine per process and short sessions, on SQLite (default) or PostgreSQL.
 
-`session()` is a read-write transaction, `reader()` a read-only one. On PostgreSQL `lock()` is
+`session()` is a read-write transaction, `reader()` a read-only one, `rehearsal()` a read-write one that is
+always rolled back. On PostgreSQL `lock()` is
 `SELECT ... FOR UPDATE`. SQLite has no row locks, so there every read-write transaction begins with
 `BEGIN IMMEDIATE`: a read-modify-write under `lock()` cannot interleave with another writer, and WAL lets readers
 go on meanwhile. Writers from several processes queue on a file lock before they begin, because SQLite's own busy
@@ -10,6 +11,7 @@ handler polls with growing sleeps (up to 100 ms) and makes a queue of writers sl
 from __future__ import annotations
 
 import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -20,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from conveyor.errors import ConfigurationError, ServiceUnavailable
@@ -58,6 +60,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(conveyor_read_only=True), expire_on_commit=False)
         self._write_lock_path = _write_lock_path(self.url) if self.is_sqlite else None
+        self._ahead: threading.Thread | None = None
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -70,9 +73,29 @@ class Database:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
 
+    def connect_ahead(self) -> None:
+        """Open a connection on a background thread now, for the next transaction to take from the pool: a freshly
+        forked work horse connects while its queue's bookkeeping runs instead of after it."""
+        self._ahead = threading.Thread(target=self._open_connection, name="connect-ahead", daemon=True)
+        self._ahead.start()
+
+    def _open_connection(self) -> None:
+        try:
+            with self.engine.connect():
+                pass  # back into the pool, open
+        except DBAPIError:
+            pass  # the first transaction connects again, and says why it cannot
+
+    def _await_ahead(self) -> None:
+        ahead = self._ahead
+        if ahead is not None:
+            ahead.join()
+            self._ahead = None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A read-write transaction: committed when the block ends, rolled back if it raises."""
+        self._await_ahead()
         with file_lock(self._write_lock_path):
             session = self._sessions()
             try:
@@ -88,8 +111,23 @@ class Database:
                 session.close()
 
     @contextmanager
+    def rehearsal(self) -> Iterator[Session]:
+        """A read-write transaction that is always rolled back: statements run once, and nothing they did is kept."""
+        self._await_ahead()
+        with file_lock(self._write_lock_path):
+            session = self._sessions()
+            try:
+                yield session
+            except OperationalError as exc:
+                raise ServiceUnavailable(f"the database is unavailable: {exc.orig}") from exc
+            finally:
+                session.rollback()
+                session.close()
+
+    @contextmanager
     def reader(self) -> Iterator[Session]:
         """A read-only transaction, which never waits for writers (nor makes them wait, on SQLite)."""
+        self._await_ahead()
         session = self._readers()
         try:
             yield session
@@ -99,10 +137,12 @@ class Database:
             session.close()  # ends the transaction; what was loaded stays readable on the detached objects
 
     def ping(self) -> None:
+        self._await_ahead()
         with self.engine.execution_options(conveyor_read_only=True).connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self, close: bool = True) -> None:
+        self._await_ahead()
         self.engine.dispose(close=close)
 
     def describe(self) -> str:

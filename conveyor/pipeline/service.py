@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -95,28 +96,41 @@ def complete_action(
     (the condition a caller checked before no longer holds) and returns False.
     """
     with rt.transaction() as (session, outbox):
-        action = session.get(ActionExecution, action_execution_id)
-        if action is None:
-            raise NotFound(f"no action execution {action_execution_id}")
-        locked = gates.lock_execution(session, action.execution_id)
-        session.refresh(action)
-        if action.retired or (still is not None and not still(action)):
-            return False
-        before = state_of(locked.execution)
-        result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
-        if engine.record(before, result) is before:
-            return False
-        action.status = outcome.status.value
-        action.summary = outcome.summary
-        action.error_code = outcome.error_code
-        action.output_artifacts = outcome.output_artifacts
-        action.output_variables = outcome.output_variables
-        if outcome.external_execution_id is not None:
-            action.external_execution_id = outcome.external_execution_id
-        action.ended_at = utcnow()
-        events.action_changed(session, locked.execution, action)
-        settle(rt, session, outbox, locked)
-        return True
+        return _complete(rt, session, outbox, action_execution_id, lambda _declaration: outcome, still)
+
+
+def _complete(
+    rt: Runtime,
+    session: Session,
+    outbox: Outbox,
+    action_execution_id: str,
+    outcome_for: Callable[[ActionDeclaration], ActionOutcome],
+    still: Callable[[ActionExecution], bool] | None = None,
+) -> bool:
+    """`complete_action` in the caller's transaction, with the outcome made from the action's declaration."""
+    action = session.get(ActionExecution, action_execution_id)
+    if action is None:
+        raise NotFound(f"no action execution {action_execution_id}")
+    locked = gates.lock_execution(session, action.execution_id)
+    session.refresh(action)
+    if action.retired or (still is not None and not still(action)):
+        return False
+    before = state_of(locked.execution)
+    outcome = outcome_for(locked.definition.stage(action.stage_name).action(action.action_name))
+    result = engine.ActionResult(action.stage_name, action.action_name, outcome.status)
+    if engine.record(before, result) is before:
+        return False
+    action.status = outcome.status.value
+    action.summary = outcome.summary
+    action.error_code = outcome.error_code
+    action.output_artifacts = outcome.output_artifacts
+    action.output_variables = outcome.output_variables
+    if outcome.external_execution_id is not None:
+        action.external_execution_id = outcome.external_execution_id
+    action.ended_at = utcnow()
+    events.action_changed(session, locked.execution, action)
+    settle(rt, session, outbox, locked)
+    return True
 
 
 def report_build(rt: Runtime, build: Build) -> None:
@@ -130,8 +144,19 @@ def report_build(rt: Runtime, build: Build) -> None:
         return
     if build.action_execution_id is None:
         return
-    declaration = action_declaration(rt, build.action_execution_id)
-    complete_action(rt, build.action_execution_id, outcome_of_build(declaration, build))
+    with rt.transaction() as (session, outbox):
+        _complete(rt, session, outbox, build.action_execution_id, partial(outcome_of_build, build=build))
+
+
+def report_ended_build(rt: Runtime, build_id: str) -> None:
+    """Tell the pipeline action that started a build how it ended (the `build.ended` job its end queued), reading
+    the build in the transaction that records the action's result."""
+    with rt.transaction() as (session, outbox):
+        build = session.get(Build, build_id)
+        if build is None:
+            raise NotFound(f"no build {build_id}")
+        if build.action_execution_id is not None and BuildStatus(build.status).final:
+            _complete(rt, session, outbox, build.action_execution_id, partial(outcome_of_build, build=build))
 
 
 def report_batch(rt: Runtime, batch: BuildBatch) -> None:
