@@ -149,11 +149,6 @@ class Database:
         return _redacted(self.url)
 
 
-def insert_unless_present(session: Session, model: type[Any], values: dict[str, Any], unique: str) -> bool:
-    """INSERT … ON CONFLICT (unique) DO NOTHING, on SQLite and PostgreSQL alike; False if the row existed."""
-    return bool(insert_many_unless_present(session, model, [values], unique))
-
-
 def insert_many_unless_present(session: Session, model: type[Any], rows: list[dict[str, Any]], unique: str) -> set[Any]:
     """Insert the rows whose `unique` value is not in the table yet, with one statement; returns the values of
     those inserted. Rows must not repeat a `unique` value among themselves."""
