@@ -312,11 +312,11 @@ class BuildRunner:
             return []
         if self._stopped.is_set():
             raise ShellError("stopped")
-        self.recorder.checkpoint()
         results = self.shell.run_batch(
             commands,
             timeout=max(0.0, self.deadline - self.clock()),
             on_start=lambda index: self.log.container(f"Running command {commands[index]}"),
+            meanwhile=self.recorder.checkpoint,  # the phase is on record as its first command runs
         )
         if self._stopped.is_set():
             raise ShellError("stopped")

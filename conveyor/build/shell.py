@@ -173,12 +173,18 @@ class ShellSession:
         return self.run_batch([command], timeout)[0].exit_status
 
     def run_batch(
-        self, commands: list[str], timeout: float | None = None, on_start: Callable[[int], None] | None = None
+        self,
+        commands: list[str],
+        timeout: float | None = None,
+        on_start: Callable[[int], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> list[CommandResult]:
         """Run commands in order until one fails; the results of those that ran. Raises CommandTimeout.
 
         A command that ends the shell with status 0 (`exit 0`) succeeded: the rest run in a new shell that has
         the old one's state. In buildspec 0.1 mode every command gets a new shell from the initial state.
+        `meanwhile` is called once the commands are on their way, while the first of them runs; if it raises,
+        the shell is killed and the error raised (nothing runs on without it).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         results: list[CommandResult] = []
@@ -186,7 +192,7 @@ class ShellSession:
         while offset < len(commands):
             part = commands[offset : offset + 1] if self.fresh else commands[offset:]
             shifted = None if on_start is None else (lambda i, o=offset: on_start(i + o))
-            ran, shell_ended = self._send(part, deadline, timeout, shifted)
+            ran, shell_ended = self._send(part, deadline, timeout, shifted, meanwhile if offset == 0 else None)
             results += [CommandResult(r.index + offset, r.exit_status) for r in ran]
             if results and results[-1].exit_status != 0:
                 break
@@ -201,6 +207,7 @@ class ShellSession:
         deadline: float | None,
         timeout: float | None,
         on_start: Callable[[int], None] | None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> tuple[list[CommandResult], bool]:
         if self._process is None or self._process.poll() is not None or (self.fresh and self._used):
             self._respawn()
@@ -217,8 +224,10 @@ class ShellSession:
             self._process.stdin.flush()
         except BrokenPipeError:
             self._respawn()
-            return self._send(commands, deadline, timeout, on_start)
+            return self._send(commands, deadline, timeout, on_start, meanwhile)
         try:
+            if meanwhile is not None:
+                self._alongside(meanwhile)
             return self._collect(batch, len(commands), deadline, timeout, on_start)
         finally:
             script.unlink(missing_ok=True)
@@ -257,6 +266,16 @@ class ShellSession:
             results.append(CommandResult(status.index, status.code))
             if status.code != 0 or status.index == count - 1:
                 return results, False
+
+    def _alongside(self, meanwhile: Callable[[], None]) -> None:
+        try:
+            meanwhile()
+        except BaseException:
+            current = self._streams[-1]
+            self._kill_current()
+            self._drain(time.monotonic() + _DRAIN_SECONDS, only=current)
+            self._reap()
+            raise
 
     def close(self) -> None:
         """End the session: every process it started is killed (nothing of a build may outlive it)."""
@@ -399,28 +418,29 @@ class ShellSession:
 
     def _emit_complete(self, stream: _Stream, pending: bytes) -> bytes:
         """Hand over output up to each marker, and the markers' statuses; keep what may be a partial marker."""
-        while match := self._pattern.search(pending):
-            if match.start():
-                self.on_output(pending[: match.start()])
+        position = 0
+        current_batch, count, on_start = self._on_start
+        for match in self._pattern.finditer(pending):  # one pass over what was read, however many markers
+            if match.start() > position:
+                self.on_output(pending[position : match.start()])
             kind, batch, index, code = match.groups()
             status = _Status(kind.decode(), int(batch), int(index), int(code))
             stream.statuses.append(status)
-            current_batch, count, on_start = self._on_start
             if status.batch == current_batch and on_start is not None:
                 if status.kind == "S":
                     on_start(status.index)
                 elif status.kind == "R" and status.code == 0 and status.index + 1 < count:
                     on_start(status.index + 1)
-            pending = pending[match.end() :]
+            position = match.end()
         keep = len(self._token) + 16  # a marker may be split across reads: hold back its possible start
-        cut = pending.rfind(b"\n", 0, max(0, len(pending) - keep))
+        cut = pending.rfind(b"\n", position, max(position, len(pending) - keep))
         if cut >= 0:
-            self.on_output(pending[: cut + 1])
-            pending = pending[cut + 1 :]
-        elif len(pending) > 65536:
-            self.on_output(pending[:-keep])
-            pending = pending[-keep:]
-        return pending
+            self.on_output(pending[position : cut + 1])
+            position = cut + 1
+        elif len(pending) - position > 65536:
+            self.on_output(pending[position:-keep])
+            position = len(pending) - keep
+        return pending[position:]
 
     def _kill_current(self) -> None:
         if self._groups:

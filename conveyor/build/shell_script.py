@@ -31,19 +31,20 @@ _NOT_RESTORED = (
 def batch_script(batch: int, commands: list[str], token: str) -> str:
     """The batch as a script the session's bash sources: markers around each command, stop at the first failure.
 
-    Every command is evaluated at the top level of the session's shell (not in a function), so `declare`, `cd` and
-    assignments behave as they would typed at a prompt. The session's own lines run with tracing off. Only the first
-    command has a start marker: a command's successful end marker also says the next one starts. The lines around a
-    command are few and plain: bash parses them for every command (slowly, in a UTF-8 locale).
+    Every command is evaluated at the top level of the session's shell (not in a function, and not on the left of
+    `||`, where bash would ignore `set -e` inside it), so `declare`, `cd`, assignments and `set -e` behave as they
+    would typed at a prompt. Only the first command has a start marker: a command's successful end marker also says
+    the next one starts. The line after a command is one `case` on its status, its trace (under the user's
+    `set -x`) sent to /dev/null: bash parses that line for every command, slowly, so it is kept to one compound
+    command. The user's `set -x` is taken up again once per batch; the driver turns it off (and remembers it)
+    between batches.
     """
-    parts = [f'__cv_mark S "{batch} 0" 0\n']
+    parts = [f'__cv_mark S "{batch} 0" 0\n', 'case "$__cv_x" in *x*) set -x ;; esac\n']
     for index, command in enumerate(commands):
         parts.append(
-            'case "$__cv_x" in *x*) set -x ;; esac\n'
             f"eval {shlex.quote(command)}\n"
-            f"{{ __cv_rc=$?; __cv_x=$-; set +x; printf '\\n{token} R {batch} {index} %d\\n' \"$__cv_rc\""
-            f" >&{MARKER_FD}; }} 2>&{NULL_FD}\n"
-            '[ "$__cv_rc" = 0 ] || return 0\n'
+            f"{{ case $? in 0) printf '\\n%s R {batch} {index} 0\\n' {token} >&{MARKER_FD} ;;"
+            f" *) __cv_mark R '{batch} {index}' $?; return 0 ;; esac; }} 2>&{NULL_FD}\n"
         )
     return "".join(parts)
 
@@ -71,7 +72,7 @@ def driver(token: str, state_file: Path, *, restore: bool, wake: int) -> str:
         "__cv_x=",
         f"while IFS= read -r -d '' -u {CHANNEL_FD} __cv_batch; do",
         '  . "${__cv_batch#* }"',  # a command's top-level `return` ends the batch early: D tells
-        f"  {{ __cv_rc=$?; set +x; }} 2>&{NULL_FD}",
+        f"  {{ __cv_rc=$? __cv_x=$-; set +x; }} 2>&{NULL_FD}",
         '  __cv_mark D "${__cv_batch%% *} 0" "$__cv_rc"',
         "  __cv_wake",
         "done",

@@ -216,6 +216,37 @@ def test_set_x_traces_commands_without_disturbing_exit_statuses(shell: ShellSess
     assert "__cv_" not in output.text  # the session's own bookkeeping is not traced
 
 
+def test_set_x_within_a_batch_traces_only_the_commands_and_carries_to_the_next_batch(tmp_path: Path) -> None:
+    chunks: list[bytes] = []
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, chunks.append) as shell:
+        first = shell.run_batch(["set -x", "echo one", "(exit 4)", "echo never"])
+        second = shell.run_batch(["echo two", "set +x", "echo three"])
+        third = shell.run_batch(["echo four"])
+    text = b"".join(chunks).decode()
+
+    assert [(r.index, r.exit_status) for r in first] == [(0, 0), (1, 0), (2, 4)]
+    assert [(r.index, r.exit_status) for r in second] == [(0, 0), (1, 0), (2, 0)]
+    assert [(r.index, r.exit_status) for r in third] == [(0, 0)]
+    traced = [line for line in text.splitlines() if line.startswith("+")]
+    assert any("echo one" in line for line in traced)
+    assert any("echo two" in line for line in traced)
+    assert not any("three" in line or "four" in line for line in traced)  # `set +x` held into the next batch
+    assert "never" not in text
+    for bookkeeping in ("__cv_", "printf", "case"):  # the session's own lines are not traced
+        assert bookkeeping not in text
+
+
+def test_set_e_inside_a_command_of_a_batch_stops_that_command_and_the_batch(tmp_path: Path) -> None:
+    chunks: list[bytes] = []
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, chunks.append) as shell:
+        results = shell.run_batch(["X=kept", "set -e\nfalse\necho after", "echo never"])
+        again = shell.run_batch(['echo "$X"'])
+
+    assert [(r.index, r.exit_status) for r in results] == [(0, 0), (1, 1)]
+    assert [(r.index, r.exit_status) for r in again] == [(0, 0)]
+    assert b"".join(chunks).decode() == "kept\n"
+
+
 def test_fresh_shell_per_command_forgets_variables_and_directory(open_session: Any, output: Output) -> None:
     shell = open_session(fresh_shell_per_command=True)
 
@@ -295,3 +326,28 @@ def test_a_session_leaves_no_descriptor_open_however_many_shells_it_started(open
     fresh.close()
 
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_what_runs_meanwhile_runs_while_the_first_command_is_running(tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, lambda _: None) as shell:
+        results = shell.run_batch(
+            [f"for _ in $(seq 500); do [ -f {go} ] && exit 0; sleep 0.01; done; exit 9", "echo next"],
+            meanwhile=go.touch,  # the first command waits for it: it cannot have run before or after
+        )
+    assert [(r.index, r.exit_status) for r in results] == [(0, 0), (1, 0)]
+
+
+def test_a_failure_meanwhile_stops_the_batch_and_the_session_runs_again(tmp_path: Path) -> None:
+    chunks: list[bytes] = []
+
+    def broken() -> None:
+        raise RuntimeError("the records could not be written")
+
+    with ShellSession(tmp_path, {"PATH": "/usr/bin:/bin"}, tmp_path, chunks.append) as shell:
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="could not be written"):
+            shell.run_batch(["sleep 30", "echo never"], meanwhile=broken)
+        assert time.monotonic() - started < 10  # the sleeping command was killed, not waited for
+        assert shell.run("echo again") == 0
+    assert b"".join(chunks).decode() == "again\n"
