@@ -45,7 +45,7 @@ from conveyor.errors import ConveyorError
 
 _DRAIN_SECONDS = 5.0
 SESSION_VARIABLE = "CONVEYOR_BUILD_SESSION"  # every process of a session inherits it: how escaped ones are found
-COALESCE_SECONDS = 0.005
+COALESCE_SECONDS = 0.01  # well under the log's own flush interval: followers see no difference
 _READ_SIZE = 65536
 
 
