@@ -73,8 +73,9 @@ class Mirrors:
         missing after the branches and tags were.
         """
         with self._locked(url) as repo:
-            if commit and _FULL_SHA.match(commit) and _has_commit(repo, commit):
-                return _describe(repo, commit)
+            known = _describe_if_present(repo, commit) if commit and _FULL_SHA.match(commit) else None
+            if known is not None:
+                return known
             self._fetch(repo, url)
             if commit:
                 if refs and not _has_commit(repo, commit):
@@ -91,11 +92,12 @@ class Mirrors:
     def archive(self, url: str, sha: str, destination: Path) -> None:
         """Write the tree of commit `sha` as a zip file (no `.git` directory)."""
         with self._locked(url) as repo:
-            if not _has_commit(repo, sha):
-                raise RevisionNotFound(f"commit {sha} is not in the mirror of {redact(url)}")
             try:
                 repo.git.archive("--format=zip", f"--output={destination}", "--end-of-options", sha)
-            except GitCommandError as exc:
+            except GitCommandError as exc:  # which failure it was is looked up only now: a process less per archive
+                destination.unlink(missing_ok=True)  # what git began to write
+                if not _has_commit(repo, sha):
+                    raise RevisionNotFound(f"commit {sha} is not in the mirror of {redact(url)}") from None
                 raise GitError(f"git archive of {sha} from {redact(url)} failed: {_stderr(exc)}") from None
 
     def changed_files(self, url: str, before: str, after: str) -> frozenset[str]:
@@ -219,16 +221,45 @@ def _merge_base(repo: Repo, first: str, second: str) -> str | None:
         raise
 
 
+# One `git log` describes a commit: a single process, where reading the commit object through GitPython starts two
+# (its persistent `cat-file --batch-check` and `--batch`). Fields are separated by NUL, which no field holds.
+_DESCRIBE_FORMAT = "--format=%H%x00%an%x00%ae%x00%aI%x00%cI%x00%B"
+
+
 def _describe(repo: Repo, sha: str) -> CommitInfo:
-    commit = repo.commit(sha)
-    message = commit.message if isinstance(commit.message, str) else commit.message.decode(errors="replace")
+    try:
+        return _log_commit(repo, sha)
+    except GitCommandError:
+        raise RevisionNotFound(f"commit {sha} is not in the mirror") from None
+
+
+def _describe_if_present(repo: Repo, sha: str) -> CommitInfo | None:
+    """The commit's description, or None when the mirror does not hold it (yet)."""
+    try:
+        return _log_commit(repo, sha)
+    except GitCommandError:
+        return None
+
+
+def _log_commit(repo: Repo, sha: str) -> CommitInfo:
+    output = repo.git.log(
+        "-1",
+        "--no-walk",
+        "--no-show-signature",
+        "--encoding=UTF-8",
+        _DESCRIBE_FORMAT,
+        "--end-of-options",
+        f"{sha}^{{commit}}",
+        stdout_as_string=False,
+    )
+    full_sha, name, email, authored, committed, message = output.decode(errors="replace").split("\0", 5)
     return CommitInfo(
-        sha=commit.hexsha,
+        sha=full_sha,
         message=message.strip(),
-        author_name=str(commit.author.name),
-        author_email=str(commit.author.email),
-        author_date=commit.authored_datetime.isoformat(),
-        committer_date=commit.committed_datetime.isoformat(),
+        author_name=name,
+        author_email=email,
+        author_date=authored,
+        committer_date=committed,
     )
 
 

@@ -20,16 +20,17 @@ Stopping, then Stopped), as does a failure; a succeeded stage is released when t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from conveyor.db import lock
-from conveyor.db.models import Pipeline, PipelineExecution, StageExecution, utcnow
+from conveyor.db.models import ActionExecution, Pipeline, PipelineExecution, PipelineVersion, StageExecution, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import NotFound
 from conveyor.pipeline import events
-from conveyor.pipeline.definitions import load_definition
+from conveyor.pipeline.definitions import definition_of_version, load_definition
 from conveyor.pipeline.spec import PipelineDefinition
 from conveyor.pipeline.status import ExecutionStatus, StageStatus
 from conveyor.queues import PIPELINE_QUEUE
@@ -37,14 +38,38 @@ from conveyor.queues import PIPELINE_QUEUE
 SUPERSEDED, QUEUED, PARALLEL = "SUPERSEDED", "QUEUED", "PARALLEL"
 _ACTIVE = (ExecutionStatus.IN_PROGRESS.value, ExecutionStatus.STOPPING.value)
 
+_EXECUTIONS, _VERSIONS = cast(Table, PipelineExecution.__table__), cast(Table, PipelineVersion.__table__)
+_PIPELINES, _ACTIONS = cast(Table, Pipeline.__table__), cast(Table, ActionExecution.__table__)
+# Where an execution stands, read before it is locked, with one prebuilt statement: its id and pipeline, the id of
+# its pipeline version (whose parsed definition is kept per process) and the pipeline's disabled transitions as
+# they are now (unlocked: see `is_blocked`).
+_PLACE = (
+    select(_EXECUTIONS.c.id, _EXECUTIONS.c.pipeline_id, _VERSIONS.c.id, _PIPELINES.c.disabled_transitions)
+    .join(
+        _VERSIONS,
+        (_VERSIONS.c.pipeline_id == _EXECUTIONS.c.pipeline_id)
+        & (_VERSIONS.c.version == _EXECUTIONS.c.pipeline_version),
+    )
+    .join(_PIPELINES, _PIPELINES.c.id == _EXECUTIONS.c.pipeline_id)
+)
+_EXECUTION_PLACE = _PLACE.where(_EXECUTIONS.c.id == bindparam("subject"))
+_ACTION_PLACE = _PLACE.join(_ACTIONS, _ACTIONS.c.execution_id == _EXECUTIONS.c.id).where(
+    _ACTIONS.c.id == bindparam("subject")
+)
+
 
 @dataclass
 class Locked:
-    """An execution locked for change, with its definition and (outside PARALLEL mode) its locked pipeline."""
+    """An execution locked for change, with its definition and (outside PARALLEL mode) its locked pipeline.
+
+    `disabled_seen` holds the stages whose inbound transition was disabled when the execution was locked, read
+    without locking the pipeline (None: not read).
+    """
 
     execution: PipelineExecution
     definition: PipelineDefinition
     pipeline: Pipeline | None
+    disabled_seen: frozenset[str] | None = None
 
     @property
     def mode(self) -> str:
@@ -60,21 +85,48 @@ class Locked:
 
 def lock_execution(session: Session, execution_id: str) -> Locked:
     """Lock an execution for change, in the order above."""
-    found = session.get(PipelineExecution, execution_id)
-    if found is None:
+    place = session.connection().execute(_EXECUTION_PLACE, {"subject": execution_id}).one_or_none()
+    if place is None:
         raise NotFound(f"no pipeline execution {execution_id}")
-    definition = load_definition(session, found.pipeline_id, found.pipeline_version)
-    if definition.execution_mode == PARALLEL:
-        pipeline = None
-    else:
-        pipeline = lock(session, Pipeline, found.pipeline_id, key_share=True)
+    return _lock_at(session, *place)
+
+
+def lock_action_execution(session: Session, action_execution_id: str) -> tuple[Locked, ActionExecution]:
+    """Lock the execution of an action execution for change (as `lock_execution`), and that action's row, read
+    under the lock."""
+    place = session.connection().execute(_ACTION_PLACE, {"subject": action_execution_id}).one_or_none()
+    if place is None:
+        raise NotFound(f"no action execution {action_execution_id}")
+    locked = _lock_at(session, *place)
+    action = next((a for a in locked.execution.actions if a.id == action_execution_id), None)
+    if action is None:  # deleted after the first read
+        raise NotFound(f"no action execution {action_execution_id}")
+    return locked, action
+
+
+def _lock_at(
+    session: Session, execution_id: str, pipeline_id: int, version_id: int, disabled: dict[str, Any] | None
+) -> Locked:
+    definition = definition_of_version(session, version_id)
+    parallel = definition.execution_mode == PARALLEL
+    pipeline = None if parallel else lock(session, Pipeline, pipeline_id, key_share=True)
     execution = lock(session, PipelineExecution, execution_id)
-    assert execution is not None
-    return Locked(execution, definition, pipeline)
+    if execution is None:  # deleted after the first read
+        raise NotFound(f"no pipeline execution {execution_id}")
+    return Locked(execution, definition, pipeline, frozenset(disabled or {}))
 
 
 def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
-    """Whether the execution must wait in front of `stage`; supersedes the waiting executions it replaces."""
+    """Whether the execution must wait in front of `stage`; supersedes the waiting executions it replaces.
+
+    A PARALLEL execution waits only behind a disabled transition. It locks the pipeline only when the transition
+    was disabled as it read it without the lock, and then reads it again under the lock: an enable that committed
+    meanwhile lets it in, and one that commits later waits for this commit and so finds the execution waiting. A
+    disable that commits after the unlocked read overlaps this change, which may then count as the earlier one.
+    """
+    seen = locked.disabled_seen
+    if locked.mode == PARALLEL and locked.pipeline is None and seen is not None and stage not in seen:
+        return False
     pipeline = locked.lock_pipeline(session)
     execution = locked.execution
     disabled = stage in (pipeline.disabled_transitions or {})

@@ -108,11 +108,7 @@ def _complete(
     still: Callable[[ActionExecution], bool] | None = None,
 ) -> bool:
     """`complete_action` in the caller's transaction, with the outcome made from the action's declaration."""
-    action = session.get(ActionExecution, action_execution_id)
-    if action is None:
-        raise NotFound(f"no action execution {action_execution_id}")
-    locked = gates.lock_execution(session, action.execution_id)
-    session.refresh(action)
+    locked, action = gates.lock_action_execution(session, action_execution_id)
     if action.retired or (still is not None and not still(action)):
         return False
     before = state_of(locked.execution)

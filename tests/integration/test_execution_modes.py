@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.pipeline import definitions, views
+from conveyor.db.models import Pipeline
+from conveyor.pipeline import control, definitions, gates, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from tests.support.approvals import answer, gated_pipeline, stage_of, status
@@ -134,3 +135,43 @@ def test_approvals_answered_at_the_same_moment_all_move_their_executions_on(
     assert errors == []
     run_jobs()
     assert all(stage_of(rt, e, "Release")["status"] == "InProgress" for e in [*parallel, queued])
+
+
+def test_a_disabled_transition_holds_every_parallel_execution_and_enabling_it_lets_all_in(
+    rt: Runtime, repo: GitRepo, run_jobs: Any
+) -> None:
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("frozen", repo.url, mode="PARALLEL"))
+    control.set_transition(rt, "frozen", "Gate", "Inbound", enabled=False, reason="change freeze")
+    executions = [_start(rt, "frozen", run_jobs) for _ in range(2)]
+    for execution_id in executions:
+        waiting = views.get_execution(rt, execution_id)
+        assert (waiting["status"], waiting["waitingForStage"]) == ("InProgress", "Gate")
+        assert stage_of(rt, execution_id, "Gate")["status"] is None
+    control.set_transition(rt, "frozen", "Gate", "Inbound", enabled=True)
+    run_jobs()
+    assert all(stage_of(rt, e, "Gate")["status"] == "InProgress" for e in executions)
+
+
+def test_a_parallel_execution_locked_before_a_transition_changed_reads_it_again_before_entering(
+    rt: Runtime, repo: GitRepo, run_jobs: Any
+) -> None:
+    """An execution reads the disabled transitions without locking the pipeline; one it saw disabled is read again
+    under the lock, and one disabled after that read no longer stops the change under way (nor the next ones)."""
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("gate", repo.url, mode="PARALLEL"))
+    control.set_transition(rt, "gate", "Gate", "Inbound", enabled=False, reason="change freeze")
+    held = _start(rt, "gate", run_jobs)
+    with rt.db.session() as session:
+        locked = gates.lock_execution(session, held)
+        assert locked.disabled_seen == {"Gate"}
+        locked.disabled_seen = frozenset()  # as if read before a disable that committed meanwhile
+        assert not gates.is_blocked(session, locked, "Gate")
+        assert locked.pipeline is None  # nothing seen disabled: the pipeline row was neither locked nor read
+    with rt.db.session() as session:  # an enable committed after the unlocked read (written here without waking)
+        session.get_one(Pipeline, locked.execution.pipeline_id).disabled_transitions = {}
+    with rt.db.session() as session:
+        locked = gates.lock_execution(session, held)
+        locked.disabled_seen = frozenset({"Gate"})  # as read before that enable committed
+        assert not gates.is_blocked(session, locked, "Gate")
+        assert locked.pipeline is not None  # read again, under the lock
