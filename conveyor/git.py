@@ -227,10 +227,10 @@ _DESCRIBE_FORMAT = "--format=%H%x00%an%x00%ae%x00%aI%x00%cI%x00%B"
 
 
 def _describe(repo: Repo, sha: str) -> CommitInfo:
-    try:
-        return _log_commit(repo, sha)
-    except GitCommandError:
-        raise RevisionNotFound(f"commit {sha} is not in the mirror") from None
+    found = _describe_if_present(repo, sha)
+    if found is None:
+        raise RevisionNotFound(f"commit {sha} is not in the mirror")
+    return found
 
 
 def _describe_if_present(repo: Repo, sha: str) -> CommitInfo | None:

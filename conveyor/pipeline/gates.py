@@ -63,13 +63,13 @@ class Locked:
     """An execution locked for change, with its definition and (outside PARALLEL mode) its locked pipeline.
 
     `disabled_seen` holds the stages whose inbound transition was disabled when the execution was locked, read
-    without locking the pipeline (None: not read).
+    without locking the pipeline.
     """
 
     execution: PipelineExecution
     definition: PipelineDefinition
     pipeline: Pipeline | None
-    disabled_seen: frozenset[str] | None = None
+    disabled_seen: frozenset[str]
 
     @property
     def mode(self) -> str:
@@ -124,8 +124,7 @@ def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
     meanwhile lets it in, and one that commits later waits for this commit and so finds the execution waiting. A
     disable that commits after the unlocked read overlaps this change, which may then count as the earlier one.
     """
-    seen = locked.disabled_seen
-    if locked.mode == PARALLEL and locked.pipeline is None and seen is not None and stage not in seen:
+    if locked.mode == PARALLEL and locked.pipeline is None and stage not in locked.disabled_seen:
         return False
     pipeline = locked.lock_pipeline(session)
     execution = locked.execution
