@@ -23,6 +23,8 @@ from conveyor.runtime import Runtime
 from jobs.runtime import make_runtime, prepare, use_runtime
 from tests.support.gitrepo import GitRepo, make_repo
 
+pytest_plugins = ["tests.support.receivers"]  # slack_api, github_api, webhook_receiver
+
 
 def _redis_url() -> str:
     """The Redis database of this test process: the configured one, or, when the suite runs in parallel

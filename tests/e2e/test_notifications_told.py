@@ -4,7 +4,7 @@ posted as commit statuses on GitHub (local servers standing in for both), in ord
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from tests.e2e.conftest import RunningStack
 from tests.support.gitrepo import make_repo
 from tests.support.notifications import GITHUB_TOKEN
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
-from tests.support.receivers import Receiver, github_answer, receiver, slack_answer
+from tests.support.receivers import Receiver
 
 pytestmark = pytest.mark.e2e
 P = "codepipeline-pipeline-"
@@ -25,21 +25,9 @@ HOOK = "/services/T0001/B0002/e2eKey42"
 
 
 @pytest.fixture
-def slack() -> Iterator[Receiver]:
-    with receiver(slack_answer) as server:
-        yield server
-
-
-@pytest.fixture
-def github() -> Iterator[Receiver]:
-    with receiver(github_answer) as server:
-        yield server
-
-
-@pytest.fixture
-def extra_environment(slack: Receiver, github: Receiver) -> dict[str, str]:
+def extra_environment(slack_api: Receiver, github_api: Receiver) -> dict[str, str]:
     return {
-        "CONVEYOR_GITHUB_API_URL": github.url,
+        "CONVEYOR_GITHUB_API_URL": github_api.url,
         "CONVEYOR_GITHUB_TOKEN": GITHUB_TOKEN,
         "CONVEYOR_PUBLIC_URL": "https://conveyor.example",
         "CONVEYOR_NOTIFY_INTERVAL": "0.2",
@@ -57,7 +45,7 @@ def _eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> A
 
 
 def test_a_push_is_told_to_slack_and_github_by_the_running_processes(
-    conveyor_stack: RunningStack, tmp_path: Path, slack: Receiver, github: Receiver
+    conveyor_stack: RunningStack, tmp_path: Path, slack_api: Receiver, github_api: Receiver
 ) -> None:
     database = Database(conveyor_stack.settings.database_url)
 
@@ -74,7 +62,7 @@ def test_a_push_is_told_to_slack_and_github_by_the_running_processes(
         "codebuild-project-build-state-succeeded",
         f"{P}pipeline-execution-succeeded",
     ]
-    rule = {"name": "team", "eventTypeIds": told, "target": {"type": "slack", "webhookUrl": slack.url + HOOK}}
+    rule = {"name": "team", "eventTypeIds": told, "target": {"type": "slack", "webhookUrl": slack_api.url + HOOK}}
     assert conveyor_stack.api("POST", "/notification-rules", json=rule).status_code == 201
     repo = make_repo(tmp_path / "app", {"buildspec.yml": SIMPLE_BUILDSPEC})
     created = conveyor_stack.api(
@@ -86,17 +74,19 @@ def test_a_push_is_told_to_slack_and_github_by_the_running_processes(
     [execution_id] = pushed.json()["executionIds"]
     execution = conveyor_stack.wait_for(f"/executions/{execution_id}", lambda e: e["status"] != "InProgress")
     assert execution["status"] == "Succeeded", execution
-    _eventually(lambda: len(slack.requests) >= 3 and len(github.requests) >= 2, "three messages and two statuses")
+    _eventually(
+        lambda: len(slack_api.requests) >= 3 and len(github_api.requests) >= 2, "three messages and two statuses"
+    )
     time.sleep(1)  # anything sent twice would arrive meanwhile
 
-    texts = [body["text"] for body in slack.bodies()]
+    texts = [body["text"] for body in slack_api.bodies()]
     assert len(texts) == 3
     assert texts[0].startswith(":arrow_forward: Pipeline *e2e* execution ")
     assert texts[0].endswith(" STARTED")
     assert texts[1].startswith(":white_check_mark: Build ")
     assert texts[2].endswith(f"|{execution_id[:8]}> SUCCEEDED")
     path = f"/repos/acme/app/statuses/{repo.head()}"
-    assert [(r.path, r.json()["state"]) for r in github.requests] == [(path, "pending"), (path, "success")]
+    assert [(r.path, r.json()["state"]) for r in github_api.requests] == [(path, "pending"), (path, "success")]
     statuses = conveyor_stack.api("GET", "/commit-statuses").json()["deliveries"]
     assert [(d["eventType"], d["status"]) for d in reversed(statuses)] == [
         (f"{P}pipeline-execution-started", "Delivered"),

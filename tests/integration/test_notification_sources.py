@@ -23,7 +23,7 @@ from tests.support.gitrepo import GitRepo
 from tests.support.hosts import app_revision, deploy, make_fleet
 from tests.support.notifications import SIGNING_SECRET, notify, rule
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
-from tests.support.receivers import Receiver, accept, receiver
+from tests.support.receivers import Receiver
 
 P = "codepipeline-pipeline-"
 D = "codedeploy-application-deployment-"
@@ -33,12 +33,6 @@ D = "codedeploy-application-deployment-"
 def aws(fake_aws_credentials: None) -> Iterator[None]:
     with mock_aws():
         yield
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver(accept) as server:
-        yield server
 
 
 def _queue_behind_the_bus(bus: str) -> Any:
@@ -103,11 +97,11 @@ def test_a_bus_that_does_not_exist_fails_the_delivery_not_the_pipeline(
 
 
 def test_a_deployment_that_fails_is_told_failed_rolled_back_and_its_rollback_told_too(
-    rt: Runtime, tmp_path: Path, run_jobs: Any, hooks: Receiver
+    rt: Runtime, tmp_path: Path, run_jobs: Any, webhook_receiver: Receiver
 ) -> None:
     fleet = make_fleet(rt, tmp_path, 2, autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]})
     told = [f"{D}started", f"{D}succeeded", f"{D}failed", f"{D}stopped", f"{D}rolled-back"]
-    target = {"type": "webhook", "url": f"{hooks.url}/deploys", "secret": SIGNING_SECRET}
+    target = {"type": "webhook", "url": f"{webhook_receiver.url}/deploys", "secret": SIGNING_SECRET}
     rules.create_rule(rt, rule("deploys", told, target, applications=["shop"]))
     rules.create_rule(rt, rule("elsewhere", told, target, applications=["other"]))
 
@@ -122,7 +116,7 @@ def test_a_deployment_that_fails_is_told_failed_rolled_back_and_its_rollback_tol
     fleet.work()
     notify(rt, run_jobs)
 
-    seen = [(b["detail"]["deploymentId"], b["detail"]["state"]) for b in hooks.bodies()]
+    seen = [(b["detail"]["deploymentId"], b["detail"]["state"]) for b in webhook_receiver.bodies()]
     assert seen == [
         (first, "START"),
         (first, "SUCCESS"),
@@ -134,11 +128,11 @@ def test_a_deployment_that_fails_is_told_failed_rolled_back_and_its_rollback_tol
         (third, "START"),
         (third, "STOP"),
     ]
-    failure = hooks.bodies()[3]
+    failure = webhook_receiver.bodies()[3]
     assert failure["detail"]["errorInformation"]["code"] == "HEALTH_CONSTRAINTS"
     assert failure["detail"] | {"application": "shop", "deploymentGroup": "web"} == failure["detail"]
-    assert hooks.bodies()[4]["detail"]["rollbackDeploymentId"] == rollback
-    assert [r.headers["x-conveyor-event"] for r in hooks.requests][3:6] == [
+    assert webhook_receiver.bodies()[4]["detail"]["rollbackDeploymentId"] == rollback
+    assert [r.headers["x-conveyor-event"] for r in webhook_receiver.requests][3:6] == [
         f"{D}failed",
         f"{D}rolled-back",
         f"{D}started",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from tests.support.approvals import answer, approval_action
 from tests.support.gitrepo import GitRepo
 from tests.support.notifications import GITHUB_TOKEN, SIGNING_SECRET, SLACK_TOKEN, deliveries, notify, rule
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, build_action, pipeline, source_action
-from tests.support.receivers import Received, Receiver, accept, github_answer, receiver, slack_answer
+from tests.support.receivers import Received, Receiver, receiver
 
 PUBLIC = "https://conveyor.example"
 SLACK_HOOK_PATH = "/services/T0001/B0002/hookKeyXYZ123"
@@ -36,33 +35,15 @@ P = "codepipeline-pipeline-"
 
 
 @pytest.fixture
-def slack() -> Iterator[Receiver]:
-    with receiver(slack_answer) as server:
-        yield server
-
-
-@pytest.fixture
-def github() -> Iterator[Receiver]:
-    with receiver(github_answer) as server:
-        yield server
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver(accept) as server:
-        yield server
-
-
-@pytest.fixture
 def settings(
-    tmp_path: Path, database_url: str, redis_client: redis.Redis, slack: Receiver, github: Receiver
+    tmp_path: Path, database_url: str, redis_client: redis.Redis, slack_api: Receiver, github_api: Receiver
 ) -> Settings:
     return settings_for(
         tmp_path,
         database_url,
-        github_api_url=f"{github.url}/api/v3",  # as GitHub Enterprise serves it
+        github_api_url=f"{github_api.url}/api/v3",  # as GitHub Enterprise serves it
         github_token=GITHUB_TOKEN,
-        slack_api_url=f"{slack.url}/api/",
+        slack_api_url=f"{slack_api.url}/api/",
         public_url=PUBLIC,
         notify_backoff_seconds=0.02,
         notify_max_attempts=3,
@@ -86,16 +67,18 @@ def _signed_by(request: Received, secret: str) -> bool:
 
 
 def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
-    rt: Runtime, repo: GitRepo, run_jobs: Any, slack: Receiver, hooks: Receiver, github: Receiver
+    rt: Runtime, repo: GitRepo, run_jobs: Any, slack_api: Receiver, webhook_receiver: Receiver, github_api: Receiver
 ) -> None:
     sha = repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC})
     definitions.create_pipeline(rt, _gated("shop", repo.url))
     wake_readers(rt)  # a scheduler sees the GitHub token: the commit statuses start from here
     slack_events = [f"{P}pipeline-execution-started", "codebuild-project-build-state-succeeded"]
     slack_events += [f"{P}manual-approval-needed", f"{P}pipeline-execution-succeeded"]
-    rules.create_rule(rt, rule("to-slack", slack_events, {"type": "slack", "webhookUrl": slack.url + SLACK_HOOK_PATH}))
+    rules.create_rule(
+        rt, rule("to-slack", slack_events, {"type": "slack", "webhookUrl": slack_api.url + SLACK_HOOK_PATH})
+    )
     phases = ["codebuild-project-build-phase-success", "codebuild-project-build-phase-failure"]
-    target = {"type": "webhook", "url": f"{hooks.url}/conveyor", "secret": SIGNING_SECRET}
+    target = {"type": "webhook", "url": f"{webhook_receiver.url}/conveyor", "secret": SIGNING_SECRET}
     rules.create_rule(rt, rule("to-hook", [*phases, f"{P}pipeline-execution-succeeded"], target))
 
     execution_id = pipelines.start_pipeline(rt, "shop", revision=sha)
@@ -109,17 +92,20 @@ def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
     link = f"<{PUBLIC}/api/v1/executions/{execution_id}|{execution_id[:8]}>"
     [build] = build_views.list_builds(rt, "app", 5)
     build_link = f"<{PUBLIC}/api/v1/builds/{build['id']}|{build['id']}>"
-    assert [r.path for r in slack.requests] == [SLACK_HOOK_PATH] * 4
-    assert [body["text"] for body in slack.bodies()] == [
+    assert [r.path for r in slack_api.requests] == [SLACK_HOOK_PATH] * 4
+    assert [body["text"] for body in slack_api.bodies()] == [
         f":arrow_forward: Pipeline *shop* execution {link} STARTED",
         f":white_check_mark: Build {build_link} of *app* SUCCEEDED",
         f":raised_hand: Approval needed in pipeline *shop*: *Gate*/*Review* (execution {link})",
         f":white_check_mark: Pipeline *shop* execution {link} SUCCEEDED",
     ]
 
-    assert all(_signed_by(r, SIGNING_SECRET) for r in hooks.requests)
-    assert all(verify(SIGNING_SECRET, r.headers["x-conveyor-signature"], r.body, time.time()) for r in hooks.requests)
-    bodies = hooks.bodies()
+    assert all(_signed_by(r, SIGNING_SECRET) for r in webhook_receiver.requests)
+    assert all(
+        verify(SIGNING_SECRET, r.headers["x-conveyor-signature"], r.body, time.time())
+        for r in webhook_receiver.requests
+    )
+    bodies = webhook_receiver.bodies()
     ran = [
         (p["phaseType"], p["phaseStatus"])
         for p in build_views.get_build(rt, build["id"])["phases"]
@@ -133,20 +119,20 @@ def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
     assert bodies[-1]["detail-type"] == "CodePipeline Pipeline Execution State Change"
     assert (bodies[-1]["detail"]["execution-id"], bodies[-1]["detail"]["state"]) == (execution_id, "SUCCEEDED")
     assert bodies[-1]["resources"] == ["arn:aws:codepipeline:us-east-1:000000000000:shop"]
-    assert [r.headers["x-conveyor-event"] for r in hooks.requests][-1] == f"{P}pipeline-execution-succeeded"
-    assert len({r.headers["x-conveyor-delivery"] for r in hooks.requests}) == len(hooks.requests)
+    assert [r.headers["x-conveyor-event"] for r in webhook_receiver.requests][-1] == f"{P}pipeline-execution-succeeded"
+    assert len({r.headers["x-conveyor-delivery"] for r in webhook_receiver.requests}) == len(webhook_receiver.requests)
 
     path = f"/api/v3/repos/acme/app/statuses/{sha}"
-    assert [(r.path, r.json()["state"]) for r in github.requests] == [(path, "pending"), (path, "success")]
-    assert {r.headers["authorization"] for r in github.requests} == {f"Bearer {GITHUB_TOKEN}"}
-    final = github.requests[-1].json()
+    assert [(r.path, r.json()["state"]) for r in github_api.requests] == [(path, "pending"), (path, "success")]
+    assert {r.headers["authorization"] for r in github_api.requests} == {f"Bearer {GITHUB_TOKEN}"}
+    final = github_api.requests[-1].json()
     assert final["context"] == "conveyor/shop"
     assert final["target_url"] == f"{PUBLIC}/api/v1/executions/{execution_id}"
     assert final["description"] == f"shop: execution {execution_id[:8]} succeeded"
 
 
 def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fetched_it(
-    rt: Runtime, repo: GitRepo, run_jobs: Any, github: Receiver
+    rt: Runtime, repo: GitRepo, run_jobs: Any, github_api: Receiver
 ) -> None:
     failing = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo broken && exit 3\n"
     sha = repo.commit({"buildspec.yml": failing})
@@ -166,14 +152,14 @@ def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fe
     assert views.get_execution(rt, failed)["status"] == "Failed"
     assert views.get_execution(rt, other)["status"] == "Failed"
     path = f"/api/v3/repos/Acme/App/statuses/{sha}"
-    assert [(r.path, r.json()["state"]) for r in github.requests] == [(path, "pending"), (path, "failure")]
-    assert github.requests[-1].json()["description"].startswith(f"shop: execution {failed[:8]} failed: ")
+    assert [(r.path, r.json()["state"]) for r in github_api.requests] == [(path, "pending"), (path, "failure")]
+    assert github_api.requests[-1].json()["description"].startswith(f"shop: execution {failed[:8]} failed: ")
     statuses = {d.status for d in deliveries(rt, COMMIT_STATUSES)}
     assert statuses == {"Delivered", "Skipped"}  # starts without a known commit, and the plain Git source's
 
 
 def test_chat_post_message_through_slack_sdk_with_the_rules_token_or_the_setting(
-    rt: Runtime, run_jobs: Any, slack: Receiver
+    rt: Runtime, run_jobs: Any, slack_api: Receiver
 ) -> None:
     target = {"type": "slack", "channel": "#deploys", "token": SLACK_TOKEN}
     rules.create_rule(rt, rule("chat", [f"{P}pipeline-execution-failed"], target))
@@ -182,7 +168,7 @@ def test_chat_post_message_through_slack_sdk_with_the_rules_token_or_the_setting
     assert sent["status"] == "Pending"
     notify(rt, run_jobs)
 
-    [request] = slack.requests
+    [request] = slack_api.requests
     assert request.path == "/api/chat.postMessage"
     assert request.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
     assert request.json()["channel"] == "#deploys"

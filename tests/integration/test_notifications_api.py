@@ -4,7 +4,6 @@ with every problem at its field; secrets never in an answer."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,40 +18,28 @@ from conveyor.runtime import Runtime
 from tests.conftest import settings_for
 from tests.support.cli import settings_environment
 from tests.support.notifications import SIGNING_SECRET, SLACK_TOKEN, notify, rule
-from tests.support.receivers import Receiver, accept, receiver, slack_answer
+from tests.support.receivers import Receiver
 
 P = "codepipeline-pipeline-"
 HOOK_KEY = "T0001/B0002/hookKeyXYZ123"
 
 
 @pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver(accept) as server:
-        yield server
+def settings(tmp_path: Path, database_url: str, redis_client: redis.Redis, slack_api: Receiver) -> Settings:
+    return settings_for(tmp_path, database_url, slack_api_url=f"{slack_api.url}/api/")
 
 
-@pytest.fixture
-def slack() -> Iterator[Receiver]:
-    with receiver(slack_answer) as server:
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str, redis_client: redis.Redis, slack: Receiver) -> Settings:
-    return settings_for(tmp_path, database_url, slack_api_url=f"{slack.url}/api/")
-
-
-def _rules(hooks: Receiver, slack: Receiver) -> list[dict[str, Any]]:
+def _rules(webhook_receiver: Receiver, slack_api: Receiver) -> list[dict[str, Any]]:
     return [
         rule(
             "hook",
             [f"{P}pipeline-execution-failed"],
-            {"type": "webhook", "url": f"{hooks.url}/in?key=k-998877", "secret": SIGNING_SECRET},
+            {"type": "webhook", "url": f"{webhook_receiver.url}/in?key=k-998877", "secret": SIGNING_SECRET},
         ),
         rule(
             "incoming",
             [f"{P}manual-approval-needed"],
-            {"type": "slack", "webhookUrl": f"{slack.url}/services/{HOOK_KEY}"},
+            {"type": "slack", "webhookUrl": f"{slack_api.url}/services/{HOOK_KEY}"},
         ),
         rule(
             "chat",
@@ -74,16 +61,16 @@ def _no_secret(text: str) -> None:
 
 
 def test_rules_are_created_listed_tested_and_deleted_and_never_show_a_secret(
-    client: FlaskClient, rt: Runtime, run_jobs: Any, hooks: Receiver, slack: Receiver
+    client: FlaskClient, rt: Runtime, run_jobs: Any, webhook_receiver: Receiver, slack_api: Receiver
 ) -> None:
-    for document in _rules(hooks, slack):
+    for document in _rules(webhook_receiver, slack_api):
         created = client.post("/api/v1/notification-rules", json=document)
         assert created.status_code == 201, created.get_json()
         _no_secret(created.get_data(as_text=True))
     shown = {r["name"]: r for r in client.get("/api/v1/notification-rules").get_json()["notificationRules"]}
     assert list(shown) == ["bus", "chat", "hook", "incoming"]
-    assert shown["hook"]["target"] == {"type": "webhook", "url": f"{hooks.url}/in?***", "secret": "***"}
-    assert shown["incoming"]["target"] == {"type": "slack", "webhookUrl": f"{slack.url}/services/***"}
+    assert shown["hook"]["target"] == {"type": "webhook", "url": f"{webhook_receiver.url}/in?***", "secret": "***"}
+    assert shown["incoming"]["target"] == {"type": "slack", "webhookUrl": f"{slack_api.url}/services/***"}
     assert shown["chat"]["target"] == {"type": "slack", "channel": "#ops", "token": "***"}
     assert shown["chat"]["resources"] == {"applications": ["shop"]}
     assert shown["bus"]["target"] == {"type": "eventbridge", "eventBusName": "ci", "region": "eu-west-1"}
@@ -98,8 +85,8 @@ def test_rules_are_created_listed_tested_and_deleted_and_never_show_a_secret(
         [delivery] = listed.get_json()["deliveries"]
         assert (delivery["eventType"], delivery["status"]) == ("conveyor-notification-test", "Delivered")
         _no_secret(listed.get_data(as_text=True))
-    assert hooks.requests[0].json()["source"] == "conveyor.notifications"
-    assert [r.path for r in slack.requests] == [f"/services/{HOOK_KEY}", "/api/chat.postMessage"]
+    assert webhook_receiver.requests[0].json()["source"] == "conveyor.notifications"
+    assert [r.path for r in slack_api.requests] == [f"/services/{HOOK_KEY}", "/api/chat.postMessage"]
     assert client.get("/api/v1/notification-rules/hook").get_json()["deliveries"] == {"Delivered": 1}
     assert client.get("/api/v1/commit-statuses").get_json() == {"deliveries": []}
 
@@ -161,10 +148,10 @@ def cli(settings: Settings, rt: Runtime) -> Any:
 
 
 def test_the_command_line_creates_tests_and_deletes_rules(
-    cli: Any, rt: Runtime, run_jobs: Any, tmp_path: Path, hooks: Receiver, slack: Receiver
+    cli: Any, rt: Runtime, run_jobs: Any, tmp_path: Path, webhook_receiver: Receiver, slack_api: Receiver
 ) -> None:
     path = tmp_path / "rule.yml"
-    path.write_text(json.dumps(_rules(hooks, slack)[0]))
+    path.write_text(json.dumps(_rules(webhook_receiver, slack_api)[0]))
     created = cli("notifications", "create", "-f", str(path))
     assert created.exit_code == 0, created.output
     assert created.output.strip() == "created notification rule hook (webhook, 1 events)"
@@ -178,7 +165,7 @@ def test_the_command_line_creates_tests_and_deletes_rules(
     notify(rt, run_jobs)
     listed = json.loads(cli("notifications", "deliveries", "hook", "-o", "json").output)
     assert [(d["status"], d["attempts"]) for d in listed] == [("Delivered", 1)]
-    assert len(hooks.requests) == 1
+    assert len(webhook_receiver.requests) == 1
 
     kinds = cli("notifications", "event-types").output.splitlines()
     assert f"{P}manual-approval-needed" in kinds

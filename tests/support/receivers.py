@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 
 @dataclass(frozen=True)
 class Received:
@@ -102,3 +104,27 @@ def github_answer(received: Received) -> tuple[int, Any]:
 
 def accept(_received: Received) -> tuple[int, Any]:
     return 200, {"ok": True}
+
+
+# Fixtures (registered for the whole suite by tests/conftest.py): each yields a running receiver.
+
+
+@pytest.fixture
+def slack_api() -> Iterator[Receiver]:
+    """Slack: incoming webhooks under /services/…, the Web API under /api/."""
+    with receiver(slack_answer) as server:
+        yield server
+
+
+@pytest.fixture
+def github_api() -> Iterator[Receiver]:
+    """GitHub's commit status API."""
+    with receiver(github_answer) as server:
+        yield server
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Receiver]:
+    """Any webhook target: every request answered 200."""
+    with receiver(accept) as server:
+        yield server
