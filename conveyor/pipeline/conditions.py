@@ -5,9 +5,10 @@ condition fails if any rule fails (§3.6). Providers:
 
 * `CloudWatchAlarm`: `AlarmName` (one name, or several separated by commas) must exist and not be in ALARM; with
   `WaitTime` (minutes) the alarms are watched that long and the rule fails as soon as one goes into ALARM.
-* `DeploymentWindow`: `Cron` — CodePipeline's 6 or 7 fields (seconds, which must be `*`, minutes, hours,
-  day-of-month, month, day-of-week 1-7 or SUN-SAT, optional year) — must match the current minute in `TimeZone`
-  (an IANA name, default UTC).
+* `DeploymentWindow`: `Cron` — CodePipeline's 6 or 7 fields (Seconds, which must be `*`, then the fields of AWS's
+  cron: Minutes, Hours, Day-of-month with `L` and `W`, Month, Day-of-week 1-7 or SUN-SAT with `L` and `#`, and
+  the Year, optional; read by `conveyor.schedules.cron_fields`, as schedules are) — must match the current minute
+  in `TimeZone` (an IANA name, default UTC).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import BotoCoreError, ClientError
-from croniter import croniter
 
 from conveyor import aws
 from conveyor.db.models import utcnow
@@ -29,6 +29,7 @@ from conveyor.pipeline.spec import PipelineDefinition
 from conveyor.pipeline.stage_rules import Condition, Rule
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
+from conveyor.schedules.cron_fields import ExpressionError, window_fields
 
 ALARM_POLL_SECONDS = 15.0
 
@@ -72,70 +73,15 @@ def _window_rule(rt: Runtime, rule: Rule, now: Callable[[], datetime]) -> RuleRe
     zone_name = rule.configuration.get("TimeZone") or "UTC"
     try:
         zone = ZoneInfo(zone_name)
-        expression, years = cron_fields(rule.configuration["Cron"])
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        window = window_fields(rule.configuration["Cron"])
+    except (ZoneInfoNotFoundError, ValueError, ExpressionError) as exc:
         return RuleResult(rule.name, False, f"cannot use the deployment window: {exc}")
     moment = now().astimezone(zone).replace(second=0, microsecond=0)
-    inside = (years is None or moment.year in years) and croniter.match(expression, moment)
+    inside = window.matches(moment)
     when = moment.strftime("%Y-%m-%d %H:%M %Z")
     if inside:
         return RuleResult(rule.name, True, f"{when} is inside the deployment window")
     return RuleResult(rule.name, False, f"{when} is outside the deployment window {rule.configuration['Cron']!r}")
-
-
-_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-
-
-def cron_fields(text: str) -> tuple[str, set[int] | None]:
-    """CodePipeline's window expression as a 5-field croniter expression, and the years it allows (None: any)."""
-    fields = text.split()
-    if len(fields) not in (6, 7):
-        raise ValueError(f"a window's Cron has 6 or 7 fields, not {len(fields)}: {text!r}")
-    seconds, minutes, hours, days, months, weekdays = fields[:6]
-    if seconds != "*":
-        raise ValueError("the seconds field of a window's Cron must be '*'")
-    if days != "?" and weekdays != "?" and "*" not in (days, weekdays):
-        raise ValueError("give day-of-month or day-of-week, and '?' for the other")
-    expression = " ".join([minutes, hours, _any(days), months, _weekdays(_any(weekdays))])
-    if not croniter.is_valid(expression):
-        raise ValueError(f"not a valid cron expression: {text!r}")
-    return expression, _years(fields[6]) if len(fields) == 7 else None
-
-
-def _any(field: str) -> str:
-    return "*" if field == "?" else field
-
-
-def _weekdays(field: str) -> str:
-    """Days 1-7 from Sunday (CodePipeline) to croniter's 0-6 from Sunday; names stay names."""
-    if field == "*":
-        return field
-    out = []
-    for char_run in _split_keep(field):
-        out.append(str(int(char_run) - 1) if char_run.isdigit() else char_run)
-    return "".join(out)
-
-
-def _split_keep(field: str) -> list[str]:
-    """`2-6,1#2` → ["2", "-", "6", ",", "1", "#", "2"]: digits runs apart from everything else."""
-    parts: list[str] = []
-    for char in field:
-        if parts and char.isdigit() and parts[-1].isdigit():
-            parts[-1] += char
-        else:
-            parts.append(char)
-    # a number after '#' is the week of the month, not a day: put it back
-    return [p if not (i >= 2 and parts[i - 1] == "#") else str(int(p) + 1) for i, p in enumerate(parts)]
-
-
-def _years(field: str) -> set[int] | None:
-    if field == "*":
-        return None
-    years: set[int] = set()
-    for part in field.split(","):
-        low, _, high = part.partition("-")
-        years.update(range(int(low), int(high or low) + 1))
-    return years
 
 
 _RULES: dict[str, Callable[[Runtime, Rule, Callable[[], datetime]], RuleResult]] = {

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from conveyor.schedules.cron_fields import ExpressionError, window_fields
 from conveyor.specfile import Path as SpecPath
 from conveyor.specfile import ProblemList
 
@@ -148,3 +150,21 @@ def _check_rule(rule: dict[str, Any], path: SpecPath, problems: ProblemList) -> 
         problems.add((*path, "configuration"), f"missing required configuration key {key!r}")
     for key in sorted(set(config) - required - optional):
         problems.add((*path, "configuration", key), f"unknown configuration key for rule provider {provider}")
+    if provider == "DeploymentWindow":
+        _check_window(config, (*path, "configuration"), problems)
+
+
+def _check_window(config: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
+    """A window's Cron and TimeZone, unless a variable fills them in when the rule runs."""
+    cron, zone = config.get("Cron"), config.get("TimeZone")
+    if isinstance(cron, str) and "#{" not in cron:
+        try:
+            window_fields(cron)
+        except ExpressionError as exc:
+            where = f"{exc.field}: " if exc.field else ""
+            problems.add((*path, "Cron"), f"not a deployment window: {where}{exc.reason}")
+    if isinstance(zone, str) and zone and "#{" not in zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.add((*path, "TimeZone"), f"unknown time zone {zone!r}: give an IANA name such as Europe/Paris")

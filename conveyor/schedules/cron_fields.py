@@ -26,6 +26,7 @@ the caller to apply. Every problem names its field and what is wrong with it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,13 +57,16 @@ MACROS = {
 
 
 class ExpressionError(InvalidRequest):
-    """A schedule expression that cannot be used: which one, which field (when one is to blame), and why."""
+    """A schedule expression (or a deployment window's Cron) that cannot be used: which one, which field (when one
+    is to blame), and why."""
 
     code = "InvalidScheduleExpression"
 
-    def __init__(self, expression: str, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self, expression: str, reason: str, field: str | None = None, what: str = "schedule expression"
+    ) -> None:
         where = f"{field}: " if field else ""
-        super().__init__(f"invalid schedule expression {expression!r}: {where}{reason}")
+        super().__init__(f"invalid {what} {expression!r}: {where}{reason}")
         self.expression = expression
         self.field = field
         self.reason = reason
@@ -76,6 +80,15 @@ class CronFields:
     years: frozenset[int] | None = None  # None: every year
     last_weekday: bool = False  # AWS `LW`: only the month's last weekday among croniter's days
     day_or: bool = False  # standard cron: a restricted day-of-month and day-of-week match either
+
+    def matches(self, wall: datetime) -> bool:
+        """Whether the minute of `wall` (a wall-clock time) is one the expression names."""
+        if self.years is not None and wall.year not in self.years:
+            return False
+        if self.last_weekday and wall.day != last_weekday(wall.year, wall.month):
+            return False
+        minute = wall.replace(second=0, microsecond=0, tzinfo=None)
+        return bool(croniter.match(self.croniter_fields, minute, day_or=self.day_or))
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,26 @@ def aws_fields(expression: str, inner: str) -> CronFields:
     )
     _check_croniter(expression, fields)
     return fields
+
+
+def window_fields(expression: str) -> CronFields:
+    """CodePipeline's DeploymentWindow `Cron`: a Seconds field, which only `*` fills (a window is open or shut a
+    minute at a time), then AWS's six fields with the Year left optional. Where neither day field is `?` but one of
+    them is `*`, that one is read as `?`: the window is the other field's days."""
+    what = "deployment window Cron"
+    parts = expression.split()
+    if len(parts) not in (6, 7):
+        fields = f"Seconds {' '.join(AWS_FIELD_NAMES)}, the Year optional"
+        raise ExpressionError(expression, f"give 6 or 7 fields ({fields}), not {len(parts)}", what=what)
+    if parts[0] != "*":
+        raise ExpressionError(expression, f"only '*' goes here, not {parts[0]!r}", "Seconds", what)
+    minutes, hours, dom, month, dow, *year = parts[1:]
+    if "?" not in (dom, dow):
+        dom, dow = ("?", dow) if dom == "*" and dow != "*" else (dom, "?" if dow == "*" else dow)
+    try:
+        return aws_fields(expression, " ".join([minutes, hours, dom, month, dow, *(year or ["*"])]))
+    except ExpressionError as exc:
+        raise ExpressionError(expression, exc.reason, exc.field, what) from None
 
 
 def standard_fields(expression: str) -> CronFields:
@@ -314,3 +347,11 @@ def _check_croniter(expression: str, fields: CronFields) -> None:
         croniter(fields.croniter_fields, datetime(2000, 1, 1), day_or=fields.day_or)
     except CroniterError as exc:
         raise ExpressionError(expression, f"croniter cannot use it: {exc}") from None
+
+
+def last_weekday(year: int, month: int) -> int:
+    """The day of the month of its last Monday-to-Friday day."""
+    day = calendar.monthrange(year, month)[1]
+    while calendar.weekday(year, month, day) >= calendar.SATURDAY:
+        day -= 1
+    return day

@@ -22,7 +22,6 @@ Nothing here reads a clock: the moment to count from is always given.
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 from conveyor.errors import InvalidRequest
-from conveyor.schedules.cron_fields import CronFields, ExpressionError, aws_fields, standard_fields
+from conveyor.schedules.cron_fields import CronFields, ExpressionError, aws_fields, last_weekday, standard_fields
 
 MAX_RATE = timedelta(days=36500)  # a hundred years: beyond, the arithmetic would leave datetime's range
 CANDIDATE_LIMIT = 100_000  # wall-clock candidates looked at for one fire time before giving up
@@ -173,14 +172,6 @@ def wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     if instant.astimezone(zone).replace(tzinfo=None) != wall:
         return None
     return instant
-
-
-def last_weekday(year: int, month: int) -> int:
-    """The day of the month of its last Monday-to-Friday day."""
-    day = calendar.monthrange(year, month)[1]
-    while calendar.weekday(year, month, day) >= calendar.SATURDAY:
-        day -= 1
-    return day
 
 
 def floor_minute(moment: datetime) -> datetime:

@@ -93,3 +93,30 @@ def test_rules_need_v2_and_the_source_stage_is_never_rolled_back() -> None:
     assert ("stages[0].onFailure.retryConfiguration", "retryConfiguration goes with result RETRY") in _problems(
         json.dumps(document)
     )
+
+
+def _window(cron: str, zone: str | None = None) -> dict[str, Any]:
+    configuration = {"Cron": cron, **({"TimeZone": zone} if zone else {})}
+    return {**WINDOW, "configuration": configuration}
+
+
+def test_a_window_that_cannot_be_read_is_reported_when_the_pipeline_is_defined() -> None:
+    conditions = [
+        {"result": "FAIL", "rules": [_window("0 * 9-17 ? * MON-FRI"), _window("* * 25 ? * *", "Mars/Olympus")]}
+    ]
+    problems = _problems(_document(beforeEntry={"conditions": conditions}))
+    rule = "stages[1].beforeEntry.conditions[0].rules"
+    assert problems == [
+        (f"{rule}[0].configuration.Cron", "not a deployment window: Seconds: only '*' goes here, not '0'"),
+        (f"{rule}[1].configuration.Cron", "not a deployment window: Hours: 25 is out of range 0-23"),
+        (
+            f"{rule}[1].configuration.TimeZone",
+            "unknown time zone 'Mars/Olympus': give an IANA name such as Europe/Paris",
+        ),
+    ]
+
+
+def test_a_window_filled_in_by_a_variable_is_read_when_the_rule_runs() -> None:
+    rule = _window("#{variables.window}", "#{variables.zone}")
+    definition = parse_pipeline(_document(beforeEntry={"conditions": [{"result": "FAIL", "rules": [rule]}]}))
+    assert definition.stage("Build").rules.before_entry is not None
