@@ -320,8 +320,17 @@ def publish(
         "burst rate with 2 worker processes over 1",
         baseline_jobs_per_s={"1w": round(baseline["jobs_per_s_1w"], 1), "2w": round(baseline["jobs_per_s_2w"], 1)},
         cpus=os.cpu_count(),
+        scaling_ceiling=_scaling_ceiling(bursts[1]),
+        scaling_ceiling_is="the machine's cores over the cores 1 worker process kept busy (median of its bursts): the "
+        "most a second process can add while the CPU an execution takes stays the same",
         load_average_at_end=[round(load, 2) for load in os.getloadavg()],  # 1, 5 and 15 minutes: other work
     )
+
+
+def _scaling_ceiling(bursts: list[Burst]) -> float | None:
+    busy = [b.cores_busy for b in bursts if b.cores_busy]
+    cores = os.cpu_count()
+    return round(cores / statistics.median(busy), 2) if busy and cores else None
 
 
 def _describe(burst: Burst) -> dict[str, float | None]:
