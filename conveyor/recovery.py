@@ -16,9 +16,10 @@ the progress it recorded.
 
 Each pass also times out what waits on something outside Conveyor: builds queued past their queued timeout, and
 Lambda actions whose function did not report on its job within 20 minutes (`job_reports.expire_jobs`), and a
-host's part of a deployment that its agent did not take up in time (`host_recovery.expire_unclaimed`), and the
-waits of blue/green deployments whose time ran out (`blue_green_waits.expire_waits`: Ready ones are Stopped). A host's
-work lost with its agent is given up at once, without another attempt: only that host's agent could take it.
+host's part of a deployment, or a released host's clean-up, that its agent did not take up in time
+(`host_recovery.expire_unclaimed`), and the waits of blue/green deployments whose time ran out
+(`blue_green_waits.expire_waits`: Ready ones are Stopped). A host's work lost with its agent is given up at once,
+without another attempt: only that host's agent could take it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.utils import now
 
+from conveyor.deploy.host_recovery import HOST_JOB_TTL_SECONDS
+from conveyor.deploy.registry import HOST_QUEUE_PREFIX
 from conveyor.dispatch import Enqueueable, Kind
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class RQDispatcher:
                 for dispatch in dispatches:
                     job = self._job(dispatch)
                     pipe.hset(job.key, mapping=job.to_dict())
+                    if job.ttl:
+                        pipe.expire(job.key, job.ttl)
                     pipe.rpush(f"{Queue.redis_queue_namespace_prefix}{dispatch.queue}", job.id)
                 pipe.execute()
         except redis.RedisError as exc:
@@ -72,6 +76,8 @@ class RQDispatcher:
             origin=dispatch.queue,
             status=JobStatus.QUEUED,
             connection=self.connection,
+            # a host's agent may be gone for good (a terminated original): its jobs must not wait in Redis for ever
+            ttl=HOST_JOB_TTL_SECONDS if dispatch.queue.startswith(HOST_QUEUE_PREFIX) else None,
         )
         job.enqueued_at = now()
         return job

@@ -3,10 +3,16 @@ took it up: a `deploy.host` dispatch still pending `UNCLAIMED_LIMIT` after it wa
 
 The target fails with the reason on the event that was running (an AGENT_ISSUE), the events not run are Skipped,
 and the deployment moves on as for any failed host.
+
+A released original host's clean-up (`deploy.retire`, after a blue/green deployment) that no agent took within
+`RETIRE_UNCLAIMED_LIMIT` is given up too, with a warning: the deployment has ended, and the host has most likely gone
+with its agent (originals are often terminated), so nothing else changes; without this its dispatch would wait, and
+be looked at by every reconciler pass, for ever.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,30 +26,49 @@ from conveyor.deploy.status import LifecycleEventStatus
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.runtime import Runtime
 
+log = logging.getLogger(__name__)
 UNCLAIMED_LIMIT = timedelta(minutes=5)
+RETIRE_UNCLAIMED_LIMIT = timedelta(hours=1)
+# how long a host's job may wait in Redis: longer than either limit, by which time its dispatch has been given up
+HOST_JOB_TTL_SECONDS = int(2 * max(UNCLAIMED_LIMIT, RETIRE_UNCLAIMED_LIMIT).total_seconds())
 
 
 def expire_unclaimed(rt: Runtime, now: datetime) -> list[str]:
-    """Give up host work that no agent took within UNCLAIMED_LIMIT; return the dispatch ids."""
-    expired: list[tuple[str, str]] = []
+    """Give up host work that no agent took in time (see the module's contract); return the dispatch ids."""
+    deploys = _take_unclaimed(rt, Kind.DEPLOY_HOST, now - UNCLAIMED_LIMIT, now)
+    limit = int(UNCLAIMED_LIMIT.total_seconds())
+    for _, subject in deploys:
+        give_up_host(rt, subject, f"no agent took the host's work within {limit} s (is its agent running?)")
+    retirements = _take_unclaimed(rt, Kind.RETIRE_HOST, now - RETIRE_UNCLAIMED_LIMIT, now)
+    for _, subject in retirements:
+        deployment_id, host = parse_host_subject(subject)
+        log.warning(
+            "no agent removed deployment %s's revision from released host %s within %s: given up",
+            deployment_id,
+            host,
+            RETIRE_UNCLAIMED_LIMIT,
+        )
+    return [dispatch_id for dispatch_id, _ in deploys + retirements]
+
+
+def _take_unclaimed(rt: Runtime, kind: Kind, sent_before: datetime, now: datetime) -> list[tuple[str, str]]:
+    """Mark done the dispatches of `kind` still pending since before `sent_before`: (id, subject) of each."""
+    taken: list[tuple[str, str]] = []
     with rt.db.session() as session:
         query = (
             select(Dispatch)
             .where(
-                Dispatch.kind == Kind.DEPLOY_HOST.value,
+                Dispatch.kind == kind.value,
                 Dispatch.state == DispatchState.PENDING.value,
-                Dispatch.created_at < now - UNCLAIMED_LIMIT,
+                Dispatch.created_at < sent_before,
             )
             .with_for_update(skip_locked=True)
         )
         for dispatch in session.scalars(query):
             dispatch.state = DispatchState.DONE.value
             dispatch.finished_at = now
-            expired.append((dispatch.id, dispatch.subject_id))
-    limit = int(UNCLAIMED_LIMIT.total_seconds())
-    for _, subject in expired:
-        give_up_host(rt, subject, f"no agent took the host's work within {limit} s (is its agent running?)")
-    return [dispatch_id for dispatch_id, _ in expired]
+            taken.append((dispatch.id, dispatch.subject_id))
+    return taken
 
 
 def give_up_host(rt: Runtime, subject: str, reason: str) -> None:

@@ -5,21 +5,27 @@ a rollback, stops, and the requests refused."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from rq import Queue
 from sqlalchemy import select
 
 from conveyor import aws
 from conveyor.db.deploy_models import GroupHost
-from conveyor.db.models import utcnow
+from conveyor.db.models import Dispatch, utcnow
 from conveyor.deploy import deployments, registry
 from conveyor.deploy.blue_green_waits import continue_deployment, expire_waits
+from conveyor.deploy.host_recovery import HOST_JOB_TTL_SECONDS
+from conveyor.dispatch import Kind
 from conveyor.errors import Conflict, InvalidRequest, SpecError
+from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
+from jobs.dispatch import RQInspector
 from tests.support.blue_green import (
     ALLOW,
     BLOCK,
@@ -344,3 +350,41 @@ def test_groups_that_cannot_deploy_blue_green_on_hosts_are_refused(rt: Runtime, 
         )
     with pytest.raises(InvalidRequest, match="deploys in place: targetInstances names the replacement hosts"):
         deploy_to(rt, app_revision("v1"))
+
+
+def test_a_released_host_whose_agent_is_gone_is_given_up_and_its_jobs_expire(
+    rt: Runtime, tmp_path: Path, world: ElbWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    fleet = blue_green_fleet(
+        rt,
+        tmp_path,
+        world,
+        terminateBlueInstancesOnDeploymentSuccess={"action": "TERMINATE", "terminationWaitTimeInMinutes": 5},
+    )
+    first = deploy_to(rt, app_revision("v1"))
+    fleet.work()
+    continue_deployment(rt, first, "TERMINATION_WAIT")
+    fleet.work()  # web-01 and web-02, released, clean up
+    second = deploy_to(rt, app_revision("v2"), target_instances=ORIGINALS)
+    fleet.work()
+    continue_deployment(rt, second, "TERMINATION_WAIT")  # next-01 and next-02 are released, and their agents gone
+    assert deployments.get_deployment(rt, second)["status"] == "Succeeded"
+    pending = (Dispatch.kind == Kind.RETIRE_HOST.value) & (Dispatch.state == "pending")
+    with rt.db.reader() as session:
+        retirements = list(session.scalars(select(Dispatch).where(pending)))
+    assert sorted(d.queue for d in retirements) == ["host-next-01", "host-next-02"]
+    for dispatch in retirements:  # waiting in Redis, but not for ever
+        [job_id] = Queue(dispatch.queue, connection=rt.redis).get_job_ids()
+        assert 0 < rt.redis.ttl(f"rq:job:{job_id}") <= HOST_JOB_TTL_SECONDS
+
+    inspector = RQInspector(rt.redis)  # type: ignore[arg-type]
+    assert reconcile(rt, inspector, now=utcnow() + timedelta(minutes=30)).hosts_unreachable == []
+    with caplog.at_level(logging.WARNING, logger="conveyor.deploy.host_recovery"):
+        report = reconcile(rt, inspector, now=utcnow() + timedelta(minutes=61))
+    assert sorted(report.hosts_unreachable) == sorted(d.id for d in retirements)
+    assert sum("released host next-0" in r.getMessage() for r in caplog.records) == 2
+    with rt.db.reader() as session:
+        states = {session.get(Dispatch, d.id).state for d in retirements}  # type: ignore[union-attr]
+    assert states == {"done"}
+    assert deployments.get_deployment(rt, second)["status"] == "Succeeded"  # the deployment itself is untouched
+    assert reconcile(rt, inspector, now=utcnow() + timedelta(minutes=62)).hosts_unreachable == []
