@@ -39,6 +39,7 @@ from conveyor.config import load_settings
 from conveyor.db.migrate import upgrade
 from conveyor.deploy import deployments, registry, revisions
 from conveyor.devstack import stack_environment
+from conveyor.queues import HOST_QUEUE_PREFIX
 from jobs.deploy import serve_host
 from jobs.runtime import make_runtime, use_runtime
 
@@ -123,7 +124,7 @@ def main() -> None:
                 registry.register_host(rt, name, {"Role": "web"})
                 (root / "hosts" / name).mkdir(parents=True)
                 serve_host(name, root / "hosts" / name)
-            queues = [Queue(registry.HOST_QUEUE_PREFIX + name, connection=rt.redis) for name in names]
+            queues = [Queue(HOST_QUEUE_PREFIX + name, connection=rt.redis) for name in names]
             data = bundle()
             revision = revisions.store_bundle(rt, data, "zip")
             deploy_once(rt, "one", revision, queues)  # warm: caches, first install on every host

@@ -2,7 +2,10 @@
 
 Queues: `pipeline` for short control jobs, `build-<compute type>` for builds (one per compute type, so a machine
 runs only the sizes it can), `deploy` for Lambda and ECS deployments (each job waits through its traffic shifts and
-hook functions, so it must not hold up short jobs), `default` for everything else (source fetches, notifications).
+hook functions, so it must not hold up short jobs), `default` for everything else (source fetches, notifications),
+and `host-<name>` for each registered host, served by that host's agent alone. A job on a host's queue that no
+agent takes within `HOST_JOB_TTL_SECONDS` leaves Redis (RQ's `ttl`: queued time only): the host may be gone for
+good, and by then the reconciler has given its work up (`conveyor.deploy.host_recovery`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from conveyor.errors import ServiceUnavailable
 PIPELINE_QUEUE = "pipeline"
 DEFAULT_QUEUE = "default"
 DEPLOY_QUEUE = "deploy"
+HOST_QUEUE_PREFIX = "host-"
+HOST_JOB_TTL_SECONDS = 2 * 3600
 __all__ = [
     "COMPUTE_TYPES",
     "DEFAULT_QUEUE",
     "DEPLOY_QUEUE",
+    "HOST_JOB_TTL_SECONDS",
+    "HOST_QUEUE_PREFIX",
     "PIPELINE_QUEUE",
     "build_queue",
     "connect",

@@ -11,9 +11,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.utils import now
 
-from conveyor.deploy.host_recovery import HOST_JOB_TTL_SECONDS
-from conveyor.deploy.registry import HOST_QUEUE_PREFIX
 from conveyor.dispatch import Enqueueable, Kind
+from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 
 log = logging.getLogger(__name__)
 

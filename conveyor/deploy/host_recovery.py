@@ -28,9 +28,7 @@ from conveyor.runtime import Runtime
 
 log = logging.getLogger(__name__)
 UNCLAIMED_LIMIT = timedelta(minutes=5)
-RETIRE_UNCLAIMED_LIMIT = timedelta(hours=1)
-# how long a host's job may wait in Redis: longer than either limit, by which time its dispatch has been given up
-HOST_JOB_TTL_SECONDS = int(2 * max(UNCLAIMED_LIMIT, RETIRE_UNCLAIMED_LIMIT).total_seconds())
+RETIRE_UNCLAIMED_LIMIT = timedelta(hours=1)  # both well under the time a host's job waits in Redis (queues.py)
 
 
 def expire_unclaimed(rt: Runtime, now: datetime) -> list[str]:

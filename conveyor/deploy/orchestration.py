@@ -56,11 +56,11 @@ from conveyor.deploy.fleet_codec import Fleet, decode, encode
 from conveyor.deploy.lifecycle import in_place_events
 from conveyor.deploy.load_balancers import traffic_controlled
 from conveyor.deploy.platforms import ComputePlatform
-from conveyor.deploy.registry import HOST_QUEUE_PREFIX, custom_configs, group_hosts
+from conveyor.deploy.registry import custom_configs, group_hosts
 from conveyor.deploy.revisions import revision_key
 from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus, LifecycleEventStatus, TargetStatus
 from conveyor.dispatch import Kind, Outbox
-from conveyor.queues import DEFAULT_QUEUE
+from conveyor.queues import DEFAULT_QUEUE, HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
 
 ROLLBACK_CREATOR = "codeDeployRollback"

@@ -18,12 +18,12 @@ from conveyor.deploy.group_spec import parse_deployment_group
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.targets import targeted
 from conveyor.errors import Conflict, InvalidRequest, NotFound
+from conveyor.queues import HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 
 _NAME = re.compile(r"^[A-Za-z0-9.@_+=,-]{1,100}$")
 _HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-HOST_QUEUE_PREFIX = "host-"
 
 
 def create_application(rt: Runtime, name: str, compute_platform: str = "Server") -> dict[str, Any]:

@@ -20,9 +20,10 @@ from conveyor.db.deploy_models import GroupHost
 from conveyor.db.models import Dispatch, utcnow
 from conveyor.deploy import deployments, registry
 from conveyor.deploy.blue_green_waits import continue_deployment, expire_waits
-from conveyor.deploy.host_recovery import HOST_JOB_TTL_SECONDS
-from conveyor.dispatch import Kind
+from conveyor.deploy.host_recovery import RETIRE_UNCLAIMED_LIMIT, UNCLAIMED_LIMIT
+from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, InvalidRequest, SpecError
+from conveyor.queues import HOST_JOB_TTL_SECONDS
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
 from jobs.dispatch import RQInspector
@@ -369,13 +370,15 @@ def test_a_released_host_whose_agent_is_gone_is_given_up_and_its_jobs_expire(
     fleet.work()
     continue_deployment(rt, second, "TERMINATION_WAIT")  # next-01 and next-02 are released, and their agents gone
     assert deployments.get_deployment(rt, second)["status"] == "Succeeded"
-    pending = (Dispatch.kind == Kind.RETIRE_HOST.value) & (Dispatch.state == "pending")
+    pending = (Dispatch.kind == Kind.RETIRE_HOST.value) & (Dispatch.state == DispatchState.PENDING.value)
     with rt.db.reader() as session:
         retirements = list(session.scalars(select(Dispatch).where(pending)))
     assert sorted(d.queue for d in retirements) == ["host-next-01", "host-next-02"]
     for dispatch in retirements:  # waiting in Redis, but not for ever
         [job_id] = Queue(dispatch.queue, connection=rt.redis).get_job_ids()
         assert 0 < rt.redis.ttl(f"rq:job:{job_id}") <= HOST_JOB_TTL_SECONDS
+    # a host's work is given up before its job can leave Redis, so the reconciler never sends it again meanwhile
+    assert max(UNCLAIMED_LIMIT, RETIRE_UNCLAIMED_LIMIT).total_seconds() < HOST_JOB_TTL_SECONDS
 
     inspector = RQInspector(rt.redis)  # type: ignore[arg-type]
     assert reconcile(rt, inspector, now=utcnow() + timedelta(minutes=30)).hosts_unreachable == []
@@ -385,6 +388,6 @@ def test_a_released_host_whose_agent_is_gone_is_given_up_and_its_jobs_expire(
     assert sum("released host next-0" in r.getMessage() for r in caplog.records) == 2
     with rt.db.reader() as session:
         states = {session.get(Dispatch, d.id).state for d in retirements}  # type: ignore[union-attr]
-    assert states == {"done"}
+    assert states == {DispatchState.DONE.value}
     assert deployments.get_deployment(rt, second)["status"] == "Succeeded"  # the deployment itself is untouched
     assert reconcile(rt, inspector, now=utcnow() + timedelta(minutes=62)).hosts_unreachable == []

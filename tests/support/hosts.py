@@ -12,6 +12,7 @@ from typing import Any
 from rq import Queue, SimpleWorker
 
 from conveyor.deploy import deployments, registry, revisions
+from conveyor.queues import HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
 from jobs.deploy import serve_host
 
@@ -36,7 +37,7 @@ class Fleet:
     def work(self, rounds: int = 200) -> None:
         """Work the hosts' queues, one after the other, until every one is empty."""
         for _ in range(rounds):
-            queues = [Queue(registry.HOST_QUEUE_PREFIX + name, connection=self.rt.redis) for name in self.roots]
+            queues = [Queue(HOST_QUEUE_PREFIX + name, connection=self.rt.redis) for name in self.roots]
             busy = [q for q in queues if q.count]
             if not busy:
                 return
@@ -46,7 +47,7 @@ class Fleet:
 
     def work_next(self, host: str) -> None:
         """Run one host's next job only (to see what a deployment left before the work it started runs)."""
-        queue = Queue(registry.HOST_QUEUE_PREFIX + host, connection=self.rt.redis)
+        queue = Queue(HOST_QUEUE_PREFIX + host, connection=self.rt.redis)
         SimpleWorker([queue], connection=self.rt.redis).work(burst=True, max_jobs=1, logging_level="WARNING")
 
     def site(self, host: str) -> Path:
