@@ -167,7 +167,10 @@ def window_fields(expression: str) -> CronFields:
         raise ExpressionError(expression, f"only '*' goes here, not {parts[0]!r}", "Seconds", what)
     minutes, hours, dom, month, dow, *year = parts[1:]
     if "?" not in (dom, dow):
-        dom, dow = ("?", dow) if dom == "*" and dow != "*" else (dom, "?" if dow == "*" else dow)
+        if dow == "*":
+            dow = "?"
+        elif dom == "*":
+            dom = "?"
     try:
         return aws_fields(expression, " ".join([minutes, hours, dom, month, dow, *(year or ["*"])]))
     except ExpressionError as exc:

@@ -39,7 +39,7 @@ from tests.support.blue_green import (
     serving,
 )
 from tests.support.elb import ElbWorld, elb_world
-from tests.support.hosts import IN_PLACE_EVENTS, app_revision, events_of, make_fleet
+from tests.support.hosts import IN_PLACE_EVENTS, Fleet, app_revision, events_of, make_fleet
 
 ORIGINAL_IPS = {"10.0.1.11", "10.0.1.12"}
 REPLACEMENT_IPS = {"10.0.1.21", "10.0.1.22"}
@@ -236,7 +236,9 @@ def test_a_failing_allow_traffic_hook_rolls_back_to_the_originals(rt: Runtime, t
     assert registry.get_deployment_group(rt, "shop", "web")["hosts"] == ["next-01", "next-02"]
 
 
-def test_terminate_releases_the_originals_after_the_wait(rt: Runtime, tmp_path: Path, world: ElbWorld) -> None:
+def _back_to_the_originals(rt: Runtime, tmp_path: Path, world: ElbWorld) -> tuple[Fleet, str, str]:
+    """v1 onto the replacements (the originals released once its termination wait is continued), then v2 back onto
+    the originals, run until it waits to release next-01 and next-02: the fleet and both deployments' ids."""
     fleet = blue_green_fleet(
         rt,
         tmp_path,
@@ -246,9 +248,14 @@ def test_terminate_releases_the_originals_after_the_wait(rt: Runtime, tmp_path: 
     first = deploy_to(rt, app_revision("v1"))
     fleet.work()
     continue_deployment(rt, first, "TERMINATION_WAIT")
-    fleet.work()
+    fleet.work()  # web-01 and web-02, released, clean up
     second = deploy_to(rt, app_revision("v2"), target_instances=ORIGINALS)
     fleet.work()
+    return fleet, first, second
+
+
+def test_terminate_releases_the_originals_after_the_wait(rt: Runtime, tmp_path: Path, world: ElbWorld) -> None:
+    fleet, first, second = _back_to_the_originals(rt, tmp_path, world)
 
     waiting = deployments.get_deployment(rt, second)
     assert waiting["status"] == "InProgress"
@@ -356,18 +363,7 @@ def test_groups_that_cannot_deploy_blue_green_on_hosts_are_refused(rt: Runtime, 
 def test_a_released_host_whose_agent_is_gone_is_given_up_and_its_jobs_expire(
     rt: Runtime, tmp_path: Path, world: ElbWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fleet = blue_green_fleet(
-        rt,
-        tmp_path,
-        world,
-        terminateBlueInstancesOnDeploymentSuccess={"action": "TERMINATE", "terminationWaitTimeInMinutes": 5},
-    )
-    first = deploy_to(rt, app_revision("v1"))
-    fleet.work()
-    continue_deployment(rt, first, "TERMINATION_WAIT")
-    fleet.work()  # web-01 and web-02, released, clean up
-    second = deploy_to(rt, app_revision("v2"), target_instances=ORIGINALS)
-    fleet.work()
+    _, _, second = _back_to_the_originals(rt, tmp_path, world)
     continue_deployment(rt, second, "TERMINATION_WAIT")  # next-01 and next-02 are released, and their agents gone
     assert deployments.get_deployment(rt, second)["status"] == "Succeeded"
     pending = (Dispatch.kind == Kind.RETIRE_HOST.value) & (Dispatch.state == DispatchState.PENDING.value)
