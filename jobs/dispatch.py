@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 from rq import Queue
@@ -37,29 +38,50 @@ FAILURE_TTL_SECONDS = 7 * 24 * 3600
 _ALIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.CREATED}
 
 
+# KEYS: RQ's set of queues, then each job's hash and its queue. ARGV, for each job: its id, its time to live in
+# seconds (0: none), the number of its fields, then the fields as name, value, name, value, …
+_ENQUEUE = """
+local at = 1
+for k = 2, #KEYS, 2 do
+  local job, queue = KEYS[k], KEYS[k + 1]
+  local id, ttl, fields = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  redis.call('HSET', job, unpack(ARGV, at + 3, at + 2 + 2 * fields))
+  at = at + 3 + 2 * fields
+  if ttl > 0 then redis.call('EXPIRE', job, ttl) end
+  redis.call('SADD', KEYS[1], queue)
+  redis.call('RPUSH', queue, id)
+end
+return #KEYS / 2
+"""
+
+
 class RQDispatcher:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
+        self._enqueue = connection.register_script(_ENQUEUE)
 
     def send(self, dispatches: Sequence[Enqueueable]) -> None:
         """Enqueue in one round trip; a Redis outage is logged and left to the reconciler.
 
-        Each job is written as RQ's `Queue.enqueue_job` writes an independent job (its hash, with status queued,
-        then its id pushed on the queue, the queue named in RQ's set of queues), inside one MULTI/EXEC so that no
-        job is ever seen queued without being on its queue. The queue-level checks enqueue_job makes for features
-        Conveyor does not use (dependencies, rate limits, unique ids) are skipped: on a batch of webhook
+        Each job is written as RQ's `Queue.enqueue_job` writes an independent job: its hash (as RQ builds it), with
+        status queued, then its id pushed on its queue and the queue named in RQ's set of queues. One Lua script
+        does all the writes of a batch, so no job is ever seen queued without being on its queue, and the batch
+        costs one command and one reply however many jobs it holds. The queue-level checks enqueue_job makes for
+        features Conveyor does not use (dependencies, rate limits, unique ids) are skipped: on a batch of webhook
         deliveries they cost more than the writes."""
+        if not dispatches:
+            return
+        keys: list[str] = [Queue.redis_queues_keys]
+        args: list[Any] = []
+        for dispatch in dispatches:
+            job = self._job(dispatch)
+            fields = job.to_dict()
+            keys += [job.key, f"{Queue.redis_queue_namespace_prefix}{dispatch.queue}"]
+            args += [job.id, job.ttl or 0, len(fields)]
+            for name, value in fields.items():
+                args += [name, value]
         try:
-            with self.connection.pipeline() as pipe:
-                for queue in sorted({dispatch.queue for dispatch in dispatches}):
-                    pipe.sadd(Queue.redis_queues_keys, f"{Queue.redis_queue_namespace_prefix}{queue}")
-                for dispatch in dispatches:
-                    job = self._job(dispatch)
-                    pipe.hset(job.key, mapping=job.to_dict())
-                    if job.ttl:
-                        pipe.expire(job.key, job.ttl)
-                    pipe.rpush(f"{Queue.redis_queue_namespace_prefix}{dispatch.queue}", job.id)
-                pipe.execute()
+            self._enqueue(keys=keys, args=args)
         except redis.RedisError as exc:
             log.warning("could not enqueue %d job(s), the reconciler will send them again: %s", len(dispatches), exc)
 

@@ -11,7 +11,9 @@ handler polls with growing sleeps (up to 100 ms) and makes a queue of writers sl
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -59,7 +61,8 @@ class Database:
         self.engine = self._create_engine(echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(conveyor_read_only=True), expire_on_commit=False)
-        self._write_lock_path = _write_lock_path(self.url) if self.is_sqlite else None
+        lock_path = _write_lock_path(self.url) if self.is_sqlite else None
+        self._writers = WriterQueue(lock_path) if lock_path is not None else None
         self._ahead: threading.Thread | None = None
 
     def _create_engine(self, echo: bool) -> Engine:
@@ -96,7 +99,7 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A read-write transaction: committed when the block ends, rolled back if it raises."""
         self._await_ahead()
-        with file_lock(self._write_lock_path):
+        with self._writer_turn():
             session = self._sessions()
             try:
                 yield session
@@ -114,7 +117,7 @@ class Database:
     def rehearsal(self) -> Iterator[Session]:
         """A read-write transaction that is always rolled back: statements run once, and nothing they did is kept."""
         self._await_ahead()
-        with file_lock(self._write_lock_path):
+        with self._writer_turn():
             session = self._sessions()
             try:
                 yield session
@@ -123,6 +126,14 @@ class Database:
             finally:
                 session.rollback()
                 session.close()
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        if self._writers is None:
+            yield
+            return
+        with self._writers.turn():
+            yield
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
@@ -144,6 +155,8 @@ class Database:
     def dispose(self, close: bool = True) -> None:
         self._await_ahead()
         self.engine.dispose(close=close)
+        if close and self._writers is not None:
+            self._writers.close()
 
     def describe(self) -> str:
         return _redacted(self.url)
@@ -189,12 +202,67 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: Any) -> None:
     read_only = connection.get_execution_options().get("conveyor_read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # straight to the driver: the statement needs none of the execution machinery (events, results), and every
+    # transaction on SQLite begins here
+    connection.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _write_lock_path(url: str) -> Path | None:
     path = make_url(url).database
     return Path(f"{path}.write-lock") if path and path != ":memory:" else None
+
+
+class WriterQueue:
+    """The writers of one SQLite database file, in turn: the threads of a process queue on a lock, and the process
+    holding it queues with the other processes on an exclusive `flock` of `path` (woken in turn by the kernel).
+
+    The lock file is opened once per process rather than for every transaction. A forked child opens its own: a
+    descriptor it inherited shares its lock with the parent's (flock locks belong to the open file), and a thread
+    lock held by another thread at the fork would never be released in the child."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.Lock()
+        self._descriptor: list[int] = []  # the open lock file, once a turn has been taken
+        self._closer = weakref.finalize(self, _close_all, self._descriptor)
+        _WRITER_QUEUES.add(self)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            if not self._descriptor:
+                self._descriptor.append(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
+            descriptor = self._descriptor[0]
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (the next turn opens it again)."""
+        with self._threads:
+            _close_all(self._descriptor)
+
+    def forked(self) -> None:
+        self._threads = threading.Lock()
+        _close_all(self._descriptor)  # the child's copy only: the parent keeps its lock for as long as it holds it
+
+
+def _close_all(descriptors: list[int]) -> None:
+    while descriptors:
+        os.close(descriptors.pop())
+
+
+_WRITER_QUEUES: weakref.WeakSet[WriterQueue] = weakref.WeakSet()
+
+
+def _writers_forked() -> None:
+    for queue in list(_WRITER_QUEUES):
+        queue.forked()
+
+
+os.register_at_fork(after_in_child=_writers_forked)
 
 
 @contextmanager

@@ -1,0 +1,66 @@
+"""Dispatches enqueued on real Redis as RQ jobs: what RQ reads back, queue by queue, and what an outage does."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from conveyor.dispatch import Kind, Written
+from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
+from jobs.dispatch import JOB_FUNCTIONS, RQDispatcher
+
+
+def _written(n: int, kind: Kind, queue: str, timeout: int = 600) -> Written:
+    return Written(f"dispatch-{n}", kind.value, f"subject-{n}", queue, timeout)
+
+
+def test_one_send_queues_every_job_as_rq_reads_it(redis_client: redis.Redis) -> None:
+    host_queue = f"{HOST_QUEUE_PREFIX}web-1"
+    sent = [
+        _written(1, Kind.ADVANCE, "pipeline", 120),
+        _written(2, Kind.CHAT_COMMAND, "default"),
+        _written(3, Kind.ADVANCE, "pipeline", 120),
+        _written(4, Kind.DEPLOY_HOST, host_queue, 3600),
+    ]
+    RQDispatcher(redis_client).send(sent)
+
+    assert Queue("pipeline", connection=redis_client).job_ids == ["dispatch-1-1", "dispatch-3-1"]
+    assert Queue("default", connection=redis_client).job_ids == ["dispatch-2-1"]
+    assert Queue(host_queue, connection=redis_client).job_ids == ["dispatch-4-1"]
+    assert {queue.name for queue in Queue.all(connection=redis_client)} == {"pipeline", "default", host_queue}
+    for dispatch in sent:
+        job = Job.fetch(dispatch.job_id, connection=redis_client)
+        assert job.func_name == JOB_FUNCTIONS[Kind(dispatch.kind)]
+        assert job.args == (dispatch.id, 1)
+        assert job.get_status() == JobStatus.QUEUED
+        assert job.timeout == dispatch.timeout_seconds
+        assert job.origin == dispatch.queue
+        assert job.enqueued_at is not None
+        assert job.description == f"{dispatch.kind} {dispatch.subject_id} (attempt 1)"
+    # a host's job leaves Redis by itself if no agent ever takes it; the others stay until RQ is done with them
+    assert 0 < redis_client.ttl("rq:job:dispatch-4-1") <= HOST_JOB_TTL_SECONDS
+    assert redis_client.ttl("rq:job:dispatch-1-1") == -1
+
+
+def test_a_redis_that_lost_its_scripts_still_takes_jobs(redis_client: redis.Redis) -> None:
+    dispatcher = RQDispatcher(redis_client)
+    dispatcher.send([_written(1, Kind.ADVANCE, "pipeline")])
+    redis_client.script_flush()  # what a restarted redis-server looks like to a process that sent before
+    dispatcher.send([_written(2, Kind.ADVANCE, "pipeline")])
+    assert Queue("pipeline", connection=redis_client).job_ids == ["dispatch-1-1", "dispatch-2-1"]
+
+
+def test_nothing_to_send_costs_no_command(redis_client: redis.Redis) -> None:
+    RQDispatcher(redis_client).send([])
+    assert redis_client.keys("*") == []
+
+
+def test_an_outage_is_logged_and_left_to_the_reconciler(caplog: pytest.LogCaptureFixture) -> None:
+    gone = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    with caplog.at_level(logging.WARNING, logger="jobs.dispatch"):
+        RQDispatcher(gone).send([_written(1, Kind.ADVANCE, "pipeline")])
+    assert "could not enqueue 1 job(s), the reconciler will send them again" in caplog.text
