@@ -1,13 +1,21 @@
-"""The Procfile's web server: each worker listens on its own socket, and a second server on a taken port refuses."""
+"""The Procfile's web server: each worker listens on its own socket, a second server on a taken port refuses, and
+keep-alive connections end up spread evenly over the workers."""
 
 from __future__ import annotations
 
+import http.client
+import os
+import signal
 import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from conveyor.devstack import read_procfile
+from conveyor.devstack import free_port, read_procfile
 from tests.e2e.conftest import ROOT, RunningStack
 
 
@@ -43,3 +51,71 @@ def test_a_second_web_server_on_the_same_port_refuses_to_start(conveyor_stack: R
     assert f"cannot listen on 127.0.0.1:{port}: another server is listening there" in second.stderr
     assert listening_sockets(port) == 2  # the running server is untouched
     assert conveyor_stack.api("GET", "/pipelines").status_code == 200
+
+
+@pytest.fixture
+def pid_server() -> Iterator[tuple[int, int]]:
+    """The Procfile's web command serving `tests.support.pid_app` with one worker; yields (arbiter pid, port)."""
+    port = free_port()
+    web = next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
+    command = web.replace('"handlers.app:create_app()"', "tests.support.pid_app:app")
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "WEB_THREADS": "4",
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    server = subprocess.Popen(
+        ["/bin/sh", "-c", command], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for(lambda: listening_sockets(port) == 1, "the server to listen")
+        yield server.pid, port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_keep_alive_connections_spread_over_a_worker_added_later(pid_server: tuple[int, int]) -> None:
+    """Twenty keep-alive connections all held by the one worker; a second worker starts (SIGTTIN), which the kernel
+    would give only new connections. The first worker closes its connections beyond its share as their next
+    requests come, the clients reconnect, and the two workers end with ten each, give or take one."""
+    arbiter, port = pid_server
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(20)]
+
+    def round_of_requests() -> tuple[list[str], int]:
+        served, closed = [], 0
+        for connection in connections:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            served.append(response.read().decode())
+            closed += response.getheader("Connection", "").lower() == "close"
+        return served, closed
+
+    first, closed = round_of_requests()
+    assert len(set(first)) == 1
+    assert closed == 0  # one worker: everything is its share
+    os.kill(arbiter, signal.SIGTTIN)
+    _wait_for(lambda: listening_sockets(port) == 2, "the second worker")
+
+    closed_since = 0
+    for _ in range(30):
+        served, closed = round_of_requests()
+        closed_since += closed
+    for connection in connections:
+        connection.close()
+
+    spread = Counter(served)
+    assert len(spread) == 2, f"one worker still holds every connection: {spread}"
+    assert max(spread.values()) <= 11, spread
+    assert closed_since >= 9  # at least the first worker's excess was closed, each client reconnecting
