@@ -68,6 +68,7 @@ class KeepAliveBalance:
             return True
 
     def closed(self) -> None:
+        """A connection counted as closing has had its answer: gunicorn is closing it."""
         with self._lock:
             self._closing = max(self._closing - 1, 0)
 

@@ -51,7 +51,7 @@ for k = 2, #KEYS, 2 do
   redis.call('SADD', KEYS[1], queue)
   redis.call('RPUSH', queue, id)
 end
-return #KEYS / 2
+return (#KEYS - 1) / 2
 """
 
 
