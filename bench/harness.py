@@ -10,11 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -35,6 +35,7 @@ from conveyor.devstack import (  # noqa: E402
 __all__ = ["free_port"]
 
 SECRET = "bench-secret"
+R = TypeVar("R")
 
 
 def pipeline_document(name: str, repository_id: str, url: str = "") -> dict[str, Any]:
@@ -141,6 +142,21 @@ def wait_healthy_post(url: str, path: str = "/webhooks/github") -> None:
         except requests.RequestException:
             time.sleep(0.05)
     raise RuntimeError(f"{url} did not start")
+
+
+def interleaved(rounds: int, first: Callable[[], R], second: Callable[[], R]) -> tuple[list[R], list[R]]:
+    """Measure two things `rounds` times each in ABBA order (A B, B A, A B, …), so that a machine whose speed drifts
+    during the run (a shared one) weighs on both alike; returns the results of each, round by round."""
+    a: list[R] = []
+    b: list[R] = []
+    for index in range(rounds):
+        if index % 2 == 0:
+            a.append(first())
+            b.append(second())
+        else:
+            b.append(second())
+            a.append(first())
+    return a, b
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -111,7 +111,9 @@ function setup(thread)
   thread:set("tid", created)
 end
 function init(args)
-  prefix = string.format("%d-%d-", tid, math.random(1, 1000000000))
+  -- args[1]: an id of this wrk run, fresh for each (wrk's math.random starts from the same seed every run, so
+  -- deliveries numbered from it would repeat those of the run before and be answered as redeliveries)
+  prefix = string.format("%s-%d-", args[1], tid)
 end
 request = function()
   counter = counter + 1
@@ -166,10 +168,10 @@ def run_wrk(
         lua_body = f'wrk.method = "POST"; wrk.body = io.open("{body_path}", "rb"):read("*a")\n'
         with open(script, "w") as handle:
             handle.write(lua_body + WRK_SCRIPT)
-        subprocess.run([*base, "-d", f"{max(1, round(warmup))}s", url], capture_output=True, check=True)
-        output = subprocess.run(
-            [*base, "-d", f"{max(1, round(seconds))}s", url], capture_output=True, check=True, text=True
-        ).stdout
+        warm = [*base, "-d", f"{max(1, round(warmup))}s", url, "--", uuid.uuid4().hex]
+        subprocess.run(warm, capture_output=True, check=True)
+        measured = [*base, "-d", f"{max(1, round(seconds))}s", url, "--", uuid.uuid4().hex]
+        output = subprocess.run(measured, capture_output=True, check=True, text=True).stdout
     line = next(row for row in output.splitlines() if row.startswith("RESULT "))
     requests, errors, duration, p99, p50 = line.split()[1:]
     return WrkResult(int(requests), int(errors), float(duration), float(p99), float(p50))

@@ -6,9 +6,10 @@ user with the viewer role: the signature is checked, the command parsed, the rol
 the audit log with its job's dispatch in one transaction, the job enqueued, and the ephemeral acknowledgement
 answered. (No worker runs: the jobs wait in Redis; what is measured is the acknowledgement.) The baseline, in the
 same run with the same load generator and gunicorn settings: a bare Flask endpoint answering the same request with
-a fixed acknowledgement.
+a fixed acknowledgement. Both servers run throughout and are measured in turn, ABBA, `--rounds` times each: the
+figures are the medians of the rounds, so that a shared machine's changes of speed weigh on both alike.
 
-Run: .venv/bin/python bench/slack_ack.py [--seconds 10] [--senders 50]
+Run: .venv/bin/python bench/slack_ack.py [--seconds 10] [--senders 50] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,15 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import bare_flask, conveyor_stack, percentile, pipeline_document, report, web_command
+from bench.harness import (
+    bare_flask,
+    conveyor_stack,
+    interleaved,
+    percentile,
+    pipeline_document,
+    report,
+    web_command,
+)
 from bench.loadgen import LoadResult, WrkResult, run_load, run_wrk
 from conveyor.chatops.signature import sign
 from tests.support.slack import slash_form
@@ -58,17 +68,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each server, in ABBA order")
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     env = {"CONVEYOR_SLACK_SIGNING_SECRET": SIGNING_SECRET, "CONVEYOR_SLACK_ROLES": f"{TEAM}/*=viewer"}
-    with conveyor_stack(("web",), **env) as stack:
+    with conveyor_stack(("web",), **env) as stack, bare_flask() as bare_url:
         requests.post(f"{stack.url}/api/v1/pipelines", json=pipeline_document("web", "bench/web"), timeout=10)
-        conveyor = measure(stack.url, args.seconds, args.senders, args.generator)
+        conveyor, bare = interleaved(
+            args.rounds,
+            lambda: measure(stack.url, args.seconds, args.senders, args.generator),
+            lambda: measure(bare_url, args.seconds, args.senders, args.generator),
+        )
         audited = requests.get(f"{stack.url}/api/v1/chatops/commands?limit=1", timeout=10).json()["commands"]
-    with bare_flask() as url:
-        bare = measure(url, args.seconds, args.senders, args.generator)
-    p50, p99 = quantiles(conveyor)
-    bare_p50, bare_p99 = quantiles(bare)
+    p50, p99 = (statistics.median(q) for q in zip(*map(quantiles, conveyor), strict=True))
+    bare_p50, bare_p99 = (statistics.median(q) for q in zip(*map(quantiles, bare), strict=True))
     report(
         "slack_ack",
         {
@@ -77,14 +90,20 @@ def main() -> None:
             "bare_p50_ms": round(bare_p50, 1),
             "bare_p99_ms": round(bare_p99, 1),
             "p99_ratio": round(p99 / bare_p99, 2) if bare_p99 else None,
-            "acks_per_second": round(conveyor.rps, 1),
-            "bare_acks_per_second": round(bare.rps, 1),
+            "acks_per_second": round(statistics.median(r.rps for r in conveyor), 1),
+            "bare_acks_per_second": round(statistics.median(r.rps for r in bare), 1),
         },
         target_p99_ms=TARGET_P99_MS,
         met=p99 <= TARGET_P99_MS,
         senders=args.senders,
-        conveyor_errors=conveyor.errors,
-        bare_errors=bare.errors,
+        rounds=[
+            {"p50_ms": round(q[0], 1), "p99_ms": round(q[1], 1), "acks_per_second": round(r.rps, 1)}
+            for r, q in ((r, quantiles(r)) for r in conveyor)
+        ],
+        bare_rounds=[{"p99_ms": round(quantiles(r)[1], 1), "acks_per_second": round(r.rps, 1)} for r in bare],
+        figures_are="medians over the rounds; the two servers measured in turn, ABBA, both running throughout",
+        conveyor_errors=sum(r.errors for r in conveyor),
+        bare_errors=sum(r.errors for r in bare),
         load_generator=args.generator,
         gunicorn=shlex.split(web_command())[1:],
         commands_audited=bool(audited) and audited[0]["status"] == "accepted",

@@ -1,11 +1,13 @@
 """Signed push deliveries per second through Conveyor's webhook, beside a bare Flask endpoint, same gunicorn.
 
-Conveyor runs its Procfile `web` command (gunicorn, 2 sync workers) on the embedded defaults; each delivery is
+Conveyor runs its Procfile `web` command (gunicorn, 2 threaded workers) on the embedded defaults; each delivery is
 verified, parsed, recorded, matched to a registered pipeline whose execution it creates, and enqueued. The
 baseline is a Flask app answering 200 to the same request under the same gunicorn command, measured in the same
-run with the same load generator.
+run with the same load generator. Both servers run throughout and are measured in turn, ABBA, `--rounds` times each;
+the figures are medians of the rounds, the ratio the median of each round's (its two measurements one after the
+other), so that a shared machine's changes of speed weigh on both alike.
 
-Run: .venv/bin/python bench/webhook_ingest.py [--seconds 8]
+Run: .venv/bin/python bench/webhook_ingest.py [--seconds 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -14,14 +16,27 @@ import argparse
 import json
 import shlex
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
 import requests
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import SECRET, bare_flask, conveyor_stack, percentile, pipeline_document, report, web_command
+from bench.harness import (
+    SECRET,
+    bare_flask,
+    conveyor_stack,
+    interleaved,
+    percentile,
+    pipeline_document,
+    report,
+    web_command,
+)
 from bench.loadgen import LoadResult, WrkResult, run_load, run_wrk
+from conveyor.db import Database
+from conveyor.db.models import PipelineExecution
 from conveyor.devstack import wait_healthy
 from conveyor.triggers.github import push_payload, signature
 
@@ -39,18 +54,23 @@ def measure(url: str, body: bytes, seconds: float, generator: str) -> Result:
     return run_load(f"{url}/webhooks/github", body, headers, seconds=seconds)
 
 
+def executions_in(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        with database.reader() as session:
+            return session.scalar(select(func.count()).select_from(PipelineExecution)) or 0
+    finally:
+        database.dispose()
+
+
 def p99(result: Result) -> float:
     return result.p99_ms if isinstance(result, WrkResult) else percentile(result.latencies_ms, 99)
-
-
-def bare_result(body: bytes, seconds: float, generator: str) -> Result:
-    with bare_flask() as url:
-        return measure(url, body, seconds, generator)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each server, in ABBA order")
     parser.add_argument("--database-url", help="run Conveyor on this database instead of its embedded SQLite")
     parser.add_argument(
         "--generator",
@@ -60,30 +80,42 @@ def main() -> None:
     )
     args = parser.parse_args()
     body = json.dumps(push_payload("bench/ingest", "https://github.com/bench/ingest.git", "a" * 40)).encode()
-    with conveyor_stack(
-        ("web",), **({"CONVEYOR_DATABASE_URL": args.database_url} if args.database_url else {})
-    ) as stack:
+    database = {"CONVEYOR_DATABASE_URL": args.database_url} if args.database_url else {}
+    with conveyor_stack(("web",), **database) as stack, bare_flask() as bare_url:
         document = pipeline_document("ingest", "bench/ingest")
         requests.post(f"{stack.url}/api/v1/pipelines", json=document, timeout=10).raise_for_status()
         wait_healthy(stack.url)
-        conveyor = measure(stack.url, body, args.seconds, args.generator)
-        started = requests.get(f"{stack.url}/api/v1/executions?limit=1", timeout=10).json()["executions"]
-    bare = bare_result(body, args.seconds, args.generator)
+        conveyor, bare = interleaved(
+            args.rounds,
+            lambda: measure(stack.url, body, args.seconds, args.generator),
+            lambda: measure(bare_url, body, args.seconds, args.generator),
+        )
+        started = executions_in(args.database_url or stack.settings.database_url)
+    ratios = [c.rps / b.rps for c, b in zip(conveyor, bare, strict=True)]
     report(
         "webhook_ingest",
         {
-            "conveyor_rps": round(conveyor.rps, 1),
-            "bare_rps": round(bare.rps, 1),
-            "ratio": round(conveyor.rps / bare.rps, 3),
-            "p99_ms": round(p99(conveyor), 1),
-            "bare_p99_ms": round(p99(bare), 1),
+            "conveyor_rps": round(statistics.median(r.rps for r in conveyor), 1),
+            "bare_rps": round(statistics.median(r.rps for r in bare), 1),
+            "ratio": round(statistics.median(ratios), 3),
+            "p99_ms": round(statistics.median(map(p99, conveyor)), 1),
+            "bare_p99_ms": round(statistics.median(map(p99, bare)), 1),
         },
         target_ratio=0.5,
-        conveyor_errors=conveyor.errors,
-        bare_errors=bare.errors,
+        rounds=[
+            {"conveyor_rps": round(c.rps, 1), "bare_rps": round(b.rps, 1), "ratio": round(c.rps / b.rps, 3)}
+            for c, b in zip(conveyor, bare, strict=True)
+        ],
+        figures_are="medians over the rounds (the ratio: of each round's, its two measurements taken one after the "
+        "other); the two servers measured in turn, ABBA, both running throughout",
+        conveyor_errors=sum(r.errors for r in conveyor),
+        bare_errors=sum(r.errors for r in bare),
         load_generator=args.generator,
         gunicorn=shlex.split(web_command())[1:],
-        executions_created=bool(started),
+        # every delivery measured (warm-up runs add more) must have started its execution: none may have been
+        # answered as a redelivery, which costs far less than a delivery
+        executions_started=started,
+        deliveries_measured=sum(r.requests for r in conveyor),
     )
 
 
