@@ -224,7 +224,7 @@ class WriterQueue:
         self.path = path
         self._threads = threading.Lock()
         self._descriptor: list[int] = []  # the open lock file, once a turn has been taken
-        self._closer = weakref.finalize(self, _close_all, self._descriptor)
+        weakref.finalize(self, _close_all, self._descriptor)  # closed too when the queue is collected unclosed
         _WRITER_QUEUES.add(self)
 
     @contextmanager
