@@ -97,7 +97,8 @@ _DISPATCHES = cast(Table, Dispatch.__table__)
 _INSERT = insert(_DISPATCHES)
 _THIS_ATTEMPT = (_DISPATCHES.c.id == bindparam("dispatch_id")) & (_DISPATCHES.c.attempt == bindparam("of_attempt"))
 # Each change of a dispatch's state is one conditional UPDATE, prebuilt: a claim is the first thing every job does,
-# in a build's freshly forked work horse too (whose parent ran these statements once, so they come compiled).
+# in a build's freshly forked work horse too, where builds fork (whose parent ran these statements once, so they
+# come compiled).
 _CLAIM = (
     update(_DISPATCHES)
     .where(_THIS_ATTEMPT, _DISPATCHES.c.state != DispatchState.DONE.value)

@@ -1,8 +1,8 @@
 """Build jobs: run one build on this worker; tell the pipeline action that started a build how it ended.
 
-A build's work horse ends with the build: the transaction that records a pipeline action's build as ended also
-queues a `build.ended` job, which tells the action on the `pipeline` queue's long-lived worker, so the next action
-starts from there. A build of a batch moves its batch on from the work horse.
+A build worker is free for its next build once the build has ended: the transaction that records a pipeline action's
+build as ended also queues a `build.ended` job, which tells the action on the `pipeline` queue's worker, so the next
+action starts from there. A build of a batch moves its batch on from the build worker.
 
 While the build runs, a watcher looks for a stop request (a Redis key set by StopBuild) twice a second, and the
 lease, if taken away, stops the build too: either way the running command's process group is killed and the

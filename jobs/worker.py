@@ -8,8 +8,13 @@ By default one `conveyor worker` runs
   git processes anyway;
 * a deploy worker (no fork) on `deploy`: Lambda and ECS deployments, each job waiting through its hook functions and
   traffic shifts (one deployment at a time per worker process: run more workers for more at once);
-* N build workers (RQ's forking `Worker`, a fresh work horse per job, so a build can never leave state behind in
-  the worker) on the `build-<compute type>` queues.
+* N build workers on the `build-<compute type>` queues, each running one build at a time in its own process. A
+  build's commands run in a shell of their own anyway, in a process group the build kills when it stops, times out
+  or ends; what runs in the worker is Conveyor's code around them, which leaves nothing behind (no thread, file
+  descriptor, child process or environment change outlives a build: tested). So a build worker does not fork a
+  work horse per build, which cost about 24 ms of CPU a build, mostly in copied pages and their teardown; with
+  `--fork-builds` it does (RQ's forking `Worker`), for a worker that wants each build's Python side in a process
+  that ends with it.
 
 Every worker imports the job modules and builds its runtime before its first job, so a forked work horse starts
 warm instead of paying a second of imports and a new database engine per build; a forking worker then freezes what
@@ -101,10 +106,17 @@ def _warm(rt: Runtime, forks: bool) -> None:
         log.warning("could not reach the database while starting the worker", exc_info=True)
 
 
-def supervise(settings: Settings, builders: int, queue_names: list[str] | None = None, burst: bool = False) -> int:
+def supervise(
+    settings: Settings,
+    builders: int,
+    queue_names: list[str] | None = None,
+    burst: bool = False,
+    *,
+    fork_builds: bool = False,
+) -> int:
     """Start the children, restart those that die, and pass stop signals on; returns when all have stopped."""
     prepare(settings)
-    roles = _roles(settings, builders, queue_names)
+    roles = _roles(settings, builders, queue_names, fork_builds)
     children = {index: _spawn(role, burst) for index, role in enumerate(roles)}
     stopping = False
 
@@ -132,12 +144,15 @@ def supervise(settings: Settings, builders: int, queue_names: list[str] | None =
     return 0
 
 
-def _roles(settings: Settings, builders: int, queue_names: list[str] | None) -> list[tuple[bool, list[str]]]:
+def _roles(
+    settings: Settings, builders: int, queue_names: list[str] | None, fork_builds: bool
+) -> list[tuple[bool, list[str]]]:
+    """Each child as (runs its jobs without forking, its queues)."""
     if queue_names:
         return [(False, queue_names)]
     build_queues = [build_queue(c) for c in settings.compute_types]
     return [(True, [PIPELINE_QUEUE]), (True, [DEFAULT_QUEUE]), (True, [DEPLOY_QUEUE])] + [
-        (False, build_queues)
+        (not fork_builds, build_queues)
     ] * builders
 
 

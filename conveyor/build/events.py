@@ -26,7 +26,7 @@ _INSERT = insert(cast(Table, StateEvent.__table__))
 
 def build_changed(connection: Connection, build: Build) -> None:
     """The build began running, or ended (its status and current phase as they are now); written at once on the
-    connection of the transaction that made the change (a prebuilt Core INSERT: every build's work horse runs it)."""
+    connection of the transaction that made the change (a prebuilt Core INSERT: every build runs it)."""
     detail: dict[str, Any] = {
         "build-status": build.status,
         "project-name": build.project_name,

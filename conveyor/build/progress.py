@@ -1,9 +1,9 @@
 """A build's progress as the worker running it records it: the attempt's beginning, each phase, the end.
 
-Every statement here runs in each build's work horse, a fresh fork of the build worker, so they are prebuilt Core
-statements and the worker rehearses them once before its first fork (`rehearse`): a horse then finds them compiled
-instead of compiling them with cold caches, which costs it several milliseconds of CPU per build in copied pages
-as much as in compiling.
+Every statement here runs in each build, so they are prebuilt Core statements. A build worker that forks a work horse
+per build (`conveyor worker --fork-builds`) rehearses them once before its first fork (`rehearse`): a horse then
+finds them compiled instead of compiling them with cold caches, which costs it several milliseconds of CPU per build
+in copied pages as much as in compiling.
 
 Transactions of one attempt: `begin_attempt`; a `PhaseRecorder.checkpoint` before commands run (and whenever a
 phase starts long after the last write); `record_end`, which also writes the phases still waiting and, for a
@@ -96,7 +96,7 @@ def _begin(connection: Connection, build_id: str, attempt: int) -> Build | None:
 
 def record_end(rt: Runtime, build_id: str, result: BuildResult, log_key: str, recorder: PhaseRecorder) -> Build:
     """Record how the build ended, with the phases still waiting; a pipeline action's build also queues the job that
-    tells the action, in the same transaction (the work horse is done with the build once it has committed)."""
+    tells the action, in the same transaction (the worker is done with the build once it has committed)."""
     with rt.transaction() as (session, outbox):
         return _end(session, outbox, build_id, result, log_key, recorder)
 
@@ -143,7 +143,7 @@ def _phase_start(build_id: str, phase: PhaseType, at: datetime) -> dict[str, Any
 
 
 def rehearse(db: Database) -> None:
-    """Run once what a build's work horse runs — begin an attempt, write phases, record the end and its report —
+    """Run once what a build runs — begin an attempt, write phases, record the end and its report —
     on a build made for the purpose, and roll it all back: the statements stay compiled in this process."""
     with db.rehearsal() as session:
         connection = session.connection()

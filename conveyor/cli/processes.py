@@ -27,10 +27,16 @@ from jobs.worker import supervise
 @click.option("--builders", default=1, show_default=True, help="Build workers beside the pipeline worker.")
 @click.option("--queues", help="Comma-separated queues for a single worker instead (e.g. build-large).")
 @click.option("--burst", is_flag=True, help="Stop once the queues are empty.")
+@click.option(
+    "--fork-builds",
+    is_flag=True,
+    help="Run each build's Python side in a forked work horse that ends with it, not in the build worker itself.",
+)
 @pass_context
-def worker(context: Context, builders: int, queues: str | None, burst: bool) -> None:
+def worker(context: Context, builders: int, queues: str | None, burst: bool, fork_builds: bool) -> None:
     """Run RQ workers: pipeline control jobs, builds and source fetches."""
-    raise SystemExit(supervise(context.settings, builders, queues.split(",") if queues else None, burst))
+    queue_names = queues.split(",") if queues else None
+    raise SystemExit(supervise(context.settings, builders, queue_names, burst, fork_builds=fork_builds))
 
 
 @click.command("scheduler")

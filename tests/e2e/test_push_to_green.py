@@ -102,10 +102,10 @@ artifacts:
 
 
 def _kill_worker_machine(stack: RunningStack, marker: Path) -> None:
-    """SIGKILL the worker processes, the RQ work horse running the build and the build's shell.
+    """SIGKILL the worker processes, the process running the build and the build's shell.
 
-    RQ starts each work horse in a session of its own, and the build's shell runs in another: killing the worker's
-    process group alone would leave both running, which a dead machine would not.
+    The build's shell runs in a session of its own, and so would an RQ work horse (`--fork-builds`): killing the
+    worker's process group alone would leave them running, which a dead machine would not.
     """
     shell, horse = (int(pid) for pid in marker.read_text().split())
     stack.stack.signal("worker", signal.SIGKILL)

@@ -1,5 +1,5 @@
 """A pipeline action's build tells its action how it ended through a `build.ended` job on the `pipeline` queue,
-queued in the transaction that records the build's end: the build's work horse ends with the build."""
+queued in the transaction that records the build's end: the build worker is free once the build has ended."""
 
 from __future__ import annotations
 

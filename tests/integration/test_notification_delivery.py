@@ -3,12 +3,9 @@ passes an event whose transaction has not committed yet, and the scheduler wakes
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -23,19 +20,9 @@ from conveyor.notify.wake import wake_readers
 from conveyor.runtime import Runtime
 from tests.support.notifications import SIGNING_SECRET, deliveries, notify, rule
 from tests.support.receivers import accept, receiver
+from tests.support.workers import ROOT, worker_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD_FAILED = "codebuild-project-build-state-failed"
-
-
-def _worker_environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env |= {
-        f"CONVEYOR_{f.name.upper()}": str(getattr(settings, f.name))
-        for f in dataclasses.fields(settings)
-        if f.name != "compute_types"
-    }
-    return env | {"PYTHONPATH": str(ROOT)}
 
 
 def _rule_id(rt: Runtime, name: str) -> str:
@@ -53,7 +40,7 @@ def test_two_worker_processes_never_send_a_delivery_twice(rt: Runtime, settings:
             subprocess.Popen(
                 [sys.executable, "-m", "jobs.worker", "--queues", "default", "--simple", "--burst"],
                 cwd=ROOT,
-                env=_worker_environment(settings),
+                env=worker_environment(settings),
             )
             for _ in range(2)
         ]
