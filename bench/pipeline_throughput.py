@@ -4,7 +4,7 @@ costs (previous action finished → next action running).
 The pipeline (V2, `executionMode: PARALLEL`, so executions neither wait for nor supersede one another) is
 Source → Build → Test: a git source of a one-commit repository the bench makes, then two CodeBuild actions over it
 whose buildspec runs `true`. Conveyor has no no-op provider, so these are the cheapest real actions: a fetch from a
-warm mirror, and builds of one command that still take a forked work horse, a workspace, bash and a log upload.
+warm mirror, and builds of one command that still take a workspace, bash and a log upload.
 `context.timeline_p50_ms` splits an execution into consecutive segments (its start, the fetch, the builds, the
 transitions, its end), so the output shows whether builds or transitions bound the rate.
 
@@ -23,12 +23,13 @@ transition waits behind another execution's work:
     log uploaded), or a source action's `ended_at` (written as its fetch job reports);
   next action running = the next build's `start_time` (a worker claimed its job and began the build).
 It is split into `report` (until the next action's dispatch row is written, in the transaction that records the
-previous result), `handoff` (until a worker claims that dispatch: commit, enqueue, RQ dequeue, fork of the work
-horse, claim) and `begin` (until the build's attempt has begun).
+previous result), `handoff` (until a worker claims that dispatch: commit, enqueue, RQ dequeue, claim) and `begin`
+(until the build's attempt has begun).
 
-Baseline, in the same run and on the same Redis: plain forking RQ workers (`rq worker`, the class the build workers
-use) running a job that only returns when it began. Its enqueue → running time is the one queue hop a transition
-contains; its burst rate on 1 and 2 worker processes says how far this machine lets two processes scale.
+Baseline, in the same run and on the same Redis: plain RQ workers (`rq worker --worker-class rq.SimpleWorker`, the
+class the build workers use) running a job that only returns when it began. Its enqueue → running time is the one
+queue hop a transition contains; its burst rate on 1 and 2 worker processes says how far this machine lets two
+processes scale.
 
 Run: .venv/bin/python bench/pipeline_throughput.py [--executions 30] [--postgresql URL] [--redis-url URL]
 """
@@ -316,7 +317,7 @@ def publish(
         timeline_p50_ms=timeline,
         transitions_measured="apart from the rates: one execution at a time on 1 worker process, from database "
         "timestamps (previous action's work recorded as over → next build's attempt begun)",
-        baseline="plain forking RQ workers running a job that returns at once: enqueue → running p50, and the "
+        baseline="plain RQ SimpleWorkers running a job that returns at once: enqueue → running p50, and the "
         "burst rate with 2 worker processes over 1",
         baseline_jobs_per_s={"1w": round(baseline["jobs_per_s_1w"], 1), "2w": round(baseline["jobs_per_s_2w"], 1)},
         cpus=os.cpu_count(),

@@ -2,9 +2,10 @@
 
 A set starts N copies of one command, each in its own session with its output in a log file, and is ready once RQ
 lists every worker the copies register; leaving the set stops them (RQ's warm shutdown). `cpu_seconds` is the CPU
-time the set's processes (and the children they have reaped, such as RQ work horses) have used so far. The baseline is
-plain RQ: forking workers (`rq worker`, the class Conveyor's build workers use) running `bench.noop_job.started_at`,
-a job that returns the moment it began.
+time the set's processes (and the children they have reaped: git, bash, RQ work horses) have used so far. The
+baseline is plain RQ: workers that run each job in their own process (`rq worker --worker-class rq.SimpleWorker`,
+the class Conveyor's pipeline and build workers use) running `bench.noop_job.started_at`, a job that returns the
+moment it began.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def cpu_seconds(stack: Stack) -> float | None:
 
 
 def noop_worker_command() -> str:
-    """A plain forking RQ worker on the no-op queue (Redis from RQ_REDIS_URL, so no URL shows in `ps`)."""
-    return f"exec rq worker --worker-class rq.Worker --path {ROOT} --logging_level INFO {NOOP_QUEUE}"
+    """A plain RQ SimpleWorker on the no-op queue (Redis from RQ_REDIS_URL, so no URL shows in `ps`)."""
+    return f"exec rq worker --worker-class rq.SimpleWorker --path {ROOT} --logging_level INFO {NOOP_QUEUE}"
 
 
 def job_start_latency_ms(connection: redis.Redis, samples: int, warm: int = 3) -> list[float]:
