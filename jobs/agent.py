@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rq import SimpleWorker
-
 from conveyor.config import Settings
 from conveyor.deploy import registry
 from conveyor.queues import connect
 from jobs.deploy import serve_host
+from jobs.rq_classes import InProcessWorker
 from jobs.runtime import make_runtime, prepare, use_runtime
 
 log = logging.getLogger("conveyor.agent")
@@ -29,5 +28,5 @@ def run_agent(settings: Settings, name: str, tags: dict[str, str], root: Path, *
     host = registry.register_host(rt, name, tags)
     serve_host(name, root)
     log.info("agent of host %s (root %s) working queue %s", name, root, host["queue"])
-    worker = SimpleWorker([host["queue"]], connection=connect(settings))
+    worker = InProcessWorker([host["queue"]], connection=connect(settings))
     worker.work(burst=burst, logging_level="INFO")

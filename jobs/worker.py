@@ -37,7 +37,6 @@ import sys
 import time
 from types import FrameType
 
-from rq import SimpleWorker, Worker
 from sqlalchemy.orm import configure_mappers
 
 from conveyor.build import progress
@@ -47,6 +46,7 @@ from conveyor.dispatch import claim, finish
 from conveyor.queues import DEFAULT_QUEUE, DEPLOY_QUEUE, PIPELINE_QUEUE, build_queue, connect
 from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS
+from jobs.rq_classes import ForkingWorker, InProcessWorker
 from jobs.runtime import make_runtime, prepare, use_runtime
 
 log = logging.getLogger("conveyor.worker")
@@ -62,7 +62,7 @@ def run_worker(queue_names: list[str], *, simple: bool, burst: bool = False, set
     use_runtime(rt)
     _warm(rt, forks=not simple)
     os.register_at_fork(after_in_child=lambda: _horse_connects(rt))
-    worker_class = SimpleWorker if simple else Worker
+    worker_class = InProcessWorker if simple else ForkingWorker
     worker = worker_class(queue_names, connection=connect(settings))
     if not simple:
         _freeze_what_horses_inherit()
