@@ -25,6 +25,7 @@ def run_agent(settings: Settings, name: str, tags: dict[str, str], root: Path, *
     prepare(settings)
     rt = make_runtime(settings)
     use_runtime(rt)
+    rt.db.checkpoint_in_background()
     host = registry.register_host(rt, name, tags)
     serve_host(name, root)
     log.info("agent of host %s (root %s) working queue %s", name, root, host["queue"])

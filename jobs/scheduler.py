@@ -28,6 +28,8 @@ log = logging.getLogger("conveyor.scheduler")
 def run_scheduler(settings: Settings, *, once: bool = False) -> None:
     prepare(settings)
     rt = make_runtime(settings)
+    if not once:
+        rt.db.checkpoint_in_background()
     inspector = RQInspector(connect(settings))
     stop = threading.Event()
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from conveyor.db.checkpoints import LOG_SIZE_LIMIT, WalCheckpointer
 from conveyor.errors import ConfigurationError, ServiceUnavailable
 
 T = TypeVar("T")
@@ -58,12 +59,22 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self._checkpointer: WalCheckpointer | None = None  # read by new connections: see checkpoint_in_background
         self.engine = self._create_engine(echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._readers = sessionmaker(self.engine.execution_options(conveyor_read_only=True), expire_on_commit=False)
         lock_path = _write_lock_path(self.url) if self.is_sqlite else None
         self._writers = WriterQueue(lock_path) if lock_path is not None else None
         self._ahead: threading.Thread | None = None
+
+    def checkpoint_in_background(self, interval: float = 0.5, restart_frames: int = 8192) -> None:
+        """In a long-running process on a SQLite file: checkpoint the write-ahead log from a background thread, and
+        never in this process's commits (`conveyor.db.checkpoints`). Nothing to do on PostgreSQL."""
+        path = make_url(self.url).database
+        if not self.is_sqlite or not path or path == ":memory:" or self._checkpointer is not None:
+            return
+        self._checkpointer = WalCheckpointer(path, self._writer_turn, interval, restart_frames)
+        self.engine.dispose()  # connections opened from now on leave checkpoints to it
 
     def _create_engine(self, echo: bool) -> Engine:
         if not self.is_sqlite:
@@ -72,9 +83,14 @@ class Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(self.url, echo=echo, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", self._sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
+
+    def _sqlite_on_connect(self, dbapi_connection: Any, record: Any) -> None:
+        _sqlite_on_connect(dbapi_connection, record)
+        if self._checkpointer is not None:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
     def connect_ahead(self) -> None:
         """Open a connection on a background thread now, for the next transaction to take from the pool: a freshly
@@ -157,6 +173,9 @@ class Database:
         self.engine.dispose(close=close)
         if close and self._writers is not None:
             self._writers.close()
+        if close and self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
 
     def describe(self) -> str:
         return _redacted(self.url)
@@ -197,6 +216,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
     cursor.close()
 
 
