@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from bench.harness import percentile
+
 
 @dataclass
 class LoadResult:
@@ -25,6 +27,14 @@ class LoadResult:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.latencies_ms, 99)
 
 
 def _client_process(
@@ -158,8 +168,6 @@ def run_wrk(
         raise FileNotFoundError("wrk")
     with tempfile.TemporaryDirectory() as scratch:
         script = f"{scratch}/delivery.lua"
-        with open(script, "w") as handle:
-            handle.write(WRK_SCRIPT)
         body_path = f"{scratch}/body"
         with open(body_path, "wb") as handle:
             handle.write(body)

@@ -29,7 +29,6 @@ from bench.harness import (
     bare_flask,
     conveyor_stack,
     interleaved,
-    percentile,
     pipeline_document,
     report,
     web_command,
@@ -58,21 +57,17 @@ def measure(url: str, seconds: float, senders: int, generator: str) -> Result:
     return run_load(f"{url}/chatops/slack", body, headers, seconds=seconds, processes=2, threads=senders // 2)
 
 
-def quantiles(result: Result) -> tuple[float, float]:
-    if isinstance(result, WrkResult):
-        return result.p50_ms, result.p99_ms
-    return percentile(result.latencies_ms, 50), percentile(result.latencies_ms, 99)
-
-
 def median_quantiles(rounds: list[Result]) -> tuple[float, float]:
     """The median over the rounds of each round's p50, and of each round's p99."""
-    each = [quantiles(result) for result in rounds]
-    return statistics.median(p50 for p50, _ in each), statistics.median(p99 for _, p99 in each)
+    return statistics.median(r.p50_ms for r in rounds), statistics.median(r.p99_ms for r in rounds)
 
 
 def described(result: Result) -> dict[str, float]:
-    p50, p99 = quantiles(result)
-    return {"p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "acks_per_second": round(result.rps, 1)}
+    return {
+        "p50_ms": round(result.p50_ms, 1),
+        "p99_ms": round(result.p99_ms, 1),
+        "acks_per_second": round(result.rps, 1),
+    }
 
 
 def main() -> None:

@@ -29,7 +29,6 @@ from bench.harness import (
     bare_flask,
     conveyor_stack,
     interleaved,
-    percentile,
     pipeline_document,
     report,
     web_command,
@@ -63,10 +62,6 @@ def executions_in(database_url: str) -> int:
         database.dispose()
 
 
-def p99(result: Result) -> float:
-    return result.p99_ms if isinstance(result, WrkResult) else percentile(result.latencies_ms, 99)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -98,8 +93,8 @@ def main() -> None:
             "conveyor_rps": round(statistics.median(r.rps for r in conveyor), 1),
             "bare_rps": round(statistics.median(r.rps for r in bare), 1),
             "ratio": round(statistics.median(ratios), 3),
-            "p99_ms": round(statistics.median(map(p99, conveyor)), 1),
-            "bare_p99_ms": round(statistics.median(map(p99, bare)), 1),
+            "p99_ms": round(statistics.median(r.p99_ms for r in conveyor), 1),
+            "bare_p99_ms": round(statistics.median(r.p99_ms for r in bare), 1),
         },
         target_ratio=0.5,
         rounds=[

@@ -12,8 +12,7 @@ from __future__ import annotations
 import gc
 
 
-def freeze_startup_heap() -> int:
-    """Collect what startup left behind, then freeze the rest; returns how many objects are frozen."""
+def freeze_startup_heap() -> None:
+    """Collect what startup left behind, then freeze the rest."""
     gc.collect()
     gc.freeze()
-    return gc.get_freeze_count()

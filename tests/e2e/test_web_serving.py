@@ -12,7 +12,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,16 +57,9 @@ def test_a_second_web_server_on_the_same_port_refuses_to_start(conveyor_stack: R
 @pytest.fixture
 def pid_server() -> Iterator[tuple[int, int]]:
     """The Procfile's web command serving `tests.support.pid_app` with one worker; yields (arbiter pid, port)."""
-    with _procfile_web_serving("tests.support.pid_app:app") as served:
-        yield served
-
-
-@contextmanager
-def _procfile_web_serving(app: str) -> Iterator[tuple[int, int]]:
-    """The Procfile's web command serving `app` with one worker; yields (arbiter pid, port)."""
     port = free_port()
     web = next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
-    command = web.replace('"handlers.app:create_app()"', app)
+    command = web.replace('"handlers.app:create_app()"', "tests.support.pid_app:app")
     env = {
         **os.environ,
         "PORT": str(port),
@@ -130,12 +122,13 @@ def test_keep_alive_connections_spread_over_a_worker_added_later(pid_server: tup
     assert closed_since >= 9  # at least the first worker's excess was closed, each client reconnecting
 
 
-def test_a_web_worker_keeps_what_it_made_while_starting_out_of_garbage_collection() -> None:
-    with _procfile_web_serving("tests.support.heap_app:app") as (_arbiter, port):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("GET", "/")
-        frozen, collected = (int(n) for n in connection.getresponse().read().split())
-        connection.close()
+def test_a_web_worker_keeps_what_it_made_while_starting_out_of_garbage_collection(
+    pid_server: tuple[int, int],
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", pid_server[1], timeout=10)
+    connection.request("GET", "/heap")
+    frozen, collected = (int(n) for n in connection.getresponse().read().split())
+    connection.close()
 
     # gunicorn, the app and what they import: a full collection now walks only what was made since
     assert frozen > 10_000
