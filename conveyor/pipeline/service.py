@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, utcnow
+from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, new_id, utcnow
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import conditions, engine, events, gates
@@ -294,6 +294,9 @@ def _start_action(
     if replaced is not None:  # a retry: the earlier attempt stays as history
         replaced.retired = True
     row = ActionExecution(
+        # every column that has a default given here: the row is read (and named, by its id) before it is written,
+        # which happens with the first statement the starter runs, carrying what was set on it until then
+        id=new_id(),
         execution_id=execution.id,
         stage_name=start.stage,
         action_name=start.action,
@@ -302,10 +305,13 @@ def _start_action(
         category=declaration.type_id.category,
         provider=declaration.type_id.provider,
         status=ActionStatus.IN_PROGRESS.value,
+        retired=False,
+        output_artifacts={},
+        output_variables={},
+        started_at=utcnow(),
     )
     session.add(row)
     execution.actions.append(row)
-    session.flush()
     artifacts = {n: record for a in current_actions(execution).values() for n, record in a.output_artifacts.items()}
     try:
         scope = _variable_scope(execution, definition)

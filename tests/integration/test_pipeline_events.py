@@ -7,7 +7,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from conveyor.pipeline import control, definitions
+from conveyor.db.models import PipelineExecution
+from conveyor.pipeline import control, definitions, events
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.events import list_events
 from conveyor.runtime import Runtime
@@ -98,3 +99,40 @@ def test_rejection_retry_supersession_and_stop_are_told(
     assert [e["detail"]["execution-id"] for e in one] == [second] * len(one)
     assert client.get("/api/v1/executions/nope/events").status_code == 404
     assert client.get("/api/v1/events?after=x").status_code == 400
+
+
+def test_events_are_written_with_their_transaction_and_only_with_it(rt: Runtime, repo: GitRepo) -> None:
+    """A transaction's events reach the table as it commits, in the order they were told; a rolled-back
+    transaction tells nothing, and a savepoint that rolls back takes its own events with it and no others."""
+    repo.commit({"README": "one"})
+    definitions.create_pipeline(rt, gated_pipeline("atomic", repo.url))
+    execution_id = pipelines.start_pipeline(rt, "atomic")
+
+    with rt.db.session() as session:
+        execution = session.get_one(PipelineExecution, execution_id)
+        events.stage_changed(session, execution, "Source", "InProgress", resumed=False)
+        with session.begin_nested():
+            events.stage_changed(session, execution, "Gate", "InProgress", resumed=False)
+        try:
+            with session.begin_nested():
+                events.stage_changed(session, execution, "Release", "InProgress", resumed=False)
+                raise RuntimeError("the savepoint rolls back")
+        except RuntimeError:
+            pass
+        events.stage_changed(session, execution, "Source", "Succeeded", resumed=False)
+        assert list_events(rt, execution_id=execution_id) == []  # nothing is visible before the commit
+    try:
+        with rt.db.session() as session:
+            events.stage_changed(session, session.get_one(PipelineExecution, execution_id), "Gate", "Failed", False)
+            raise RuntimeError("the transaction rolls back")
+    except RuntimeError:
+        pass
+    with rt.db.session() as session:
+        events.stage_changed(session, session.get_one(PipelineExecution, execution_id), "Gate", "Succeeded", False)
+
+    assert _changes(rt, execution_id) == [
+        ("Stage", "Source", "STARTED"),
+        ("Stage", "Gate", "STARTED"),
+        ("Stage", "Source", "SUCCEEDED"),
+        ("Stage", "Gate", "SUCCEEDED"),
+    ]
