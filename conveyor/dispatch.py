@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Protocol, cast
 
@@ -83,6 +84,13 @@ class Written:
         return f"{self.id}-{self.attempt}"
 
 
+# The kinds whose work is one short transaction. Their jobs claim and finish the dispatch in that transaction (`take`)
+# rather than in one of their own on each side, and keep no lease: the dispatch is done exactly when the work
+# commits, and a job that raises or dies before then leaves it as it was, pending. (A dead job's dispatch is sent
+# again once its job has been running for longer than a lease: see `conveyor.recovery`.)
+ONE_TRANSACTION = frozenset({Kind.ADVANCE.value, Kind.BUILD_ENDED.value})
+
+
 class Dispatcher(Protocol):
     def send(self, dispatches: Sequence[Enqueueable]) -> None:
         """Enqueue one job per dispatch; must not raise for a queue outage (the reconciler re-sends)."""
@@ -91,6 +99,9 @@ class Dispatcher(Protocol):
 class JobInspector(Protocol):
     def job_alive(self, job_id: str) -> bool:
         """Whether the queue still holds this job, waiting or running."""
+
+    def job_started_at(self, job_id: str) -> datetime | None:
+        """When a worker began this job, if one is running it; None otherwise."""
 
 
 _DISPATCHES = cast(Table, Dispatch.__table__)
@@ -111,6 +122,12 @@ _HEARTBEAT = (
     .values(heartbeat_at=bindparam("now"))
 )
 _FINISH = update(_DISPATCHES).where(_THIS_ATTEMPT).values(state=DispatchState.DONE.value, finished_at=bindparam("now"))
+_TAKE = (
+    update(_DISPATCHES)
+    .where(_THIS_ATTEMPT, _DISPATCHES.c.state != DispatchState.DONE.value)
+    .values(state=DispatchState.DONE.value, started_at=bindparam("now"), finished_at=bindparam("now"))
+    .returning(_DISPATCHES.c.subject_id)
+)
 
 
 class Outbox:
@@ -167,6 +184,13 @@ def finish(db: Database, dispatch_id: str, attempt: int) -> None:
     with db.session() as session:
         values = {"dispatch_id": dispatch_id, "of_attempt": attempt, "now": utcnow()}
         session.connection().execute(_FINISH, values)
+
+
+def take(session: Session, dispatch_id: str, attempt: int) -> str | None:
+    """Claim and finish a dispatch of a `ONE_TRANSACTION` kind in the transaction that does its work; returns its
+    subject, or None when it is done or another attempt superseded this one (then there is nothing to do)."""
+    values = {"dispatch_id": dispatch_id, "of_attempt": attempt, "now": utcnow()}
+    return session.connection().execute(_TAKE, values).scalar()
 
 
 def next_attempt(dispatch: Dispatch, reason: str, max_attempts: int) -> bool:

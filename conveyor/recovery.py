@@ -3,8 +3,9 @@
 The reconciler runs in the scheduler process every few seconds. For each dispatch not yet done:
 
 * pending, and its RQ job is gone (never enqueued because Redis was down, or Redis lost it): send it again;
-* running, and no heartbeat for `lease_seconds` (the worker was killed or its machine died): start the next
-  attempt, up to `max_attempts`; then give it up.
+* running, and no heartbeat for `lease_seconds` (the worker was killed or its machine died), or, for work done in
+  one transaction (`conveyor.dispatch.ONE_TRANSACTION`), still pending while its job has been running for longer
+  than that: start the next attempt, up to `max_attempts`; then give it up.
 
 It also ends what waited too long: builds queued past their queued timeout, and actions waiting for an answer (a
 manual approval) past their deadline.
@@ -39,7 +40,7 @@ from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.deploy import blue_green_waits, host_recovery, traffic_deployments
-from conveyor.dispatch import DispatchState, JobInspector, Kind, next_attempt
+from conveyor.dispatch import ONE_TRANSACTION, DispatchState, JobInspector, Kind, next_attempt
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
@@ -72,14 +73,13 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     with rt.transaction() as (session, outbox):
         query = select(Dispatch).where(Dispatch.state != DispatchState.DONE.value).with_for_update(skip_locked=True)
         for dispatch in session.scalars(query):
-            if dispatch.state == DispatchState.PENDING.value:
-                if now - dispatch.created_at > SEND_GRACE and not inspector.job_alive(dispatch.job_id):
-                    outbox.pending.append(dispatch)
-                    report.resent.append(dispatch.id)
+            if _unsent(inspector, dispatch, now):
+                outbox.pending.append(dispatch)
+                report.resent.append(dispatch.id)
                 continue
-            if dispatch.heartbeat_at is not None and now - dispatch.heartbeat_at <= lease:
+            reason = _lost(inspector, dispatch, now, lease)
+            if reason is None:
                 continue
-            reason = f"the worker running attempt {dispatch.attempt} stopped sending heartbeats"
             if next_attempt(dispatch, reason, _max_attempts(rt, dispatch)):
                 outbox.pending.append(dispatch)
                 report.retried.append(dispatch.id)
@@ -96,6 +96,33 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     report.hosts_unreachable = host_recovery.expire_unclaimed(rt, now)
     report.waits_expired = blue_green_waits.expire_waits(rt, now)
     return report
+
+
+def _unsent(inspector: JobInspector, dispatch: Dispatch, now: datetime) -> bool:
+    """Pending, and its queue job is gone: never enqueued (Redis was down) or lost with Redis."""
+    if dispatch.state != DispatchState.PENDING.value or now - dispatch.created_at <= SEND_GRACE:
+        return False
+    return not inspector.job_alive(dispatch.job_id)
+
+
+def _lost(inspector: JobInspector, dispatch: Dispatch, now: datetime, lease: timedelta) -> str | None:
+    """Why the attempt under way is lost, if it is.
+
+    A running attempt is lost when its heartbeats stopped. A pending dispatch of a `ONE_TRANSACTION` kind is lost
+    when its job began longer than a lease ago: its work is one short transaction that never committed, so its
+    worker died in it (the queue job stays "started" until its timeout). Its next attempt is safe even were that
+    transaction only slow: it would find its attempt superseded and do nothing.
+    """
+    if dispatch.state == DispatchState.RUNNING.value:
+        if dispatch.heartbeat_at is not None and now - dispatch.heartbeat_at <= lease:
+            return None
+        return f"the worker running attempt {dispatch.attempt} stopped sending heartbeats"
+    if dispatch.kind not in ONE_TRANSACTION or now - dispatch.created_at <= lease:
+        return None
+    started_at = inspector.job_started_at(dispatch.job_id)
+    if started_at is None or now - started_at <= lease:
+        return None
+    return f"the worker running attempt {dispatch.attempt} stopped before its transaction committed"
 
 
 _SINGLE_ATTEMPT = frozenset({Kind.DEPLOY_HOST.value, Kind.CHAT_COMMAND.value})

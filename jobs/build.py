@@ -20,7 +20,7 @@ from conveyor.build import service as builds
 from conveyor.build.runner import BuildRunner
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
-from jobs.runtime import Lease, run_dispatch
+from jobs.runtime import Lease, run_dispatch, run_in_transaction
 
 STOP_POLL_SECONDS = 0.5
 
@@ -47,8 +47,8 @@ def _run(rt: Runtime, build_id: str, lease: Lease, attempt: int) -> None:
 
 
 def ended(dispatch_id: str, attempt: int) -> None:
-    """A pipeline action's build ended: tell the action (a short job on the `pipeline` queue)."""
-    run_dispatch(dispatch_id, attempt, lambda rt, build_id, _lease: pipelines.report_ended_build(rt, build_id))
+    """A pipeline action's build ended: tell the action (a short job on the `pipeline` queue, one transaction)."""
+    run_in_transaction(dispatch_id, attempt, pipelines.report_ended_build)
 
 
 class StopWatcher:

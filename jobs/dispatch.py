@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -114,3 +115,12 @@ class RQInspector:
         except NoSuchJobError:
             return False
         return status in _ALIVE
+
+    def job_started_at(self, job_id: str) -> datetime | None:
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return None
+        if job.get_status(refresh=False) != JobStatus.STARTED or job.started_at is None:
+            return None
+        return job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at

@@ -1,15 +1,10 @@
-"""Pipeline control jobs: short, on the `pipeline` queue."""
+"""Pipeline control jobs: short, on the `pipeline` queue, each one transaction."""
 
 from __future__ import annotations
 
 from conveyor.pipeline import service as pipelines
-from conveyor.runtime import Runtime
-from jobs.runtime import Lease, run_dispatch
+from jobs.runtime import run_in_transaction
 
 
 def advance(dispatch_id: str, attempt: int) -> None:
-    run_dispatch(dispatch_id, attempt, _advance)
-
-
-def _advance(rt: Runtime, execution_id: str, _lease: Lease) -> None:
-    pipelines.advance(rt, execution_id)
+    run_in_transaction(dispatch_id, attempt, pipelines.advance_in)

@@ -1,4 +1,5 @@
-"""The worker process's runtime and the life of one job: claim, keep the lease, finish or fail.
+"""The worker process's runtime and the life of one job: claim, keep the lease, finish or fail — or, for work that
+is one short transaction, all of that in the transaction itself (`run_in_transaction`).
 
 The runtime is created on first use in the process that runs jobs (for a forking worker: in the work horse), never
 at import time.
@@ -10,10 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from conveyor.config import Settings, load_settings
 from conveyor.db import Database
 from conveyor.db.migrate import upgrade
-from conveyor.dispatch import claim, finish, heartbeat
+from conveyor.dispatch import Outbox, claim, finish, heartbeat, take
 from conveyor.queues import connect
 from conveyor.recovery import fail_attempt
 from conveyor.runtime import Runtime
@@ -105,3 +108,23 @@ def run_dispatch(dispatch_id: str, attempt: int, work: Work) -> None:
         return
     lease.stop()
     finish(rt.db, dispatch_id, attempt)
+
+
+TransactionWork = Callable[[Runtime, Session, Outbox, str], None]
+
+
+def run_in_transaction(dispatch_id: str, attempt: int, work: TransactionWork) -> None:
+    """Take the dispatch and do its work in one transaction (`conveyor.dispatch.ONE_TRANSACTION`): one transaction
+    instead of three, and no lease to keep. If the work raises, nothing of it is kept and the attempt goes to the
+    recovery rules, as a claimed one would."""
+    rt = runtime()
+    try:
+        with rt.transaction() as (session, outbox):
+            subject_id = take(session, dispatch_id, attempt)
+            if subject_id is None:
+                log.info("dispatch %s attempt %d is done or superseded; nothing to do", dispatch_id, attempt)
+                return
+            work(rt, session, outbox, subject_id)
+    except Exception as exc:
+        log.exception("dispatch %s attempt %d failed", dispatch_id, attempt)
+        fail_attempt(rt, dispatch_id, attempt, f"{type(exc).__name__}: {exc}")

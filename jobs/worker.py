@@ -42,7 +42,7 @@ from sqlalchemy.orm import configure_mappers
 from conveyor.build import progress
 from conveyor.config import Settings, load_settings
 from conveyor.db.models import ActionExecution
-from conveyor.dispatch import claim, finish
+from conveyor.dispatch import claim, finish, take
 from conveyor.heap import freeze_startup_heap
 from conveyor.queues import DEFAULT_QUEUE, DEPLOY_QUEUE, PIPELINE_QUEUE, build_queue, connect
 from conveyor.runtime import Runtime
@@ -83,13 +83,16 @@ def _warm(rt: Runtime, forks: bool) -> None:
     """Pay once, in the parent, what every forked work horse would otherwise pay on its first job: the mappers'
     configuration, the database dialect's first-connect queries (the horse keeps the engine, not its sockets) and
     the compilation of the statements every job starts and ends with (claiming its dispatch, loading its action,
-    marking the dispatch done) — on a dispatch that does not exist, which finds nothing and changes nothing — and,
-    in a worker that forks horses for builds, of what a build's horse writes (a rehearsal, rolled back)."""
+    marking the dispatch done, or taking it in one transaction) — on a dispatch that does not exist, which finds
+    nothing and changes nothing — and, in a worker that forks horses for builds, of what a build's horse writes (a
+    rehearsal, rolled back)."""
     configure_mappers()
     try:
         rt.db.ping()
         claim(rt.db, WARM_UP_ID, 0)
         finish(rt.db, WARM_UP_ID, 0)
+        with rt.db.session() as session:
+            take(session, WARM_UP_ID, 0)
         with rt.db.reader() as session:
             session.get(ActionExecution, WARM_UP_ID)
         if forks:

@@ -81,7 +81,12 @@ def check_start(
 def advance(rt: Runtime, execution_id: str) -> None:
     """Settle an execution: record stage and execution outcomes and start the actions that may start."""
     with rt.transaction() as (session, outbox):
-        settle(rt, session, outbox, gates.lock_execution(session, execution_id))
+        advance_in(rt, session, outbox, execution_id)
+
+
+def advance_in(rt: Runtime, session: Session, outbox: Outbox, execution_id: str) -> None:
+    """`advance` in the caller's transaction."""
+    settle(rt, session, outbox, gates.lock_execution(session, execution_id))
 
 
 def complete_action(
@@ -144,15 +149,14 @@ def report_build(rt: Runtime, build: Build) -> None:
         _complete(rt, session, outbox, build.action_execution_id, partial(outcome_of_build, build=build))
 
 
-def report_ended_build(rt: Runtime, build_id: str) -> None:
+def report_ended_build(rt: Runtime, session: Session, outbox: Outbox, build_id: str) -> None:
     """Tell the pipeline action that started a build how it ended (the `build.ended` job its end queued), reading
-    the build in the transaction that records the action's result."""
-    with rt.transaction() as (session, outbox):
-        build = session.get(Build, build_id)
-        if build is None:
-            raise NotFound(f"no build {build_id}")
-        if build.action_execution_id is not None and BuildStatus(build.status).final:
-            _complete(rt, session, outbox, build.action_execution_id, partial(outcome_of_build, build=build))
+    the build in the caller's transaction, which records the action's result."""
+    build = session.get(Build, build_id)
+    if build is None:
+        raise NotFound(f"no build {build_id}")
+    if build.action_execution_id is not None and BuildStatus(build.status).final:
+        _complete(rt, session, outbox, build.action_execution_id, partial(outcome_of_build, build=build))
 
 
 def report_batch(rt: Runtime, batch: BuildBatch) -> None:
@@ -294,8 +298,7 @@ def _start_action(
     if replaced is not None:  # a retry: the earlier attempt stays as history
         replaced.retired = True
     row = ActionExecution(
-        # every column that has a default given here: the row is read (and named, by its id) before it is written,
-        # which happens with the first statement the starter runs, carrying what was set on it until then
+        # every column that has a default given here: the row is read, and named by its id, before it is written
         id=new_id(),
         execution_id=execution.id,
         stage_name=start.stage,
@@ -328,6 +331,7 @@ def _start_action(
             configuration=row.resolved_configuration,
             variables=scope,
         )
+        session.flush()  # written with its configuration: what the starter writes may refer to it
         starter_for(declaration)(context)
     except (UnresolvedReference, ActionConfigurationError) as exc:
         row.status, row.summary, row.error_code = ActionStatus.FAILED.value, str(exc), "ConfigurationError"

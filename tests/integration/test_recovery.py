@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from rq import Queue, SimpleWorker
+from rq.job import JobStatus
 from sqlalchemy import select
 
 from conveyor.db.models import Build, Dispatch, utcnow
@@ -76,6 +78,36 @@ def test_work_of_a_dead_worker_is_retried_as_a_new_attempt(rt: Runtime, started:
     assert views.get_execution(rt, started)["status"] == "Succeeded"
 
 
+def test_a_worker_that_died_inside_a_one_transaction_job_is_replaced_after_a_lease(
+    rt: Runtime, started: str, run_jobs
+) -> None:
+    """An advance claims and finishes its dispatch in the transaction that does its work; a worker killed inside it
+    leaves the dispatch pending and its queue job "started". Once that job has run for longer than a lease, the
+    next attempt is sent; the dead attempt's job, should it ever run, finds itself superseded."""
+    [advance] = dispatches(rt)
+    queue = Queue(PIPELINE_QUEUE, connection=rt.redis)
+    job = queue.fetch_job(advance.job_id)
+    assert job is not None
+    queue.remove(job)  # a worker took the job, marked it started, began the transaction and was killed
+    job.started_at = utcnow().replace(tzinfo=None)
+    job.set_status(JobStatus.STARTED)
+    job.save()
+
+    inspector = RQInspector(rt.redis)
+    assert reconcile(rt, inspector, now=later(rt.settings.lease_seconds - 5)).retried == []
+    report = reconcile(rt, inspector, now=later(rt.settings.lease_seconds + 1))
+    assert report.retried == [advance.id]
+    [retried] = dispatches(rt)
+    assert (retried.attempt, retried.state) == (2, "pending")
+    assert "stopped before its transaction committed" in (retried.last_error or "")
+
+    pipeline_jobs.advance(advance.id, 1)  # the dead attempt's job, run after all: superseded, it changes nothing
+    assert dispatches(rt)[0].attempt == 2
+    assert [stage["status"] for stage in views.get_execution(rt, started)["stages"]] == [None, None]
+    run_jobs()
+    assert views.get_execution(rt, started)["status"] == "Succeeded"
+
+
 def test_a_build_whose_attempts_ran_out_is_fault_and_fails_its_action(rt: Runtime, started: str, run_jobs) -> None:
     rt.settings = dataclasses.replace(rt.settings, max_attempts=1)
     SimpleWorker(["pipeline", "default"], connection=rt.redis).work(burst=True, logging_level="WARNING")
@@ -107,3 +139,24 @@ def test_a_job_that_raises_is_retried_then_given_up(rt: Runtime) -> None:
     pipeline_jobs.advance(dispatch.id, 2)
     [after_second] = dispatches(rt)
     assert (after_second.attempt, after_second.state) == (2, "done")
+
+
+def test_a_one_transaction_job_that_raises_keeps_nothing_of_its_work(
+    rt: Runtime, started: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The work of an advance that raises is rolled back with the taking of its dispatch: the attempt is moved on
+    as a claimed one that raised would be, and nothing the work wrote remains."""
+    [advance] = dispatches(rt)
+    settle = pipelines.settle
+
+    def settle_then_break(*args: Any, **kwargs: Any) -> None:
+        settle(*args, **kwargs)  # enters the first stage and starts its action
+        raise RuntimeError("the settle broke")
+
+    monkeypatch.setattr(pipelines, "settle", settle_then_break)
+    pipeline_jobs.advance(advance.id, 1)
+    [after] = dispatches(rt)
+    assert (after.attempt, after.state) == (2, "pending")
+    assert "the settle broke" in (after.last_error or "")
+    # the stage the settle entered was rolled back with it
+    assert [stage["status"] for stage in views.get_execution(rt, started)["stages"]] == [None, None]
