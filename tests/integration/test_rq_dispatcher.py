@@ -6,11 +6,14 @@ import logging
 
 import pytest
 import redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
+from rq.registry import FinishedJobRegistry
 
+from conveyor.db.models import Dispatch
 from conveyor.dispatch import Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
+from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS, RQDispatcher
 
 
@@ -66,3 +69,18 @@ def test_an_outage_is_logged_and_left_to_the_reconciler(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="jobs.dispatch"):
         RQDispatcher(gone).send([_written(1, Kind.ADVANCE, "pipeline")])
     assert "could not enqueue 1 job(s), the reconciler will send them again" in caplog.text
+
+
+def test_a_job_that_succeeded_leaves_nothing_in_redis(rt: Runtime) -> None:
+    """The dispatch row records that the work is done; RQ keeps no result, hash or registry entry of the job."""
+    with rt.transaction() as (_session, outbox):
+        dispatch = outbox.add(Kind.ADVANCE, "no-such-execution", "pipeline")
+    assert Job.fetch(dispatch.job_id, connection=rt.redis).result_ttl == 0
+    SimpleWorker(["pipeline"], connection=rt.redis).work(burst=True, logging_level="CRITICAL")
+    with rt.db.reader() as session:
+        row = session.get_one(Dispatch, dispatch.id)
+    # the advance found no such execution: a second attempt was queued and run, and then the work given up
+    assert (row.attempt, row.state) == (2, "done")
+    assert "no pipeline execution no-such-execution" in (row.last_error or "")
+    assert not rt.redis.exists(f"rq:job:{dispatch.id}-1", f"rq:job:{dispatch.id}-2")
+    assert FinishedJobRegistry("pipeline", connection=rt.redis).get_job_ids() == []
