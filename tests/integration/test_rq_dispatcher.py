@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from enum import Enum
 
 import pytest
 import redis
@@ -14,7 +16,7 @@ from conveyor.db.models import Dispatch
 from conveyor.dispatch import Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
-from jobs.dispatch import JOB_FUNCTIONS, RQDispatcher
+from jobs.dispatch import JOB_FUNCTIONS, RQDispatcher, job_for
 
 
 def _written(n: int, kind: Kind, queue: str, timeout: int = 600) -> Written:
@@ -84,3 +86,31 @@ def test_a_job_that_succeeded_leaves_nothing_in_redis(rt: Runtime) -> None:
     assert "no pipeline execution no-such-execution" in (row.last_error or "")
     assert not rt.redis.exists(f"rq:job:{dispatch.id}-1", f"rq:job:{dispatch.id}-2")
     assert FinishedJobRegistry("pipeline", connection=rt.redis).get_job_ids() == []
+
+
+def test_each_job_hash_holds_what_rq_would_have_written(redis_client: redis.Redis) -> None:
+    """The dispatcher writes jobs without building RQ `Job` objects; what it writes must be, field for field, what
+    `Job.to_dict` gives for the same job, so that an RQ release that changes its jobs fails here rather than in a
+    worker. (The two timestamps are the moment of sending, so only their form is compared.)"""
+    sent = [
+        _written(1, Kind.BUILD, "build-small", 3600),
+        Written("dispatch-2", Kind.ADVANCE.value, "subject-2", "pipeline", 120, attempt=3),
+        _written(3, Kind.DEPLOY_HOST, f"{HOST_QUEUE_PREFIX}web-1", 3600),
+    ]
+    RQDispatcher(redis_client).send(sent)
+    for dispatch in sent:
+        expected = {name: _text(value) for name, value in job_for(dispatch, redis_client).to_dict().items()}
+        written = {name.decode(): value for name, value in redis_client.hgetall(f"rq:job:{dispatch.job_id}").items()}
+        assert set(written) == set(expected) | {"enqueued_at"}
+        assert written.pop("data") == expected.pop("data")  # the call, serialized and compressed as RQ does
+        for stamp in ("created_at", "enqueued_at"):
+            assert datetime.strptime(written.pop(stamp).decode(), "%Y-%m-%dT%H:%M:%S.%fZ")
+            expected.pop(stamp, None)
+        assert {name: value.decode() for name, value in written.items()} == expected
+
+
+def _text(value: object) -> object:
+    """A field as Redis gives it back, decoded (an enum as its value)."""
+    if isinstance(value, bytes):
+        return value
+    return str(value.value if isinstance(value, Enum) else value)
