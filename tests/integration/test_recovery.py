@@ -15,6 +15,7 @@ from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.dispatch import Kind, claim
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
+from conveyor.pipeline.events import list_events
 from conveyor.queues import PIPELINE_QUEUE
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
@@ -158,5 +159,6 @@ def test_a_one_transaction_job_that_raises_keeps_nothing_of_its_work(
     [after] = dispatches(rt)
     assert (after.attempt, after.state) == (2, "pending")
     assert "the settle broke" in (after.last_error or "")
-    # the stage the settle entered was rolled back with it
+    # the stage the settle entered was rolled back with it, and so were the events that told of it
     assert [stage["status"] for stage in views.get_execution(rt, started)["stages"]] == [None, None]
+    assert list_events(rt, execution_id=started) == []
