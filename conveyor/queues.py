@@ -40,9 +40,16 @@ def worker_queues(settings: Settings) -> list[str]:
     return [PIPELINE_QUEUE, *(build_queue(c) for c in settings.compute_types), DEFAULT_QUEUE, DEPLOY_QUEUE]
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A client for the configured Redis; no connection is made until first use."""
-    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, health_check_interval=30)
+def connect(settings: Settings, timeout: float | None = None) -> redis.Redis:
+    """A client for the configured Redis; no connection is made until first use. With `timeout`, a command (and
+    a connection) that takes longer fails instead of waiting: for sending work from a request, which must answer
+    even when Redis hangs. Without it, commands wait as long as they take (RQ workers set their own timeout)."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=min(timeout, 5) if timeout else 5,
+        socket_timeout=timeout,
+        health_check_interval=30,
+    )
 
 
 def ping(client: redis.Redis) -> None:

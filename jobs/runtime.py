@@ -33,9 +33,13 @@ def runtime() -> Runtime:
     return _runtime
 
 
+SEND_TIMEOUT_SECONDS = 2.0  # a send to a Redis that does not answer gives up (the reconciler sends it again)
+
+
 def make_runtime(settings: Settings) -> Runtime:
-    connection = connect(settings)
-    return Runtime(settings, RQDispatcher(connection), connection)
+    # the dispatcher's client of its own, with a timeout: a webhook's answer never waits on a hung Redis for long
+    dispatcher = RQDispatcher(connect(settings, timeout=SEND_TIMEOUT_SECONDS))
+    return Runtime(settings, dispatcher, connect(settings))
 
 
 def use_runtime(rt: Runtime | None) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,11 +16,13 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 
+from conveyor.config import Settings, load_settings
 from conveyor.db.models import Dispatch
 from conveyor.dispatch import Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
 from jobs.dispatch import JOB_FUNCTIONS, RQDispatcher, job_for
+from jobs.runtime import SEND_TIMEOUT_SECONDS, make_runtime
 
 
 def _written(n: int, kind: Kind, queue: str, timeout: int = 600) -> Written:
@@ -114,3 +120,42 @@ def _text(value: object) -> object:
     if isinstance(value, bytes):
         return value
     return str(value.value if isinstance(value, Enum) else value)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Settings]:
+    """A redis-server of this test's own (it will be made to stop answering), on a unix socket."""
+    socket = tmp_path / "redis.sock"
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+        yield load_settings(environ={"CONVEYOR_REDIS_URL": f"unix://{socket}"}, overrides={"data_dir": tmp_path})
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_send_to_a_redis_that_does_not_answer_gives_up_in_time(
+    own_redis: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A webhook's answer waits for the send of what it started; a Redis that accepts commands and never answers
+    (here: all clients paused) must not hold it: the send gives up, says so, and the reconciler sends the job."""
+    rt = make_runtime(own_redis)
+    rt.dispatcher.send([_written(1, Kind.ADVANCE, "pipeline")])  # connected, and answering
+    pause_ms = int(SEND_TIMEOUT_SECONDS * 1000) + 2000
+    rt.redis.execute_command("CLIENT", "PAUSE", pause_ms, "ALL")
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="jobs.dispatch"):
+        rt.dispatcher.send([_written(2, Kind.ADVANCE, "pipeline")])
+    assert time.monotonic() - started < SEND_TIMEOUT_SECONDS + 1  # well before the pause ends
+    assert "could not enqueue 1 job(s), the reconciler will send them again" in caplog.text
+    rt.redis.ping()  # waits for the pause to end
+    rt.dispatcher.send([_written(3, Kind.ADVANCE, "pipeline")])  # Redis answers again, and so do sends
+    assert "dispatch-3-1" in Queue("pipeline", connection=rt.redis).job_ids
