@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import subprocess
+import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +18,7 @@ from rq.registry import FinishedJobRegistry
 
 from conveyor.config import Settings, load_settings
 from conveyor.db.models import Dispatch
+from conveyor.devstack import Stack, embedded_redis, wait_for_socket
 from conveyor.dispatch import Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
@@ -124,22 +125,16 @@ def _text(value: object) -> object:
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[Settings]:
-    """A redis-server of this test's own (it will be made to stop answering), on a unix socket."""
-    socket = tmp_path / "redis.sock"
-    server = subprocess.Popen(
-        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        cwd=tmp_path,
-    )
+    """A redis-server of this test's own (it will be made to stop answering): the embedded default's, in a data
+    directory of the test's."""
+    settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
+    server = Stack([embedded_redis(settings)], {"PATH": os.environ["PATH"]}, tmp_path)
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while not socket.exists():
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
-        yield load_settings(environ={"CONVEYOR_REDIS_URL": f"unix://{socket}"}, overrides={"data_dir": tmp_path})
+        wait_for_socket(settings.embedded_redis_socket)
+        yield settings
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 def test_a_send_to_a_redis_that_does_not_answer_gives_up_in_time(
