@@ -69,8 +69,7 @@ def submit_build(
     project.last_build_number += 1
     now = utcnow()
     primary = inputs[0] if inputs else None
-    overridden_secrets = {v["name"] for v in secret_variables or []}
-    overrides = set(environment or {}) | overridden_secrets
+    plain, secrets = _variables(project, environment or {}, secret_variables or [])
     build = Build(
         id=f"{project_name}:{uuid.uuid4()}",
         project_name=project_name,
@@ -86,15 +85,8 @@ def submit_build(
         resolved_source_version=primary.revision if primary else None,
         action_execution_id=action_execution_id,
         input_artifacts=[vars(i) for i in inputs],
-        environment={
-            name: value
-            for name, value in {**_project_variables(project), **(environment or {})}.items()
-            if name not in overridden_secrets
-        },
-        secret_variables=[
-            *(v for v in _project_secrets(project) if v["name"] not in overrides),
-            *(secret_variables or []),
-        ],
+        environment=plain,
+        secret_variables=secrets,
         cache=CacheConfig.for_project(project.cache, project_name).record(),
         batch_id=batch[0] if batch else None,
         batch_identifier=batch[1] if batch else None,
@@ -106,6 +98,22 @@ def submit_build(
     )
     build.phases.append(BuildPhase(phase_type="QUEUED", start_time=now))
     return build
+
+
+def _variables(
+    project: BuildProject, environment: dict[str, str], secret_variables: list[dict[str, str]]
+) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """A build's plain variables and its secret ones: those given for this build win over the project's of the same
+    name, whichever kind either is."""
+    overridden_secrets = {v["name"] for v in secret_variables}
+    overrides = set(environment) | overridden_secrets
+    plain = {
+        name: value
+        for name, value in {**_project_variables(project), **environment}.items()
+        if name not in overridden_secrets
+    }
+    secrets = [*(v for v in _project_secrets(project) if v["name"] not in overrides), *secret_variables]
+    return plain, secrets
 
 
 def _project_for_update(session: Session, name: str) -> BuildProject:

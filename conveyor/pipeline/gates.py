@@ -131,6 +131,25 @@ def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
     disabled = stage in (pipeline.disabled_transitions or {})
     if locked.mode == PARALLEL:
         return disabled
+    held = _held_by_another(session, execution, stage)
+    waiters = _waiters(session, execution.pipeline_id, stage, exclude=execution.id)
+    if locked.mode == SUPERSEDED:
+        for waiter in waiters:
+            if _mode_of(session, waiter) == PARALLEL:  # a waiter of another version, in another mode: not ours
+                continue
+            if _arrival(waiter) < _arrival(execution):
+                supersede(session, waiter, execution.id)
+            else:
+                supersede(session, execution, waiter.id)
+                return True
+        return disabled or held
+    mine = execution.waiting_since if execution.waiting_stage == stage else None
+    ahead = [w for w in waiters if mine is None or (w.waiting_since, w.id) < (mine, execution.id)]
+    return disabled or held or bool(ahead)
+
+
+def _held_by_another(session: Session, execution: PipelineExecution, stage: str) -> bool:
+    """Whether another active execution of the pipeline is inside `stage` (the stage's lock)."""
     held = session.scalar(
         select(func.count())
         .select_from(StageExecution)
@@ -143,20 +162,7 @@ def is_blocked(session: Session, locked: Locked, stage: str) -> bool:
             StageExecution.status == StageStatus.IN_PROGRESS.value,
         )
     )
-    waiters = _waiters(session, execution.pipeline_id, stage, exclude=execution.id)
-    if locked.mode == SUPERSEDED:
-        for waiter in waiters:
-            if _mode_of(session, waiter) == PARALLEL:  # a waiter of another version, in another mode: not ours
-                continue
-            if _arrival(waiter) < _arrival(execution):
-                supersede(session, waiter, execution.id)
-            else:
-                supersede(session, execution, waiter.id)
-                return True
-        return disabled or bool(held)
-    mine = execution.waiting_since if execution.waiting_stage == stage else None
-    ahead = [w for w in waiters if mine is None or (w.waiting_since, w.id) < (mine, execution.id)]
-    return disabled or bool(held) or bool(ahead)
+    return bool(held)
 
 
 def supersede(session: Session, waiting: PipelineExecution, newer_id: str) -> None:

@@ -294,27 +294,7 @@ def _start_action(
 ) -> engine.ActionResult | None:
     """Start an action with its configuration resolved; the failed result if it cannot start."""
     declaration = definition.stage(start.stage).action(start.action)
-    replaced = current_actions(execution).get((start.stage, start.action))
-    if replaced is not None:  # a retry: the earlier attempt stays as history
-        replaced.retired = True
-    row = ActionExecution(
-        # every column that has a default given here: the row is read, and named by its id, before it is written
-        id=new_id(),
-        execution_id=execution.id,
-        stage_name=start.stage,
-        action_name=start.action,
-        attempt=next_attempt(execution, start.stage, start.action),
-        run_order=declaration.run_order,
-        category=declaration.type_id.category,
-        provider=declaration.type_id.provider,
-        status=ActionStatus.IN_PROGRESS.value,
-        retired=False,
-        output_artifacts={},
-        output_variables={},
-        started_at=utcnow(),
-    )
-    session.add(row)
-    execution.actions.append(row)
+    row = _new_attempt(session, execution, declaration, start)
     artifacts = {n: record for a in current_actions(execution).values() for n, record in a.output_artifacts.items()}
     try:
         scope = _variable_scope(execution, definition)
@@ -340,6 +320,35 @@ def _start_action(
         return engine.ActionResult(start.stage, start.action, ActionStatus.FAILED)
     events.action_changed(session, execution, row)
     return None
+
+
+def _new_attempt(
+    session: Session, execution: PipelineExecution, declaration: ActionDeclaration, start: engine.StartAction
+) -> ActionExecution:
+    """The row of an action's new attempt, in progress, added to the session but not written yet; an earlier
+    attempt (a retry) is retired and stays as history."""
+    replaced = current_actions(execution).get((start.stage, start.action))
+    if replaced is not None:
+        replaced.retired = True
+    row = ActionExecution(
+        # every column that has a default given here: the row is read, and named by its id, before it is written
+        id=new_id(),
+        execution_id=execution.id,
+        stage_name=start.stage,
+        action_name=start.action,
+        attempt=next_attempt(execution, start.stage, start.action),
+        run_order=declaration.run_order,
+        category=declaration.type_id.category,
+        provider=declaration.type_id.provider,
+        status=ActionStatus.IN_PROGRESS.value,
+        retired=False,
+        output_artifacts={},
+        output_variables={},
+        started_at=utcnow(),
+    )
+    session.add(row)
+    execution.actions.append(row)
+    return row
 
 
 def _variable_scope(execution: PipelineExecution, definition: PipelineDefinition) -> dict[str, dict[str, str]]:

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conveyor.db.models import ActionExecution, PipelineExecution
+from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution
 from conveyor.errors import NotFound
 from conveyor.pipeline.definitions import find_pipeline, load_definition
 from conveyor.pipeline.records import current_actions
+from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.status import ActionStatus
 from conveyor.pipeline.variables import pipeline_variable_values
 from conveyor.runtime import Runtime
@@ -63,46 +64,53 @@ def describe_execution(session: Session, execution: PipelineExecution) -> dict[s
     definition = load_definition(session, execution.pipeline_id, execution.pipeline_version)
     stage_rows = {s.name: s for s in execution.stages}
     action_rows = current_actions(execution)
-    stages = []
-    for stage in definition.stages:
-        row = stage_rows.get(stage.name)
-        actions = []
-        for action in stage.actions:
-            a = action_rows.get((stage.name, action.name))
-            actions.append(
-                {
-                    "actionName": action.name,
-                    "runOrder": action.run_order,
-                    "category": action.type_id.category,
-                    "provider": action.type_id.provider,
-                    "status": a.status if a else None,
-                    "actionExecutionId": a.id if a else None,
-                    "summary": a.summary if a else None,
-                    "errorCode": a.error_code if a else None,
-                    "externalExecutionId": a.external_execution_id if a else None,
-                    "token": _approval_token(a),
-                    "attempt": a.attempt if a else None,
-                    "outputArtifacts": a.output_artifacts if a else {},
-                    "outputVariables": a.output_variables if a else {},
-                    "resolvedConfiguration": a.resolved_configuration if a else None,
-                    "startTime": iso(a.started_at) if a else None,
-                    "endTime": iso(a.ended_at) if a else None,
-                }
-            )
-        stages.append(
-            {
-                "stageName": stage.name,
-                "status": row.status if row else None,
-                "startTime": iso(row.started_at) if row else None,
-                "endTime": iso(row.ended_at) if row else None,
-                "retryStageMetadata": row.retry if row and row.retry else None,
-                "beforeEntryConditionState": (row.conditions or {}).get("beforeEntry") if row else None,
-                "onSuccessConditionState": (row.conditions or {}).get("onSuccess") if row else None,
-                "actions": actions,
-            }
+    stages = [
+        _describe_stage(
+            stage_rows.get(stage.name),
+            stage.name,
+            [_describe_action(action, action_rows.get((stage.name, action.name))) for action in stage.actions],
         )
+        for stage in definition.stages
+    ]
     variables = pipeline_variable_values(definition.document.get("variables", []), execution.variables)
     return {**summarise(execution), "variables": variables, "stages": stages}
+
+
+def _describe_stage(row: StageExecution | None, name: str, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A stage as GetPipelineExecution's stage states show it; a stage not entered yet has no status."""
+    conditions = (row.conditions or {}) if row else {}
+    return {
+        "stageName": name,
+        "status": row.status if row else None,
+        "startTime": iso(row.started_at) if row else None,
+        "endTime": iso(row.ended_at) if row else None,
+        "retryStageMetadata": row.retry if row and row.retry else None,
+        "beforeEntryConditionState": conditions.get("beforeEntry"),
+        "onSuccessConditionState": conditions.get("onSuccess"),
+        "actions": actions,
+    }
+
+
+def _describe_action(action: ActionDeclaration, a: ActionExecution | None) -> dict[str, Any]:
+    """An action's declaration with its current attempt (none yet: no status)."""
+    return {
+        "actionName": action.name,
+        "runOrder": action.run_order,
+        "category": action.type_id.category,
+        "provider": action.type_id.provider,
+        "status": a.status if a else None,
+        "actionExecutionId": a.id if a else None,
+        "summary": a.summary if a else None,
+        "errorCode": a.error_code if a else None,
+        "externalExecutionId": a.external_execution_id if a else None,
+        "token": _approval_token(a),
+        "attempt": a.attempt if a else None,
+        "outputArtifacts": a.output_artifacts if a else {},
+        "outputVariables": a.output_variables if a else {},
+        "resolvedConfiguration": a.resolved_configuration if a else None,
+        "startTime": iso(a.started_at) if a else None,
+        "endTime": iso(a.ended_at) if a else None,
+    }
 
 
 def _approval_token(action: ActionExecution | None) -> str | None:
