@@ -10,7 +10,6 @@ ends SUCCEEDED, FAILED or STOPPED.
 from __future__ import annotations
 
 import tempfile
-import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ from conveyor.build.starts import queue_build
 from conveyor.build.status import BuildStatus
 from conveyor.config import Settings
 from conveyor.db import lock
-from conveyor.db.models import Build, BuildBatch, BuildProject, utcnow
+from conveyor.db.models import Build, BuildBatch, BuildProject, new_id, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import Conflict, NotFound, Problem, SpecError
 from conveyor.queues import DEFAULT_QUEUE
@@ -55,7 +54,7 @@ def submit_batch(
     now = utcnow()
     primary = inputs[0] if inputs else None
     batch = BuildBatch(
-        id=f"{project_name}:{uuid.uuid4()}",
+        id=f"{project_name}:{new_id()}",
         project_name=project_name,
         status=BuildStatus.IN_PROGRESS.value,
         current_phase=DOWNLOAD_BATCHSPEC,

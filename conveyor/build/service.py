@@ -9,7 +9,6 @@ transactions that record them.
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from conveyor.build.spec import SecretReference, secrets_manager_reference
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import lock
-from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
+from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, new_id, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
 from conveyor.runtime import Runtime
@@ -71,7 +70,7 @@ def submit_build(
     primary = inputs[0] if inputs else None
     plain, secrets = _variables(project, environment or {}, secret_variables or [])
     build = Build(
-        id=f"{project_name}:{uuid.uuid4()}",
+        id=f"{project_name}:{new_id()}",
         project_name=project_name,
         build_number=project.last_build_number,
         status=BuildStatus.IN_PROGRESS.value,

@@ -3,6 +3,7 @@ automatic retry of a failing stage."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def test_an_approval_waits_with_a_token_and_approving_lets_the_stage_go_on(
     review = _action(rt, execution_id, "Gate", "Review")
     assert review["status"] == "InProgress"
     assert review["token"] == review["externalExecutionId"]
+    assert uuid.UUID(review["token"]).version == 4  # it answers the approval: all random, unlike a row id
     assert review["summary"] == "Waiting for approval"
 
     answered = answer(rt, gated, execution_id, "Gate", "Review", summary="looks good")

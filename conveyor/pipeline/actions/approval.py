@@ -1,9 +1,9 @@
 """Manual approval actions: the action waits, with a token, until someone approves or rejects it or time runs out.
 
-The token is a fresh UUID per approval, kept as the action's external execution id, so it serves both as
-GetPipelineState's `token` and, as in PARALLEL mode, as the `externalExecutionId`. No job decides it: the answer comes
-through `control.put_approval_result`, and the reconciler fails an approval left unanswered past its deadline
-(`timeoutInMinutes`, default 7 days). The stage stays locked meanwhile, because the action is in progress.
+The token is a fresh random UUID (version 4) per approval, kept as the action's external execution id, so it serves
+both as GetPipelineState's `token` and, as in PARALLEL mode, as the `externalExecutionId`. No job decides it: the
+answer comes through `control.put_approval_result`, and the reconciler fails an approval left unanswered past its
+deadline (`timeoutInMinutes`, default 7 days). The stage stays locked meanwhile, because the action is in progress.
 
 With `NotificationArn`, a job publishes CodePipeline's approval message to that SNS topic (through boto3, in the
 action's region and as its role). A message that cannot be sent is logged; it never fails the approval.
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from datetime import timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from conveyor import aws
 from conveyor.config import Settings
-from conveyor.db.models import ActionExecution, new_id, utcnow
+from conveyor.db.models import ActionExecution, utcnow
 from conveyor.dispatch import Kind
 from conveyor.pipeline.actions.base import ActionStart
 from conveyor.pipeline.definitions import action_in_context
@@ -34,7 +35,7 @@ DEFAULT_TIMEOUT_MINUTES = 7 * 24 * 60
 
 def start(context: ActionStart) -> None:
     minutes = context.declaration.timeout_in_minutes or DEFAULT_TIMEOUT_MINUTES
-    context.action.external_execution_id = new_id()
+    context.action.external_execution_id = str(uuid.uuid4())  # answers the approval: all of it random
     context.action.deadline_at = utcnow() + timedelta(minutes=minutes)
     context.action.summary = "Waiting for approval"
     if context.configuration.get("NotificationArn"):
