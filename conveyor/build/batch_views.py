@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import BuildBatch
+from conveyor.db.models import Build, BuildBatch
 from conveyor.errors import NotFound
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
@@ -53,21 +53,16 @@ def describe_batch(rt: Runtime, batch: BuildBatch, *, details: bool = True) -> d
     if details:
         started = {b.batch_identifier: b for b in batch.builds}
         described["phases"] = batch.phases
-        described["buildGroups"] = [
-            {
-                "identifier": task["identifier"],
-                "dependsOn": list(task["depend_on"]),
-                "ignoreFailure": task["ignore_failure"],
-                "currentBuildSummary": (
-                    {
-                        "arn": started[task["identifier"]].id,
-                        "buildStatus": started[task["identifier"]].status,
-                        "currentPhase": started[task["identifier"]].current_phase,
-                    }
-                    if task["identifier"] in started
-                    else None
-                ),
-            }
-            for task in batch.tasks
-        ]
+        described["buildGroups"] = [_build_group(task, started.get(task["identifier"])) for task in batch.tasks]
     return described
+
+
+def _build_group(task: dict[str, Any], build: Build | None) -> dict[str, Any]:
+    """A task of the batch, with the build started for it (none yet: no summary)."""
+    summary = {"arn": build.id, "buildStatus": build.status, "currentPhase": build.current_phase} if build else None
+    return {
+        "identifier": task["identifier"],
+        "dependsOn": list(task["depend_on"]),
+        "ignoreFailure": task["ignore_failure"],
+        "currentBuildSummary": summary,
+    }

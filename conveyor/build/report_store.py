@@ -7,7 +7,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from conveyor.build.reports import Report
+from conveyor.build.reports import FileCoverage, Report, TestCase
 from conveyor.db.models import Build, BuildReport, ReportFileCoverage, ReportTestCase, new_id, utcnow
 from conveyor.errors import NotFound
 from conveyor.runtime import Runtime
@@ -37,36 +37,32 @@ def save_reports(session: Session, build_id: str, reports: list[Report]) -> None
         session.flush()
         connection = session.connection()
         if report.test_cases:
-            connection.execute(
-                insert(_CASES),
-                [
-                    {
-                        "report_id": report_id,
-                        "name": c.name,
-                        "prefix": c.prefix,
-                        "status": c.status,
-                        "duration_ms": c.duration_ms,
-                        "message": c.message,
-                        "file": c.file,
-                    }
-                    for c in report.test_cases
-                ],
-            )
+            connection.execute(insert(_CASES), [_case_row(report_id, case) for case in report.test_cases])
         if report.coverage:
-            connection.execute(
-                insert(_COVERAGES),
-                [
-                    {
-                        "report_id": report_id,
-                        "path": f.path,
-                        "lines_covered": f.lines_covered,
-                        "lines_missed": f.lines_missed,
-                        "branches_covered": f.branches_covered,
-                        "branches_missed": f.branches_missed,
-                    }
-                    for f in report.coverage
-                ],
-            )
+            connection.execute(insert(_COVERAGES), [_coverage_row(report_id, file) for file in report.coverage])
+
+
+def _case_row(report_id: str, case: TestCase) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "name": case.name,
+        "prefix": case.prefix,
+        "status": case.status,
+        "duration_ms": case.duration_ms,
+        "message": case.message,
+        "file": case.file,
+    }
+
+
+def _coverage_row(report_id: str, file: FileCoverage) -> dict[str, Any]:
+    return {
+        "report_id": report_id,
+        "path": file.path,
+        "lines_covered": file.lines_covered,
+        "lines_missed": file.lines_missed,
+        "branches_covered": file.branches_covered,
+        "branches_missed": file.branches_missed,
+    }
 
 
 def build_reports(rt: Runtime, build_id: str) -> list[dict[str, Any]]:

@@ -40,11 +40,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conveyor.build.session_kill import SESSION_VARIABLE, kill_session
 from conveyor.build.shell_script import batch_script, driver
 from conveyor.errors import ConveyorError
 
 _DRAIN_SECONDS = 5.0
-SESSION_VARIABLE = "CONVEYOR_BUILD_SESSION"  # every process of a session inherits it: how escaped ones are found
 COALESCE_SECONDS = 0.01  # well under the log's own flush interval: followers see no difference
 _READ_SIZE = 65536
 
@@ -71,13 +71,6 @@ class CommandResult:
     exit_status: int
 
 
-def _process_ids() -> list[int]:
-    try:
-        return [int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()]
-    except OSError:  # no /proc (not Linux): process groups are all there is
-        return []
-
-
 def _wake_pipe() -> tuple[int, int]:
     """A pipe (read end, write end) whose write end a child can inherit beside its stdin, stdout and stderr."""
     read_end, write_end = os.pipe()
@@ -86,31 +79,6 @@ def _wake_pipe() -> tuple[int, int]:
     above = fcntl.fcntl(write_end, fcntl.F_DUPFD_CLOEXEC, 3)  # 0-2 are the child's standard streams
     os.close(write_end)
     return read_end, above
-
-
-def _group_of(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except OSError:  # gone
-        return None
-
-
-def _environment_holds(pid: int, entry: bytes) -> bool:
-    """Whether the process's environment has `entry` (`NAME=value`) as one of its variables."""
-    try:
-        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY)  # plain descriptors: one of these per process
-    except OSError:  # gone, or not ours to read
-        return False
-    try:
-        chunks = [b"\0"]
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    except OSError:  # gone while being read
-        return False
-    finally:
-        os.close(fd)
-    chunks.append(b"\0")
-    return b"\0" + entry + b"\0" in b"".join(chunks)
 
 
 @dataclass
@@ -286,27 +254,7 @@ class ShellSession:
 
     def kill(self) -> None:
         """Kill every process the session started (safe from another thread: the running `run` returns)."""
-        for group in self._groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
-        if self._groups:
-            self._kill_escaped()
-
-    def _kill_escaped(self) -> None:
-        """Kill the session's processes that left its process groups (a `setsid` daemon), found by their variable.
-
-        Processes still in the session's groups were just sent SIGKILL and are left to die: one that has not yet
-        would otherwise be found, killed again and cost another look through every process.
-        """
-        needle = f"{SESSION_VARIABLE}={self.session_id}".encode()
-        killed = set(self._groups)
-        for _ in range(3):  # one that forked while it was being found is found the next time round
-            found = [pid for pid in _process_ids() if _group_of(pid) not in killed and _environment_holds(pid, needle)]
-            for pid in found:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            if not found:
-                return
+        kill_session(self._groups, self.session_id)
 
     def __enter__(self) -> ShellSession:
         self.start()

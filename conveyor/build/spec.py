@@ -147,18 +147,7 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
     shell = str(env.get("shell", "bash"))
     if shell not in SHELLS:
         problems.add(("env", "shell"), f"unsupported shell {shell!r} on Linux (use bash or /bin/sh)")
-    exported = string_list_at(env.get("exported-variables"), ("env", "exported-variables"), problems)
-    raw_exported = env.get("exported-variables")
-    positions = (
-        [i for i, item in enumerate(raw_exported) if item is not None and not isinstance(item, dict | list)]
-        if isinstance(raw_exported, list)
-        else [0]
-    )
-    for index, name in zip(positions, exported, strict=False):  # paths keep the file's own index
-        if not VARIABLE_NAME.match(name):
-            problems.add(("env", "exported-variables", index), f"{name!r} is not a valid variable name")
-        elif name.startswith("AWS_"):
-            problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
+    exported = _exported_variables(env.get("exported-variables"), problems)
     secrets = _secrets(env, set(variables), problems)
     phases = _phases(data.get("phases"), problems)
     artifacts = parse_artifacts(data.get("artifacts"), problems)
@@ -178,6 +167,22 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         batch=parse_batch(data.get("batch"), problems),
         not_yet_run=_not_yet_run(data),
     )
+
+
+def _exported_variables(raw: Any, problems: ProblemList) -> list[str]:
+    """`env/exported-variables`: names a later action may read, none of them AWS_…"""
+    exported = string_list_at(raw, ("env", "exported-variables"), problems)
+    positions = (
+        [i for i, item in enumerate(raw) if item is not None and not isinstance(item, dict | list)]
+        if isinstance(raw, list)
+        else [0]
+    )
+    for index, name in zip(positions, exported, strict=False):  # paths keep the file's own index
+        if not VARIABLE_NAME.match(name):
+            problems.add(("env", "exported-variables", index), f"{name!r} is not a valid variable name")
+        elif name.startswith("AWS_"):
+            problems.add(("env", "exported-variables", index), f"{name}: names starting AWS_ cannot be exported")
+    return exported
 
 
 def _version(value: Any, problems: ProblemList) -> str:

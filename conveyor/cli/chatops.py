@@ -7,7 +7,9 @@ from typing import Any
 import click
 
 from conveyor.chatops import service as chat
-from conveyor.cli.client import Client, HttpClient, LocalClient
+from conveyor.cli.client import Client
+from conveyor.cli.http_client import HttpClient
+from conveyor.cli.local_client import LocalClient
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table
 

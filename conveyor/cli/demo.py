@@ -14,7 +14,8 @@ import requests
 import yaml
 
 import conveyor
-from conveyor.cli.client import DEFAULT_URL, HttpClient
+from conveyor.cli.client import DEFAULT_URL
+from conveyor.cli.http_client import HttpClient
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import print_table, status_text
 from conveyor.errors import ConfigurationError, ConveyorError, NotFound

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from conveyor.cli.client import Client, HttpClient, LocalClient
+from conveyor.cli.client import Client
+from conveyor.cli.http_client import HttpClient
+from conveyor.cli.local_client import LocalClient
 from conveyor.deploy import blue_green_waits, deployments, revisions
 
 

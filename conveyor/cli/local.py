@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from conveyor.build.local import PhaseRecord, run_local
+from conveyor.build.local import LocalRun, PhaseRecord, run_local
 from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import parse_buildspec
 from conveyor.build.status import BuildStatus
@@ -108,6 +108,12 @@ def local(
         cache_dir=cache_dir.resolve() if cache_dir else None,
         runtimes_dir=settings.runtimes_dir,
     )
+    _report(console, run)
+    raise SystemExit(EXIT_STATUS.get(run.result.status, 1))
+
+
+def _report(console: Console, run: LocalRun) -> None:
+    """The phases, the result, and where the artifact and the log were kept."""
     rows = [
         [
             p.phase.value,
@@ -127,7 +133,6 @@ def local(
         console.print(f"artifact: {run.artifact}", markup=False)
     if run.log:
         console.print(f"log: {run.log}", markup=False)
-    raise SystemExit(EXIT_STATUS.get(run.result.status, 1))
 
 
 def _echo(text: str) -> None:
