@@ -110,9 +110,15 @@ def web_command() -> str:
     return next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "web")
 
 
+@dataclass(frozen=True)
+class BareServer:
+    url: str
+    session: int  # the id of the session its processes run in (see `session_cpu_seconds`)
+
+
 @contextmanager
-def bare_flask() -> Iterator[str]:
-    """`bench.bare_app` under the Procfile's gunicorn command, with its settings; yields its URL."""
+def bare_flask() -> Iterator[BareServer]:
+    """`bench.bare_app` under the Procfile's gunicorn command, with its settings."""
     port = free_port()
     command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
     env = {
@@ -128,7 +134,7 @@ def bare_flask() -> Iterator[str]:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy_post(url)
-            yield url
+            yield BareServer(url, process.pid)
         finally:
             os.killpg(process.pid, 15)
             process.wait()
@@ -157,6 +163,22 @@ def interleaved(rounds: int, first: Callable[[], R], second: Callable[[], R]) ->
             b.append(second())
             a.append(first())
     return a, b
+
+
+def session_cpu_seconds(sessions: set[int]) -> float | None:
+    """User and system CPU time of every process in these sessions (a process started with `start_new_session`
+    leads one whose id is its pid), with what they have reaped; None where there is no /proc to read it from."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    stats = list(Path("/proc").glob("[0-9]*/stat"))
+    for stat in stats:
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile; its time is in its parent's reaped children
+        if int(fields[3]) in sessions:  # fields[0] is the state: the session id is field 6 of proc(5)
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks if stats else None
 
 
 def percentile(values: list[float], q: float) -> float:

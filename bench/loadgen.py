@@ -146,6 +146,7 @@ class WrkResult:
     seconds: float
     p99_ms: float
     p50_ms: float = 0.0
+    warmup_requests: int = 0  # answered in the warm-up run before the measured one
 
     @property
     def rps(self) -> float:
@@ -177,9 +178,14 @@ def run_wrk(
         with open(script, "w") as handle:
             handle.write(lua_body + WRK_SCRIPT)
         warm = [*base, "-d", f"{max(1, round(warmup))}s", url, "--", uuid.uuid4().hex]
-        subprocess.run(warm, capture_output=True, check=True)
+        warmed = _wrk_result(subprocess.run(warm, capture_output=True, check=True, text=True).stdout)
         measured = [*base, "-d", f"{max(1, round(seconds))}s", url, "--", uuid.uuid4().hex]
-        output = subprocess.run(measured, capture_output=True, check=True, text=True).stdout
+        result = _wrk_result(subprocess.run(measured, capture_output=True, check=True, text=True).stdout)
+    result.warmup_requests = warmed.requests
+    return result
+
+
+def _wrk_result(output: str) -> WrkResult:
     line = next(row for row in output.splitlines() if row.startswith("RESULT "))
     requests, errors, duration, p99, p50 = line.split()[1:]
     return WrkResult(int(requests), int(errors), float(duration), float(p99), float(p50))

@@ -10,7 +10,6 @@ moment it began.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from rq import Queue, Worker
 from rq.job import Job
 from rq.results import Result
 
-from bench.harness import ROOT
+from bench.harness import ROOT, session_cpu_seconds
 from conveyor.devstack import ProcessEntry, Stack
 
 NOOP_QUEUE = "bench-noop"
@@ -61,18 +60,7 @@ def _wait_registered(stack: Stack, connection: redis.Redis, expected: int, log_d
 def cpu_seconds(stack: Stack) -> float | None:
     """User and system CPU time of every process in the sessions of the stack's entries, with what they reaped;
     None where there is no /proc to read it from."""
-    sessions = {process.pid for process in stack.processes.values()}
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    stats = list(Path("/proc").glob("[0-9]*/stat"))
-    for stat in stats:
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # the process ended meanwhile; its time is in its parent's reaped children
-        if int(fields[3]) in sessions:  # fields[0] is the state: the session id is field 6 of proc(5)
-            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return total / ticks if stats else None
+    return session_cpu_seconds({process.pid for process in stack.processes.values()})
 
 
 def noop_worker_command() -> str:

@@ -78,12 +78,12 @@ def main() -> None:
     parser.add_argument("--generator", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     env = {"CONVEYOR_SLACK_SIGNING_SECRET": SIGNING_SECRET, "CONVEYOR_SLACK_ROLES": f"{TEAM}/*=viewer"}
-    with conveyor_stack(("web",), **env) as stack, bare_flask() as bare_url:
+    with conveyor_stack(("web",), **env) as stack, bare_flask() as bare_server:
         requests.post(f"{stack.url}/api/v1/pipelines", json=pipeline_document("web", "bench/web"), timeout=10)
         conveyor, bare = interleaved(
             args.rounds,
             lambda: measure(stack.url, args.seconds, args.senders, args.generator),
-            lambda: measure(bare_url, args.seconds, args.senders, args.generator),
+            lambda: measure(bare_server.url, args.seconds, args.senders, args.generator),
         )
         audited = requests.get(f"{stack.url}/api/v1/chatops/commands?limit=1", timeout=10).json()["commands"]
     p50, p99 = median_quantiles(conveyor)
