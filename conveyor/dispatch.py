@@ -17,7 +17,8 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from conveyor.db import Database
-from conveyor.db.models import Dispatch, new_id, utcnow
+from conveyor.db.models import Dispatch, utcnow
+from conveyor.ids import new_id
 
 
 class DispatchState(str, Enum):

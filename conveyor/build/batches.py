@@ -28,9 +28,10 @@ from conveyor.build.starts import queue_build
 from conveyor.build.status import BuildStatus
 from conveyor.config import Settings
 from conveyor.db import lock
-from conveyor.db.models import Build, BuildBatch, BuildProject, new_id, utcnow
+from conveyor.db.models import Build, BuildBatch, BuildProject, utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import Conflict, NotFound, Problem, SpecError
+from conveyor.ids import new_id
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 

@@ -8,8 +8,9 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from conveyor.build.reports import FileCoverage, Report, TestCase
-from conveyor.db.models import Build, BuildReport, ReportFileCoverage, ReportTestCase, new_id, utcnow
+from conveyor.db.models import Build, BuildReport, ReportFileCoverage, ReportTestCase, utcnow
 from conveyor.errors import NotFound
+from conveyor.ids import new_id
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 

@@ -30,9 +30,10 @@ from conveyor.build.spec import SecretReference, secrets_manager_reference
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import lock
-from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, new_id, utcnow
+from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
+from conveyor.ids import new_id
 from conveyor.runtime import Runtime
 
 

@@ -36,9 +36,10 @@ from conveyor.chatops.replies import ReplyFailed, post
 from conveyor.chatops.roles import Role, RoleMap, refusal
 from conveyor.db import lock
 from conveyor.db.chat_models import ChatCommand
-from conveyor.db.models import new_id, utcnow
+from conveyor.db.models import utcnow
 from conveyor.dispatch import Kind, Outbox
 from conveyor.errors import ConveyorError
+from conveyor.ids import new_id
 from conveyor.queues import DEFAULT_QUEUE
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conveyor.db.models import Base, new_id, utcnow
+from conveyor.db.models import Base, utcnow
+from conveyor.ids import new_id
 
 
 class ChatCommand(Base):

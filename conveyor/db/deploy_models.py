@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from conveyor.db.models import Base, new_id, utcnow
+from conveyor.db.models import Base, utcnow
+from conveyor.ids import new_id
 
 
 class DeployApplication(Base):

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from conveyor.db.models import Base, new_id, utcnow
+from conveyor.db.models import Base, utcnow
+from conveyor.ids import new_id
 
 
 class StateEvent(Base):

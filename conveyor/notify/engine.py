@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from conveyor.ids import short_id
 from conveyor.notify.catalog import ACTION_CHANGE, EXECUTION_CHANGE
 
 GAP_GRACE = timedelta(seconds=60)
@@ -100,7 +101,7 @@ def tells_commit_status(detail_type: str, state: str, category: str | None) -> b
 
 
 def commit_status_description(pipeline: str, execution_id: str, state: str, summary: str | None = None) -> str:
-    text = f"{pipeline}: execution {execution_id[:8]} {_DESCRIPTIONS.get(state, 'started')}"
+    text = f"{pipeline}: execution {short_id(execution_id)} {_DESCRIPTIONS.get(state, 'started')}"
     if summary and state in ("FAILED", "STOPPED"):
         text = f"{text}: {summary}"
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.ids import short_id
 from conveyor.notify import catalog
 from conveyor.notify.feed import link
 
@@ -35,7 +36,7 @@ def slack_text(event: dict[str, Any], public_url: str) -> str:
 
 
 def _pipeline(kind: str, detail: dict[str, Any], state: str, where: str | None) -> str:
-    pipeline, execution = _escape(detail["pipeline"]), _linked(detail["execution-id"][:8], where)
+    pipeline, execution = _escape(detail["pipeline"]), _linked(short_id(detail["execution-id"]), where)
     if kind == catalog.EXECUTION_CHANGE:
         return f"Pipeline *{pipeline}* execution {execution} {state}{_reason(detail.get('summary'))}"
     if kind == catalog.STAGE_CHANGE:

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from conveyor.build import batches
 from conveyor.build.status import BuildStatus
-from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, new_id, utcnow
+from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, utcnow
 from conveyor.dispatch import Outbox
 from conveyor.errors import InvalidRequest, NotFound
+from conveyor.ids import new_id
 from conveyor.pipeline import conditions, engine, events, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, outcome_of_build, starter_for
 from conveyor.pipeline.actions.base import ActionConfigurationError, ActionOutcome

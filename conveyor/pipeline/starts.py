@@ -8,8 +8,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from conveyor.db.models import PipelineExecution, new_id, utcnow
+from conveyor.db.models import PipelineExecution, utcnow
 from conveyor.dispatch import Kind, Outbox
+from conveyor.ids import new_id
 from conveyor.pipeline.status import ExecutionStatus, TriggerType
 from conveyor.queues import PIPELINE_QUEUE
 

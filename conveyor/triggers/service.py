@@ -18,8 +18,9 @@ from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from conveyor.db import insert_many_unless_present
-from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, WebhookDelivery, new_id, utcnow
+from conveyor.db.models import Pipeline, PipelineVersion, SourceSubscription, WebhookDelivery, utcnow
 from conveyor.dispatch import Kind, Outbox
+from conveyor.ids import new_id
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version

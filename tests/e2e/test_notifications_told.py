@@ -84,7 +84,7 @@ def test_a_push_is_told_to_slack_and_github_by_the_running_processes(
     assert texts[0].startswith(":arrow_forward: Pipeline *e2e* execution ")
     assert texts[0].endswith(" STARTED")
     assert texts[1].startswith(":white_check_mark: Build ")
-    assert texts[2].endswith(f"|{execution_id[:8]}> SUCCEEDED")
+    assert texts[2].endswith(f"|{execution_id[-8:]}> SUCCEEDED")
     path = f"/repos/acme/app/statuses/{repo.head()}"
     assert [(r.path, r.json()["state"]) for r in github_api.requests] == [(path, "pending"), (path, "success")]
     statuses = conveyor_stack.api("GET", "/commit-statuses").json()["deliveries"]

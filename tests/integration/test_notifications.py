@@ -89,7 +89,7 @@ def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
     notify(rt, run_jobs)
 
     assert views.get_execution(rt, execution_id)["status"] == "Succeeded"
-    link = f"<{PUBLIC}/api/v1/executions/{execution_id}|{execution_id[:8]}>"
+    link = f"<{PUBLIC}/api/v1/executions/{execution_id}|{execution_id[-8:]}>"
     [build] = build_views.list_builds(rt, "app", 5)
     build_link = f"<{PUBLIC}/api/v1/builds/{build['id']}|{build['id']}>"
     assert [r.path for r in slack_api.requests] == [SLACK_HOOK_PATH] * 4
@@ -128,7 +128,7 @@ def test_a_run_through_workers_is_told_to_slack_a_webhook_and_github_in_order(
     final = github_api.requests[-1].json()
     assert final["context"] == "conveyor/shop"
     assert final["target_url"] == f"{PUBLIC}/api/v1/executions/{execution_id}"
-    assert final["description"] == f"shop: execution {execution_id[:8]} succeeded"
+    assert final["description"] == f"shop: execution {execution_id[-8:]} succeeded"
 
 
 def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fetched_it(
@@ -153,7 +153,7 @@ def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fe
     assert views.get_execution(rt, other)["status"] == "Failed"
     path = f"/api/v3/repos/Acme/App/statuses/{sha}"
     assert [(r.path, r.json()["state"]) for r in github_api.requests] == [(path, "pending"), (path, "failure")]
-    assert github_api.requests[-1].json()["description"].startswith(f"shop: execution {failed[:8]} failed: ")
+    assert github_api.requests[-1].json()["description"].startswith(f"shop: execution {failed[-8:]} failed: ")
     statuses = {d.status for d in deliveries(rt, COMMIT_STATUSES)}
     assert statuses == {"Delivered", "Skipped"}  # starts without a known commit, and the plain Git source's
 

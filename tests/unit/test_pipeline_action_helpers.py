@@ -10,7 +10,8 @@ import pytest
 
 from conveyor.blobs import LocalBlobStore, S3BlobStore
 from conveyor.build.spec import parse_buildspec
-from conveyor.db.models import ActionExecution, new_id
+from conveyor.db.models import ActionExecution
+from conveyor.ids import new_id
 from conveyor.pipeline.actions.base import ActionRun
 from conveyor.pipeline.actions.commands import commands_buildspec, project_name
 from conveyor.pipeline.actions.lambda_invoke import job_event

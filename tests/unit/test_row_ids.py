@@ -1,11 +1,12 @@
-"""Row ids: UUIDs of version 7, in the order they were made, so that new rows land at the end of their key's index."""
+"""Row ids: UUIDs of version 7, in the order they were made, so that new rows land at the end of their key's index;
+shown short by their random end."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
-from conveyor.db.models import new_id
+from conveyor.ids import new_id, short_id
 
 
 def test_a_row_id_is_a_version_7_uuid_that_carries_the_millisecond_it_was_made_in() -> None:
@@ -32,3 +33,10 @@ def test_ids_made_in_the_same_millisecond_differ_in_their_random_bits() -> None:
     assert len(set(made)) == len(made)
     random_parts = {uuid.UUID(m).int & ((1 << 62) - 1) for m in made}
     assert len(random_parts) == len(made)
+
+
+def test_the_short_form_of_ids_made_together_tells_them_apart() -> None:
+    made = [new_id() for _ in range(1000)]  # within a millisecond or two: their first characters are all alike
+    assert len({m[:8] for m in made}) < 5
+    assert len({short_id(m) for m in made}) == len(made)
+    assert all(m.endswith(short_id(m)) and len(short_id(m)) == 8 for m in made)
