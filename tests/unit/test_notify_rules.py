@@ -161,7 +161,7 @@ def test_commit_statuses_are_told_at_an_executions_start_and_end_and_when_a_sour
     assert not tells_commit_status(catalog.ACTION_CHANGE, "SUCCEEDED", "Build")
     assert not tells_commit_status(catalog.STAGE_CHANGE, "SUCCEEDED", None)
     long = commit_status_description("shop", "0123456789", "FAILED", "x" * 300)
-    assert long.startswith("shop: execution 01234567 failed: xxx")
+    assert long.startswith("shop: execution 23456789 failed: xxx")
     assert len(long) == 140
 
 
@@ -192,7 +192,7 @@ def test_slack_messages_link_what_they_tell_and_escape_what_users_wrote() -> Non
         "detail": {"pipeline": "shop", "execution-id": "abcdef0123", "state": "FAILED", "summary": "<@here> & co"},
     }
     assert slack_text(event, "https://ci.example/") == (
-        ":x: Pipeline *shop* execution <https://ci.example/api/v1/executions/abcdef0123|abcdef01> FAILED: "
+        ":x: Pipeline *shop* execution <https://ci.example/api/v1/executions/abcdef0123|cdef0123> FAILED: "
         "&lt;@here&gt; &amp; co"
     )
     rollback = {
