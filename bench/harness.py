@@ -117,19 +117,21 @@ class BareServer:
 
 
 @contextmanager
-def bare_flask() -> Iterator[BareServer]:
-    """`bench.bare_app` under the Procfile's gunicorn command, with its settings."""
+def bare_flask(app: str = "bench.bare_app:app", **env: str) -> Iterator[BareServer]:
+    """A baseline app (`bench.bare_app` unless told) under the Procfile's gunicorn command, with its settings;
+    `env` adds to its environment."""
     port = free_port()
-    command = web_command().replace('"handlers.app:create_app()"', "bench.bare_app:app")
-    env = {
+    command = web_command().replace('"handlers.app:create_app()"', app)
+    environment = {
         **os.environ,
         "PORT": str(port),
         "PYTHONPATH": str(ROOT),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **env,
     }
     with Path(os.devnull).open("wb") as sink:
         process = subprocess.Popen(
-            ["/bin/sh", "-c", command], env=env, stdout=sink, stderr=sink, start_new_session=True
+            ["/bin/sh", "-c", command], env=environment, stdout=sink, stderr=sink, start_new_session=True
         )
         try:
             url = f"http://127.0.0.1:{port}"
