@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import SECRET, BareServer, bare_flask, report
-from bench.webhook_ingest import Measured, measure
+from bench.webhook_ingest import Measured, measure, median_cpu
 from conveyor.config import load_settings
 from conveyor.devstack import Stack, embedded_redis, stack_environment, wait_for_socket
 from conveyor.triggers.github import push_payload
@@ -81,11 +81,7 @@ def main() -> None:
         "webhook_floor",
         {f"{name}_ratio": round(ratio, 3) for name, ratio in ratios.items()},
         rps={name: round(statistics.median(m.load.rps for m in measured), 1) for name, measured in results.items()},
-        cpu_ms_per_request={
-            name: round(statistics.median(cpu), 3)
-            for name, measured in results.items()
-            if (cpu := [m.cpu_ms_per_request for m in measured if m.cpu_ms_per_request is not None])
-        },
+        cpu_ms_per_request={name: median_cpu(measured) for name, measured in results.items()},
         errors={name: sum(m.load.errors for m in measured) for name, measured in results.items()},
         figures_are="medians over the rounds; a ratio: the variant's throughput over the bare app's in the same round",
         variants={name: steps or "verify and parse only" for name, steps in VARIANTS.items()},

@@ -142,8 +142,8 @@ def publish(
 
 def _cpu_figures(conveyor: list[Measured], bare: list[Measured]) -> dict[str, Any]:
     return {
-        "conveyor": _median_cpu(conveyor),
-        "bare": _median_cpu(bare),
+        "conveyor": median_cpu(conveyor),
+        "bare": median_cpu(bare),
         "rounds": [
             {"conveyor": _rounded(c.cpu_ms_per_request), "bare": _rounded(b.cpu_ms_per_request)}
             for c, b in zip(conveyor, bare, strict=True)
@@ -153,7 +153,8 @@ def _cpu_figures(conveyor: list[Measured], bare: list[Measured]) -> dict[str, An
     }
 
 
-def _median_cpu(measured: list[Measured]) -> float | None:
+def median_cpu(measured: list[Measured]) -> float | None:
+    """The median CPU time per request over the measurements that have one (rounded); None if none has."""
     values = [m.cpu_ms_per_request for m in measured if m.cpu_ms_per_request is not None]
     return _rounded(statistics.median(values)) if values else None
 
