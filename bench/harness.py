@@ -183,6 +183,17 @@ def session_cpu_seconds(sessions: set[int]) -> float | None:
     return total / ticks if stats else None
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU time every core of the machine has spent on anything but idling and waiting for I/O so far (from
+    /proc/stat, summed over cores); None where there is no /proc to read it from."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    jiffies = [int(value) for value in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if len(ordered) == 1:

@@ -8,14 +8,23 @@ warm mirror, and builds of one command that still take a workspace, bash and a l
 `context.timeline_p50_ms` splits an execution into consecutive segments (its start, the fetch, the builds, the
 transitions, its end), so the output shows whether builds or transitions bound the rate.
 
-Workers: the Procfile's `worker` entry (`conveyor worker`; `--builders 1`: a pipeline worker, a fetch worker and one
-build worker per process), run as 1 and as 2 processes against the same Redis, database and blob directory; no web
-server or scheduler runs. Executions start through the pipeline service in the bench's own process (as the CLI
-does without a server), at the repository's commit as a push names it. A rate is a burst of N executions
-started at once: N / (first start → last execution ended). Rounds alternate the order (1 then 2 worker processes,
-then 2 then 1) and the medians are reported. `context.bursts` adds, per burst, the CPU time the worker processes
-spent per execution (read from /proc) and the cores that kept busy: fewer than 2 with two worker processes on two
-cores means they were waiting — for CPU held by other processes, for a lock, or for each other.
+Workers, against the same Redis, database and blob directory (no web server or scheduler runs), in two shapes:
+  one process (`conveyor worker --one-process`: one RQ worker taking every job, pipeline advances first) — the
+    shape the metrics `per_min_1w`, `per_min_2w` and `scaling` are measured on. A worker of this shape is one chain
+    of work (the process, or the git or bash it waits for) using at most about one core, so on this two-core machine
+    two of them have the cores to scale, and what keeps them from it is what they hold each other up on: the
+    database's locks (SQLite lets one writer at a time), Redis, the queues;
+  the Procfile's `worker` entry (`conveyor worker --builders 1`: a pipeline worker, a fetch worker, a deploy worker
+    and one build worker, each a process of its own) — in `context.procfile_worker`. One of these already spreads
+    an execution's work over four processes and keeps about 1.4 of the two cores busy, so a second on the same
+    machine cannot add much: that shape scales across machines, which one machine cannot show.
+Executions start through the pipeline service in the bench's own process (as the CLI does without a server), at the
+repository's commit as a push names it. A rate is a burst of N executions started at once: N / (first start → last
+execution ended). Rounds alternate the order (1 then 2 workers, then 2 then 1) and the medians are reported.
+`context.bursts` adds, per burst, the CPU time the worker processes spent per execution and the cores they kept
+busy, and the cores the whole machine kept busy (the bench's own process, Redis and PostgreSQL included; read from
+/proc): a machine short of 2 with two workers on two cores means they were waiting — for a lock, or for each
+other.
 
 Transition overhead is read from the database, on executions run one at a time on 1 worker process, so that no
 transition waits behind another execution's work:
@@ -53,7 +62,7 @@ import redis
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import ROOT, report
+from bench.harness import ROOT, machine_busy_seconds, report
 from bench.harness import pipeline_document as two_stage_document
 from bench.pipeline_timings import execution_timeline, summarise, transitions
 from bench.push_to_build import git
@@ -166,10 +175,28 @@ def make_repository(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
-def conveyor_workers(bench: Bench, count: int) -> AbstractContextManager[Stack]:
-    """`count` processes of the Procfile's worker entry, each with its pipeline, fetch and build workers."""
+@dataclass(frozen=True)
+class Shape:
+    """How one worker is run: its command, and how many RQ workers each of its processes registers."""
+
+    name: str
+    command: str
+    registers: int
+
+
+ONE_PROCESS = Shape("one-process", "exec conveyor worker --one-process", 1)
+
+
+def procfile_worker(builders: int) -> Shape:
+    """The Procfile's worker entry: pipeline, fetch and deploy workers, and `builders` build workers."""
     command = next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "worker")
-    return worker_set("worker", command, count, bench.env, bench.logs, bench.connection, each=2 + bench.builders)
+    return Shape("procfile", command, 3 + builders)
+
+
+def conveyor_workers(bench: Bench, count: int, shape: Shape | None = None) -> AbstractContextManager[Stack]:
+    """`count` workers of this shape (by default the Procfile's entry)."""
+    shape = shape or procfile_worker(bench.builders)
+    return worker_set(shape.name, shape.command, count, bench.env, bench.logs, bench.connection, each=shape.registers)
 
 
 def start_executions(bench: Bench, count: int) -> list[str]:
@@ -202,19 +229,22 @@ class Burst:
     per_min: float  # executions per minute
     cpu_ms: float | None  # CPU time the worker processes spent per execution
     cores_busy: float | None  # that CPU time over the burst's wall time
+    machine_cores_busy: float | None  # the whole machine's busy CPU time over the burst's wall time
 
 
 def burst(bench: Bench, workers: Stack, count: int) -> Burst:
     """Start `count` executions at once; the rate is count / (first start → last end)."""
-    cpu_before = cpu_seconds(workers)
+    cpu_before, machine_before = cpu_seconds(workers), machine_busy_seconds()
     started = time.time()
     rows = wait_succeeded(bench.rt, start_executions(bench, count))
-    cpu_after = cpu_seconds(workers)
+    cpu_after, machine_after = cpu_seconds(workers), machine_busy_seconds()
+    wall = time.time() - started
     elapsed = max(row.ended_at.timestamp() for row in rows if row.ended_at is not None) - started
+    machine = None if machine_before is None or machine_after is None else (machine_after - machine_before) / wall
     if cpu_before is None or cpu_after is None:
-        return Burst(count * 60 / elapsed, None, None)
+        return Burst(count * 60 / elapsed, None, None, machine)
     cpu = cpu_after - cpu_before
-    return Burst(count * 60 / elapsed, cpu * 1000 / count, cpu / (time.time() - started))
+    return Burst(count * 60 / elapsed, cpu * 1000 / count, cpu / wall, machine)
 
 
 def one_at_a_time(bench: Bench, count: int) -> list[str]:
@@ -239,14 +269,18 @@ def measure_transitions(bench: Bench, executions: int) -> tuple[dict[str, Any], 
     return summarise(found), execution_timeline(bench.rt, ids)
 
 
-def measure_rates(bench: Bench, executions: int, rounds: int) -> dict[int, list[Burst]]:
-    """Bursts on 1 and on 2 worker processes; odd rounds run 2 first (ABBA order)."""
-    bursts: dict[int, list[Burst]] = {1: [], 2: []}
+Bursts = dict[int, list[Burst]]  # by the number of workers
+
+
+def measure_rates(bench: Bench, executions: int, rounds: int, shapes: list[Shape]) -> dict[str, Bursts]:
+    """Bursts on 1 and on 2 workers of each shape, the shapes in turn within a round; odd rounds run 2 first (ABBA)."""
+    bursts: dict[str, Bursts] = {shape.name: {1: [], 2: []} for shape in shapes}
     for index in range(rounds):
-        for processes in (1, 2) if index % 2 == 0 else (2, 1):
-            with conveyor_workers(bench, processes) as workers:
-                warm(bench, processes)
-                bursts[processes].append(burst(bench, workers, executions))
+        for shape in shapes:
+            for count in (1, 2) if index % 2 == 0 else (2, 1):
+                with conveyor_workers(bench, count, shape) as workers:
+                    warm(bench, count)
+                    bursts[shape.name][count].append(burst(bench, workers, executions))
     return bursts
 
 
@@ -268,7 +302,7 @@ def measure_baseline(bench: Bench, samples: int, jobs: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--executions", type=int, default=30, help="executions per burst, and run one at a time")
+    parser.add_argument("--executions", type=int, default=60, help="executions per burst, and run one at a time")
     parser.add_argument("--rounds", type=int, default=2, help="bursts on 1 and on 2 worker processes, ABBA order")
     parser.add_argument("--builders", type=int, default=1, help="build workers in each worker process")
     parser.add_argument("--baseline-samples", type=int, default=50, help="no-op jobs run one at a time")
@@ -279,7 +313,7 @@ def main() -> None:
     with bench_setup(args) as bench:
         baseline = measure_baseline(bench, args.baseline_samples, args.baseline_jobs)
         transition, timeline = measure_transitions(bench, args.executions)
-        bursts = measure_rates(bench, args.executions, args.rounds)
+        bursts = measure_rates(bench, args.executions, args.rounds, [ONE_PROCESS, procfile_worker(args.builders)])
     publish(args, baseline, transition, timeline, bursts)
 
 
@@ -288,9 +322,11 @@ def publish(
     baseline: dict[str, float],
     transition: dict[str, Any],
     timeline: dict[str, float],
-    bursts: dict[int, list[Burst]],
+    bursts: dict[str, Bursts],
 ) -> None:
-    one, two = (statistics.median(b.per_min for b in bursts[n]) for n in (1, 2))
+    one, two = _rates(bursts[ONE_PROCESS.name])
+    procfile = bursts[procfile_worker(args.builders).name]
+    procfile_one, procfile_two = _rates(procfile)
     machine_scaling = baseline["jobs_per_s_2w"] / baseline["jobs_per_s_1w"]
     report(
         "pipeline_throughput",
@@ -310,9 +346,18 @@ def publish(
         database="postgresql" if args.postgresql else "sqlite",
         pipeline="Source (git, local repository) → Build (CodeBuild) → Test (CodeBuild), buildspec `true`; "
         "pipelineType V2, executionMode PARALLEL",
-        workers=f"Procfile worker entry (conveyor worker --builders {args.builders}) as 1 and as 2 processes",
+        workers="`conveyor worker --one-process`, 1 and 2 of them: one RQ worker process each, taking every job",
         executions=args.executions,
-        bursts={f"{n}w": [_describe(b) for b in bursts[n]] for n in (1, 2)},
+        bursts={f"{n}w": [_describe(b) for b in bursts[ONE_PROCESS.name][n]] for n in (1, 2)},
+        procfile_worker={
+            "workers": f"the Procfile's worker entry (conveyor worker --builders {args.builders}), 1 and 2 of them: "
+            f"{3 + args.builders} RQ worker processes each",
+            "per_min_1w": round(procfile_one, 1),
+            "per_min_2w": round(procfile_two, 1),
+            "scaling": round(procfile_two / procfile_one, 2),
+            "scaling_ceiling": _scaling_ceiling(procfile[1]),
+            "bursts": {f"{n}w": [_describe(b) for b in procfile[n]] for n in (1, 2)},
+        },
         transitions=transition,
         timeline_p50_ms=timeline,
         transitions_measured="apart from the rates: one execution at a time on 1 worker process, from database "
@@ -321,11 +366,16 @@ def publish(
         "burst rate with 2 worker processes over 1",
         baseline_jobs_per_s={"1w": round(baseline["jobs_per_s_1w"], 1), "2w": round(baseline["jobs_per_s_2w"], 1)},
         cpus=os.cpu_count(),
-        scaling_ceiling=_scaling_ceiling(bursts[1]),
-        scaling_ceiling_is="the machine's cores over the cores 1 worker process kept busy (median of its bursts): the "
-        "most a second process can add while the CPU an execution takes stays the same",
+        scaling_ceiling=_scaling_ceiling(bursts[ONE_PROCESS.name][1]),
+        scaling_ceiling_is="the machine's cores over the cores 1 worker's processes kept busy (median of its bursts): "
+        "the most a second worker can add while the CPU an execution takes stays the same",
         load_average_at_end=[round(load, 2) for load in os.getloadavg()],  # 1, 5 and 15 minutes: other work
     )
+
+
+def _rates(bursts: Bursts) -> tuple[float, float]:
+    one, two = (statistics.median(b.per_min for b in bursts[n]) for n in (1, 2))
+    return one, two
 
 
 def _scaling_ceiling(bursts: list[Burst]) -> float | None:
@@ -339,6 +389,7 @@ def _describe(burst: Burst) -> dict[str, float | None]:
         "per_min": round(burst.per_min, 1),
         "worker_cpu_ms_per_execution": None if burst.cpu_ms is None else round(burst.cpu_ms, 1),
         "worker_cores_busy": None if burst.cores_busy is None else round(burst.cores_busy, 2),
+        "machine_cores_busy": None if burst.machine_cores_busy is None else round(burst.machine_cores_busy, 2),
     }
 
 

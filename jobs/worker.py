@@ -21,7 +21,12 @@ warm instead of paying a second of imports and a new database engine per build; 
 made (`conveyor.heap`), so no full garbage collection walks it again: in the worker, a pause of ~100 ms; in a
 horse, the whole inherited heap copied.
 
-Given explicit `--queues`, it runs a single forking worker on those. A child that dies is started again; SIGTERM
+With `--one-process` it runs a single no-fork worker on all of those queues instead, taking a job from the first
+of them that has one — `pipeline`, then `default`, then `deploy`, then the build queues — so pipeline advances still
+go first, and everything else waits its turn behind whatever the process is running. That is the shape for a small
+machine (one Python process instead of four or more) and for scaling out one process per core: each such worker
+is a single chain of work, so a second one adds a second chain rather than more processes contending for the same
+cores. Given explicit `--queues`, it runs a single forking worker on those. A child that dies is started again; SIGTERM
 and SIGINT are passed to every child (RQ finishes the current job on the first, stops at once on the second).
 """
 
@@ -108,10 +113,11 @@ def supervise(
     burst: bool = False,
     *,
     fork_builds: bool = False,
+    one_process: bool = False,
 ) -> int:
     """Start the children, restart those that die, and pass stop signals on; returns when all have stopped."""
     prepare(settings)
-    roles = _roles(settings, builders, queue_names, fork_builds)
+    roles = _roles(settings, builders, queue_names, fork_builds, one_process)
     children = {index: _spawn(role, burst) for index, role in enumerate(roles)}
     stopping = False
 
@@ -140,12 +146,14 @@ def supervise(
 
 
 def _roles(
-    settings: Settings, builders: int, queue_names: list[str] | None, fork_builds: bool
+    settings: Settings, builders: int, queue_names: list[str] | None, fork_builds: bool, one_process: bool = False
 ) -> list[tuple[bool, list[str]]]:
     """Each child as (runs its jobs without forking, its queues)."""
     if queue_names:
         return [(False, queue_names)]
     build_queues = [build_queue(c) for c in settings.compute_types]
+    if one_process:
+        return [(True, [PIPELINE_QUEUE, DEFAULT_QUEUE, DEPLOY_QUEUE, *build_queues])]
     return [(True, [PIPELINE_QUEUE]), (True, [DEFAULT_QUEUE]), (True, [DEPLOY_QUEUE])] + [
         (not fork_builds, build_queues)
     ] * builders

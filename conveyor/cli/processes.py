@@ -32,11 +32,31 @@ from jobs.worker import supervise
     is_flag=True,
     help="Run each build's Python side in a forked work horse that ends with it, not in the build worker itself.",
 )
+@click.option(
+    "--one-process",
+    is_flag=True,
+    help="Run one worker process for every queue (pipeline first, then fetches, deployments and builds), one job at "
+    "a time: for a small machine, or one per core.",
+)
 @pass_context
-def worker(context: Context, builders: int, queues: str | None, burst: bool, fork_builds: bool) -> None:
+def worker(
+    context: Context, builders: int, queues: str | None, burst: bool, fork_builds: bool, one_process: bool
+) -> None:
     """Run RQ workers: pipeline control jobs, builds and source fetches."""
+    if one_process:
+        _only_alone(click.get_current_context(), "one_process", ("builders", "queues", "fork_builds"))
     queue_names = queues.split(",") if queues else None
-    raise SystemExit(supervise(context.settings, builders, queue_names, burst, fork_builds=fork_builds))
+    raise SystemExit(
+        supervise(context.settings, builders, queue_names, burst, fork_builds=fork_builds, one_process=one_process)
+    )
+
+
+def _only_alone(click_context: click.Context, option: str, others: tuple[str, ...]) -> None:
+    """Refuse options that mean nothing beside `option` rather than quietly ignoring them."""
+    given = [name for name in others if click_context.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
+    if given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(f"--{option.replace('_', '-')} runs every queue in one process; it cannot take {flags}")
 
 
 @click.command("scheduler")

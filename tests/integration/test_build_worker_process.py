@@ -1,7 +1,7 @@
 """A build runs in its build worker's own process (no work horse per build) and leaves nothing behind there: no
 thread, file descriptor, child process, environment variable, working directory or umask outlives it, whether its
 commands succeed, fail, `cd` and `export`, or start processes in the background and as daemons. With
-`--fork-builds`, a forked work horse runs each build instead."""
+`--fork-builds`, a forked work horse runs each build instead; with `--one-process`, one process runs every job."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rq import SimpleWorker
 
 from conveyor.config import Settings
@@ -87,6 +88,56 @@ def test_build_workers_run_builds_without_forking_unless_asked(rt: Runtime) -> N
     assert _roles(rt.settings, 2, None, fork_builds=False)[-2:] == [build_role, build_role]
     assert _roles(rt.settings, 1, None, fork_builds=True)[-1] == (False, ["build-small"])
     assert all(simple for simple, _ in _roles(rt.settings, 1, None, fork_builds=False)[:3])
+
+
+def test_one_process_serves_every_queue_pipeline_first(rt: Runtime) -> None:
+    assert _roles(rt.settings, 1, None, fork_builds=False, one_process=True) == [
+        (True, ["pipeline", "default", "deploy", "build-small"])
+    ]
+
+
+def test_one_worker_process_runs_a_whole_pipeline_by_itself(
+    rt: Runtime, settings: Settings, repo: GitRepo, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    repo.commit({"buildspec.yml": f"version: 0.2\nphases:\n  build:\n    commands:\n      - echo $PPID >> {pids}\n"})
+    definitions.create_pipeline(rt, as_yaml(pipeline("alone", repo.url, build_actions=[build_action(outputs=())])))
+    executions = [pipelines.start_pipeline(rt, "alone") for _ in range(2)]
+
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker", "--one-process", "--burst"],
+        cwd=ROOT,
+        env=worker_environment(settings),
+    )
+    assert supervisor.wait(timeout=120) == 0
+
+    # fetches, builds, the builds' ends and every advance ran, and nothing is left on any queue
+    assert [views.get_execution(rt, e)["status"] for e in executions] == ["Succeeded", "Succeeded"]
+    workers = {int(pid) for pid in pids.read_text().split()}
+    assert len(workers) == 1  # both builds' shells were started by the same process
+    assert supervisor.pid not in workers
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--builders", "3"], "--builders"),
+        (["--queues", "build-large"], "--queues"),
+        (["--fork-builds"], "--fork-builds"),
+    ],
+)
+def test_one_process_refuses_options_it_would_ignore(settings: Settings, given: list[str], named: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker", "--one-process", *given],
+        check=False,
+        cwd=ROOT,
+        env=worker_environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"--one-process runs every queue in one process; it cannot take {named}" in result.stderr
 
 
 def test_a_forking_build_worker_runs_each_build_in_a_work_horse(
