@@ -40,6 +40,7 @@ from conveyor.db.migrate import upgrade
 from conveyor.deploy import deployments, registry, revisions
 from conveyor.devstack import stack_environment
 from conveyor.queues import HOST_QUEUE_PREFIX
+from conveyor.runtime import Runtime
 from jobs.deploy import serve_host
 from jobs.runtime import make_runtime, use_runtime
 
@@ -112,19 +113,7 @@ def main() -> None:
             rt = make_runtime(settings)
             use_runtime(rt)
             upgrade(rt.db)
-            registry.create_application(rt, "bench")
-            tags = [{"Key": "Role", "Value": "web", "Type": "KEY_AND_VALUE"}]
-            for group, config in (("one", "CodeDeployDefault.OneAtATime"), ("all", "CodeDeployDefault.AllAtOnce")):
-                definition = {"deploymentGroupName": group, "deploymentConfigName": config}
-                registry.create_deployment_group(
-                    rt, "bench", json.dumps({**definition, "onPremisesInstanceTagFilters": tags})
-                )
-            names = [f"host-{n:02d}" for n in range(1, args.hosts + 1)]
-            for name in names:
-                registry.register_host(rt, name, {"Role": "web"})
-                (root / "hosts" / name).mkdir(parents=True)
-                serve_host(name, root / "hosts" / name)
-            queues = [Queue(HOST_QUEUE_PREFIX + name, connection=rt.redis) for name in names]
+            queues = set_up_fleet(rt, root / "hosts", args.hosts)
             data = bundle()
             revision = revisions.store_bundle(rt, data, "zip")
             deploy_once(rt, "one", revision, queues)  # warm: caches, first install on every host
@@ -133,6 +122,26 @@ def main() -> None:
                 one.append(deploy_once(rt, "one", revision, queues))
                 every.append(deploy_once(rt, "all", revision, queues))
                 baseline.append(baseline_once(data, root / f"baseline-{round_}", args.hosts))
+    publish(args, one, every, baseline)
+
+
+def set_up_fleet(rt: Runtime, hosts_dir: Path, hosts: int) -> list[Queue]:
+    """An application with a OneAtATime and an AllAtOnce group over `hosts` registered hosts tagged Role=web, each
+    served from a directory of its own; returns the hosts' queues."""
+    registry.create_application(rt, "bench")
+    tags = [{"Key": "Role", "Value": "web", "Type": "KEY_AND_VALUE"}]
+    for group, config in (("one", "CodeDeployDefault.OneAtATime"), ("all", "CodeDeployDefault.AllAtOnce")):
+        definition = {"deploymentGroupName": group, "deploymentConfigName": config}
+        registry.create_deployment_group(rt, "bench", json.dumps({**definition, "onPremisesInstanceTagFilters": tags}))
+    names = [f"host-{n:02d}" for n in range(1, hosts + 1)]
+    for name in names:
+        registry.register_host(rt, name, {"Role": "web"})
+        (hosts_dir / name).mkdir(parents=True)
+        serve_host(name, hosts_dir / name)
+    return [Queue(HOST_QUEUE_PREFIX + name, connection=rt.redis) for name in names]
+
+
+def publish(args: argparse.Namespace, one: list[float], every: list[float], baseline: list[float]) -> None:
     host_events = args.hosts * EVENTS_PER_HOST
     base = statistics.median(baseline)
     per_event = {  # the slower configuration counts

@@ -37,6 +37,20 @@ class LoadResult:
         return percentile(self.latencies_ms, 99)
 
 
+def _post(host: str | None, port: int | None, path: str, body: bytes, headers: dict[str, str]) -> bool:
+    """One delivery, with an id of its own, on a new connection; True if it was answered without an error."""
+    sent = {**headers, "X-GitHub-Delivery": str(uuid.uuid4())}
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection.request("POST", path, body=body, headers=sent)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+    except OSError:
+        return False
+    return response.status < 400
+
+
 def _client_process(
     url: str,
     body: bytes,
@@ -59,16 +73,7 @@ def _client_process(
             began = time.time()
             if began >= stop:
                 return
-            sent = {**headers, "X-GitHub-Delivery": str(uuid.uuid4())}
-            try:
-                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
-                connection.request("POST", parsed.path, body=body, headers=sent)
-                response = connection.getresponse()
-                response.read()
-                connection.close()
-                ok = response.status < 400
-            except OSError:
-                ok = False
+            ok = _post(parsed.hostname, parsed.port, parsed.path, body, headers)
             with lock:
                 if ok:
                     latencies.append((began, (time.time() - began) * 1000))

@@ -325,8 +325,6 @@ def publish(
     bursts: dict[str, Bursts],
 ) -> None:
     one, two = _rates(bursts[ONE_PROCESS.name])
-    procfile = bursts[procfile_worker(args.builders).name]
-    procfile_one, procfile_two = _rates(procfile)
     machine_scaling = baseline["jobs_per_s_2w"] / baseline["jobs_per_s_1w"]
     report(
         "pipeline_throughput",
@@ -349,15 +347,7 @@ def publish(
         workers="`conveyor worker --one-process`, 1 and 2 of them: one RQ worker process each, taking every job",
         executions=args.executions,
         bursts={f"{n}w": [_describe(b) for b in bursts[ONE_PROCESS.name][n]] for n in (1, 2)},
-        procfile_worker={
-            "workers": f"the Procfile's worker entry (conveyor worker --builders {args.builders}), 1 and 2 of them: "
-            f"{3 + args.builders} RQ worker processes each",
-            "per_min_1w": round(procfile_one, 1),
-            "per_min_2w": round(procfile_two, 1),
-            "scaling": round(procfile_two / procfile_one, 2),
-            "scaling_ceiling": _scaling_ceiling(procfile[1]),
-            "bursts": {f"{n}w": [_describe(b) for b in procfile[n]] for n in (1, 2)},
-        },
+        procfile_worker=_procfile_rates(bursts[procfile_worker(args.builders).name], args.builders),
         transitions=transition,
         timeline_p50_ms=timeline,
         transitions_measured="apart from the rates: one execution at a time on 1 worker process, from database "
@@ -371,6 +361,19 @@ def publish(
         "the most a second worker can add while the CPU an execution takes stays the same",
         load_average_at_end=[round(load, 2) for load in os.getloadavg()],  # 1, 5 and 15 minutes: other work
     )
+
+
+def _procfile_rates(bursts: Bursts, builders: int) -> dict[str, Any]:
+    one, two = _rates(bursts)
+    return {
+        "workers": f"the Procfile's worker entry (conveyor worker --builders {builders}), 1 and 2 of them: "
+        f"{3 + builders} RQ worker processes each",
+        "per_min_1w": round(one, 1),
+        "per_min_2w": round(two, 1),
+        "scaling": round(two / one, 2),
+        "scaling_ceiling": _scaling_ceiling(bursts[1]),
+        "bursts": {f"{n}w": [_describe(b) for b in bursts[n]] for n in (1, 2)},
+    }
 
 
 def _rates(bursts: Bursts) -> tuple[float, float]:

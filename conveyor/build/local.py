@@ -95,17 +95,7 @@ def run_local(
         workspace = Path(scratch)
         blobs = LocalBlobStore(workspace / "blobs")
         log = BuildLog(workspace / "build.log", on_flush=on_output)
-        revision = head_commit(source)
-        identity = BuildIdentity(
-            build_id=build_id,
-            build_number=1,
-            project_name="local",
-            initiator=_user(),
-            start=datetime.now(UTC),
-            region=region,
-            source_version=revision,
-            resolved_source_version=revision,
-        )
+        identity = _identity(build_id, source, region)
         request = BuildRequest(
             build_id=build_id,
             project_name="local",
@@ -126,6 +116,22 @@ def run_local(
         finally:
             log.close()
         return LocalRun(result, collector.phases, build_id, *_keep(artifacts_dir, blobs, result, log.path))
+
+
+def _identity(build_id: str, source: Path, region: str) -> BuildIdentity:
+    """What CodeBuild's variables say of a local build: build number 1 of project `local`, started by this user at
+    the source's checked-out commit."""
+    revision = head_commit(source)
+    return BuildIdentity(
+        build_id=build_id,
+        build_number=1,
+        project_name="local",
+        initiator=_user(),
+        start=datetime.now(UTC),
+        region=region,
+        source_version=revision,
+        resolved_source_version=revision,
+    )
 
 
 def _keep(

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -77,10 +78,7 @@ def submit_build(
         status=BuildStatus.IN_PROGRESS.value,
         current_phase=PhaseType.QUEUED.value,
         initiator=initiator,
-        compute_type=compute_type or project.compute_type or settings.default_compute_type,
-        buildspec=buildspec or project.buildspec,
-        timeout_minutes=project.timeout_minutes or settings.build_timeout_minutes,
-        queued_timeout_minutes=project.queued_timeout_minutes or settings.build_queued_timeout_minutes,
+        **_overridden(project, settings, buildspec=buildspec, compute_type=compute_type),
         source_version=primary.revision if primary else None,
         resolved_source_version=primary.revision if primary else None,
         action_execution_id=action_execution_id,
@@ -98,6 +96,18 @@ def submit_build(
     )
     build.phases.append(BuildPhase(phase_type="QUEUED", start_time=now))
     return build
+
+
+def _overridden(
+    project: BuildProject, settings: Settings, *, buildspec: str | None, compute_type: str | None
+) -> dict[str, Any]:
+    """What runs and on what: the build's own choice, else the project's, else this installation's default."""
+    return {
+        "compute_type": compute_type or project.compute_type or settings.default_compute_type,
+        "buildspec": buildspec or project.buildspec,
+        "timeout_minutes": project.timeout_minutes or settings.build_timeout_minutes,
+        "queued_timeout_minutes": project.queued_timeout_minutes or settings.build_queued_timeout_minutes,
+    }
 
 
 def _variables(
