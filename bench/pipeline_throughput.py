@@ -16,7 +16,7 @@ Workers, against the same Redis, database and blob directory (no web server or s
     database's locks (SQLite lets one writer at a time), Redis, the queues;
   the Procfile's `worker` entry (`conveyor worker --builders 1`: a pipeline worker, a fetch worker, a deploy worker
     and one build worker, each a process of its own) — in `context.procfile_worker`. One of these already spreads
-    an execution's work over four processes and keeps about 1.4 of the two cores busy, so a second on the same
+    an execution's work over four processes and keeps 1.3 to 1.4 of the two cores busy, so a second on the same
     machine cannot add much: that shape scales across machines, which one machine cannot show.
 Executions start through the pipeline service in the bench's own process (as the CLI does without a server), at the
 repository's commit as a push names it. A rate is a burst of N executions started at once: N / (first start → last
