@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 
 from conveyor.config import Settings
 from conveyor.pipeline import definitions, views
@@ -113,6 +113,8 @@ def test_one_worker_process_runs_a_whole_pipeline_by_itself(
 
     # fetches, builds, the builds' ends and every advance ran, and nothing is left on any queue
     assert [views.get_execution(rt, e)["status"] for e in executions] == ["Succeeded", "Succeeded"]
+    [(_, queues)] = _roles(settings, 1, None, fork_builds=False, one_process=True)
+    assert [Queue(name, connection=rt.redis).count for name in queues] == [0] * len(queues)
     workers = {int(pid) for pid in pids.read_text().split()}
     assert len(workers) == 1  # both builds' shells were started by the same process
     assert supervisor.pid not in workers
