@@ -1,17 +1,16 @@
 """The floor of bench/webhook_floor.py: the least a webhook that records and enqueues each delivery can do.
 
-It verifies the signature and parses the body as Conveyor's handler does, then takes the steps `FLOOR_STEPS` names
-(comma-separated; none: answer at once): `sqlite` — one INSERT of the delivery in its own transaction, on a SQLite
-file in WAL mode with synchronous=NORMAL (Conveyor's settings), writers queued as Conveyor queues them (a lock in
-the process, an exclusive flock across processes); `redis` — one LPUSH to the Redis at `FLOOR_REDIS_URL`. No
-matching, no execution row, no batching: each step costs what one request pays for it alone.
+It verifies the signature (with Conveyor's own `verify_signature`) and parses the body as Conveyor's handler does,
+then takes the steps `FLOOR_STEPS` names (comma-separated; none: answer at once): `sqlite` — one INSERT of the
+delivery in its own transaction, on a SQLite file in WAL mode with synchronous=NORMAL (Conveyor's settings), writers
+queued as Conveyor queues them (a lock in the process, an exclusive flock across processes); `redis` — one LPUSH to
+the Redis at `FLOOR_REDIS_URL`. No matching, no execution row, no batching: each step costs what one request pays
+for it alone.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import hmac
 import json
 import os
 import sqlite3
@@ -21,6 +20,8 @@ from typing import Any
 
 import redis
 from flask import Flask, jsonify, request
+
+from conveyor.triggers.github import verify_signature
 
 app = Flask("floor")
 STEPS = frozenset(filter(None, os.environ.get("FLOOR_STEPS", "").split(",")))
@@ -59,8 +60,7 @@ def _record(delivery: str, ref: str, execution: str) -> None:
 @app.post("/webhooks/github")
 def receive() -> Any:
     body = request.get_data(cache=False)
-    expected = "sha256=" + hmac.new(SECRET, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, request.headers.get("X-Hub-Signature-256", "")):
+    if not verify_signature(SECRET, body, request.headers.get("X-Hub-Signature-256")):
         return jsonify({"error": "missing or wrong X-Hub-Signature-256"}), 401
     payload = json.loads(body)
     execution = str(uuid.uuid4())

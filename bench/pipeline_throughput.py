@@ -182,15 +182,26 @@ class Shape:
     name: str
     command: str
     registers: int
+    description: str
 
 
-ONE_PROCESS = Shape("one-process", "exec conveyor worker --one-process", 1)
+ONE_PROCESS = Shape(
+    "one-process",
+    "exec conveyor worker --one-process",
+    1,
+    "`conveyor worker --one-process`, 1 and 2 of them: one RQ worker process each, taking every job",
+)
 
 
 def procfile_worker(builders: int) -> Shape:
     """The Procfile's worker entry: pipeline, fetch and deploy workers, and `builders` build workers."""
     command = next(entry.command for entry in read_procfile(ROOT / "Procfile") if entry.name == "worker")
-    return Shape("procfile", command, 3 + builders)
+    registers = 3 + builders
+    description = (
+        f"the Procfile's worker entry with CONVEYOR_BUILDERS={builders}, 1 and 2 of them: {registers} RQ worker "
+        "processes each"
+    )
+    return Shape("procfile", command, registers, description)
 
 
 def conveyor_workers(bench: Bench, count: int, shape: Shape | None = None) -> AbstractContextManager[Stack]:
@@ -344,10 +355,10 @@ def publish(
         database="postgresql" if args.postgresql else "sqlite",
         pipeline="Source (git, local repository) → Build (CodeBuild) → Test (CodeBuild), buildspec `true`; "
         "pipelineType V2, executionMode PARALLEL",
-        workers="`conveyor worker --one-process`, 1 and 2 of them: one RQ worker process each, taking every job",
+        workers=ONE_PROCESS.description,
         executions=args.executions,
         bursts={f"{n}w": [_describe(b) for b in bursts[ONE_PROCESS.name][n]] for n in (1, 2)},
-        procfile_worker=_procfile_rates(bursts[procfile_worker(args.builders).name], args.builders),
+        procfile_worker=_procfile_rates(bursts, procfile_worker(args.builders)),
         transitions=transition,
         timeline_p50_ms=timeline,
         transitions_measured="apart from the rates: one execution at a time on 1 worker process, from database "
@@ -363,16 +374,16 @@ def publish(
     )
 
 
-def _procfile_rates(bursts: Bursts, builders: int) -> dict[str, Any]:
-    one, two = _rates(bursts)
+def _procfile_rates(bursts: dict[str, Bursts], shape: Shape) -> dict[str, Any]:
+    measured = bursts[shape.name]
+    one, two = _rates(measured)
     return {
-        "workers": f"the Procfile's worker entry (conveyor worker --builders {builders}), 1 and 2 of them: "
-        f"{3 + builders} RQ worker processes each",
+        "workers": shape.description,
         "per_min_1w": round(one, 1),
         "per_min_2w": round(two, 1),
         "scaling": round(two / one, 2),
-        "scaling_ceiling": _scaling_ceiling(bursts[1]),
-        "bursts": {f"{n}w": [_describe(b) for b in bursts[n]] for n in (1, 2)},
+        "scaling_ceiling": _scaling_ceiling(measured[1]),
+        "bursts": {f"{n}w": [_describe(b) for b in measured[n]] for n in (1, 2)},
     }
 
 
