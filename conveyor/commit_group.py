@@ -2,11 +2,11 @@
 
 A webhook delivery writes a few rows; what costs is everything around them: taking the write lock, BEGIN, COMMIT
 (a WAL append on SQLite, a flush on PostgreSQL), each statement's round through the SQL layer, and a Redis round
-trip to enqueue. A caller hands an item and the batch function that records such items to `CommitGroup.run` and
-waits for its turn. Whoever takes the turn gathers every item waiting at that moment, hands the items of each batch
-function to it in one call (so a batch of deliveries is written with one statement per table), commits once, and
-sends all their dispatches to the queues in one pipeline. A caller alone runs its batch of one, as a plain
-transaction would; under load, callers that arrive while a commit is in progress are carried together by the next.
+trip to enqueue. A caller hands an item and the batch function that records such items to `CommitGroup.run`. The
+caller leading (see `CommitGroup`) gathers every item waiting at that moment, hands the items of each batch function
+to it in one call (so a batch of deliveries is written with one statement per table), commits once, and sends all
+their dispatches to the queues in one pipeline. A caller alone runs its batch of one, as a plain transaction would;
+under load, callers that arrive while a commit is in progress are carried together by the next.
 
 A batch function must touch nothing but the session and the outbox it is given, and must return one result per
 item, in order, because it may run more than once: if any batch of a group raises, the group's transaction is
@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy.orm import Session
@@ -34,6 +34,12 @@ T = TypeVar("T")  # what recording it gives back
 Batch = Callable[[Session, Outbox, list[I]], list[T]]
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Unit(Generic[I, T]):
     batch: Batch[I, T]
@@ -41,6 +47,8 @@ class _Unit(Generic[I, T]):
     done: bool = False
     value: Any = None
     error: Exception | None = None
+    # held from the start; released once, when the unit is done or its caller is to lead the next transaction
+    wake: threading.Lock = field(default_factory=_held_lock)
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -49,7 +57,13 @@ class _Unit(Generic[I, T]):
 
 
 class CommitGroup:
-    """Runs the items of concurrent callers in shared transactions, at most `max_units` to a transaction."""
+    """Runs the items of concurrent callers in shared transactions, at most `max_units` to a transaction.
+
+    One caller at a time leads: it gathers the items waiting, runs their transaction and wakes each of their
+    callers with its outcome, then hands the lead to the caller of the first item still waiting (before it sends
+    its transaction's dispatches to the queues, so the next transaction need not wait for Redis). Every other
+    caller sleeps until it is woken once, done or leading: no caller wakes only to find its item done, nor waits for
+    a later transaction than the one that carried its item."""
 
     def __init__(
         self, db: Database, dispatcher: Dispatcher, max_units: int = 64, linger_seconds: float = 0.005
@@ -59,8 +73,8 @@ class CommitGroup:
         self._max_units = max_units
         self._linger = linger_seconds
         self._waiting: list[_Unit[Any, Any]] = []
-        self._waiting_lock = threading.Condition()
-        self._turn = threading.Lock()
+        self._arrived = threading.Condition()  # guards `_waiting`, `_coming` and `_leading`
+        self._leading = False  # a caller is leading: it will take every waiting item, in turn
         self._coming = 0  # callers that said they are on their way and have not handed their item in yet
         self._announced = threading.local()
 
@@ -70,7 +84,7 @@ class CommitGroup:
         transaction about to start waits for it, at most `linger_seconds`, so that it is carried along rather than
         waiting for a transaction of its own. A request that ends without handing an item in is no longer waited
         for once the block ends."""
-        with self._waiting_lock:
+        with self._arrived:
             self._coming += 1
         self._announced.value = True
         try:
@@ -78,14 +92,14 @@ class CommitGroup:
         finally:
             if getattr(self._announced, "value", False):
                 self._announced.value = False
-                with self._waiting_lock:
+                with self._arrived:
                     self._coming -= 1
-                    self._waiting_lock.notify_all()
+                    self._arrived.notify()
 
     @property
     def waiting(self) -> int:
         """Items handed in and not yet taken into a transaction."""
-        with self._waiting_lock:
+        with self._arrived:
             return len(self._waiting)
 
     def run(self, batch: Batch[I, T], item: I) -> T:
@@ -94,31 +108,52 @@ class CommitGroup:
         unit: _Unit[I, T] = _Unit(batch, item)
         announced = getattr(self._announced, "value", False)
         self._announced.value = False
-        with self._waiting_lock:
+        with self._arrived:
             self._waiting.append(unit)
             self._coming -= announced
-            self._waiting_lock.notify_all()
-        while not unit.done:
-            dispatches = self._take_turn(unit)
-            if dispatches:
-                self._dispatcher.send(dispatches)  # after the turn: the next transaction need not wait for Redis
+            leads = not self._leading
+            self._leading = True
+            self._arrived.notify()  # a leader gathering items stops waiting for this one
+        if not leads:
+            unit.wake.acquire()  # until the leader carried it, or handed this caller the lead
+        if not unit.done:
+            self._lead(unit)
         return unit.outcome()
 
-    def _take_turn(self, unit: _Unit[Any, Any]) -> list[Enqueueable]:
-        with self._turn:
-            if unit.done:  # carried by the caller who had the turn before
-                return []
-            with self._waiting_lock:
-                self._wait_for_coming()
-                units, self._waiting = self._waiting[: self._max_units], self._waiting[self._max_units :]
-            return self._commit(units)
+    def _lead(self, own: _Unit[Any, Any]) -> None:
+        """Run the transaction of the waiting items (`own`, this caller's, among them), then pass the lead on."""
+        units: list[_Unit[Any, Any]] = []
+        dispatches: list[Enqueueable] = []
+        try:
+            with self._arrived:
+                try:
+                    self._wait_for_coming()
+                finally:
+                    units, self._waiting = self._waiting[: self._max_units], self._waiting[self._max_units :]
+            dispatches = self._commit(units)
+        except BaseException as exc:  # not an item's error (`_commit` hands those to their callers): an interrupt
+            for unit in units:
+                if not unit.done:
+                    unit.error, unit.done = RuntimeError(f"the transaction of this item was interrupted: {exc!r}"), True
+            raise
+        finally:
+            with self._arrived:
+                following = self._waiting[0] if self._waiting else None
+                self._leading = following is not None
+            for unit in units:
+                if unit is not own:
+                    unit.wake.release()
+            if following is not None:
+                following.wake.release()  # not done: its caller leads next
+        if dispatches:
+            self._dispatcher.send(dispatches)
 
     def _wait_for_coming(self) -> None:
         """Give the callers on their way (see `expecting`) up to `linger_seconds` to hand their items in."""
         deadline = time.monotonic() + self._linger
         while self._coming > 0 and len(self._waiting) < self._max_units:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._waiting_lock.wait(remaining):
+            if remaining <= 0 or not self._arrived.wait(remaining):
                 return
 
     def _commit(self, units: list[_Unit[Any, Any]]) -> list[Enqueueable]:

@@ -242,3 +242,41 @@ def test_a_request_that_hands_nothing_in_is_not_waited_for(rt: Runtime, subscrib
     assert not alone.is_alive()
     assert alone.value.status == "started"
     refused.join(30)
+
+
+def test_a_carried_caller_returns_while_a_later_transaction_runs(rt: Runtime, subscribed: GitRepo) -> None:
+    """The leader wakes the callers it carried as soon as their transaction commits: none waits for the next
+    transaction, which here is still running when they return."""
+    later_entered, later_release = threading.Event(), threading.Event()
+
+    def later(_session: Session, _outbox: Outbox, items: list[Any]) -> list[None]:
+        later_entered.set()
+        assert later_release.wait(30)
+        return [None] * len(items)
+
+    second = Caller(rt.commit_group, "later", later)
+
+    def starting_later(session: Session, outbox: Outbox, items: list[Delivery]) -> list[Any]:
+        second.start()  # hands its item in while this transaction runs, so it leads the next one
+        deadline = time.monotonic() + 30
+        while rt.commit_group.waiting < 1:
+            assert time.monotonic() < deadline, "the later caller never queued"
+            time.sleep(0.005)
+        return record_deliveries(session, outbox, items)
+
+    leading = Caller(rt.commit_group, delivery("leading", subscribed), starting_later)
+    carried = Caller(rt.commit_group, delivery("carried", subscribed))
+    with turn_held(rt):
+        queued(rt, [leading, carried])
+    try:
+        assert later_entered.wait(30)
+        carried.join(10)
+        leading.join(10)
+        assert not carried.is_alive()
+        assert not leading.is_alive()
+        assert second.is_alive()  # the later transaction has not ended
+        assert carried.value.status == leading.value.status == "started"
+    finally:
+        later_release.set()
+        second.join(30)
+    assert second.error is None
