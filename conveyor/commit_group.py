@@ -94,7 +94,7 @@ class CommitGroup:
                 self._announced.value = False
                 with self._arrived:
                     self._coming -= 1
-                    self._arrived.notify()
+                    self._wake_gatherer()
 
     @property
     def waiting(self) -> int:
@@ -113,7 +113,7 @@ class CommitGroup:
             self._coming -= announced
             leads = not self._leading
             self._leading = True
-            self._arrived.notify()  # a leader gathering items stops waiting for this one
+            self._wake_gatherer()
         if not leads:
             unit.wake.acquire()  # until the leader carried it, or handed this caller the lead
         if not unit.done:
@@ -148,10 +148,19 @@ class CommitGroup:
         if dispatches:
             self._dispatcher.send(dispatches)
 
+    def _gathered(self) -> bool:
+        return self._coming <= 0 or len(self._waiting) >= self._max_units
+
+    def _wake_gatherer(self) -> None:
+        """A leader waiting for callers on their way (`_wait_for_coming`) is woken once, when none is left to wait
+        for: a wake-up costs a thread switch, and on a busy worker every switch is CPU the requests need."""
+        if self._gathered():
+            self._arrived.notify()
+
     def _wait_for_coming(self) -> None:
         """Give the callers on their way (see `expecting`) up to `linger_seconds` to hand their items in."""
         deadline = time.monotonic() + self._linger
-        while self._coming > 0 and len(self._waiting) < self._max_units:
+        while not self._gathered():
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._arrived.wait(remaining):
                 return
