@@ -44,8 +44,8 @@ class Caller(threading.Thread):
 
 
 @contextmanager
-def turn_held(rt: Runtime) -> Iterator[list[Session]]:
-    """Hold the group's turn inside a transaction until the block ends, so callers queue up meanwhile."""
+def lead_held(rt: Runtime) -> Iterator[list[Session]]:
+    """Lead the group in a transaction that lasts until the block ends, so callers queue up meanwhile."""
     release, entered, sessions = threading.Event(), threading.Event(), []
 
     def hold(session: Session, _outbox: Outbox, items: list[Any]) -> list[None]:
@@ -93,7 +93,7 @@ def test_callers_waiting_together_share_one_transaction(rt: Runtime, subscribed:
         return record_deliveries(session, outbox, items)
 
     callers = [Caller(rt.commit_group, delivery(f"d-{n}", subscribed), seeing) for n in range(5)]
-    with turn_held(rt) as held:
+    with lead_held(rt) as held:
         queued(rt, callers)
     for caller in callers:
         caller.join(30)
@@ -117,7 +117,7 @@ def test_a_batch_of_deliveries_writes_one_statement_per_table(rt: Runtime, subsc
             inserts.append(statement.split("(", 1)[0].rsplit(maxsplit=1)[-1].strip('"'))
 
     callers = [Caller(rt.commit_group, delivery(f"s-{n}", subscribed)) for n in range(6)]
-    with turn_held(rt):
+    with lead_held(rt):
         queued(rt, callers)
         event.listen(rt.db.engine, "before_cursor_execute", count)
     try:
@@ -140,7 +140,7 @@ def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) 
         Caller(rt.commit_group, delivery("d-broken", subscribed), broken),
         Caller(rt.commit_group, delivery("d-2", subscribed)),
     ]
-    with turn_held(rt):
+    with lead_held(rt):
         queued(rt, callers)
     for caller in callers:
         caller.join(30)
@@ -156,7 +156,7 @@ def test_a_failing_unit_fails_only_its_caller(rt: Runtime, subscribed: GitRepo) 
 
 def test_the_same_delivery_twice_in_one_transaction_starts_once(rt: Runtime, subscribed: GitRepo) -> None:
     callers = [Caller(rt.commit_group, delivery("again", subscribed)) for _ in range(3)]
-    with turn_held(rt):
+    with lead_held(rt):
         queued(rt, callers)
     for caller in callers:
         caller.join(30)
@@ -266,7 +266,7 @@ def test_a_carried_caller_returns_while_a_later_transaction_runs(rt: Runtime, su
 
     leading = Caller(rt.commit_group, delivery("leading", subscribed), starting_later)
     carried = Caller(rt.commit_group, delivery("carried", subscribed))
-    with turn_held(rt):
+    with lead_held(rt):
         queued(rt, [leading, carried])
     try:
         assert later_entered.wait(30)
