@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from rq import Queue
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from conveyor.commit_group import CommitGroup
@@ -280,3 +280,43 @@ def test_a_carried_caller_returns_while_a_later_transaction_runs(rt: Runtime, su
         later_release.set()
         second.join(30)
     assert second.error is None
+
+
+def test_more_callers_than_a_transaction_takes_all_get_their_own_outcome(rt: Runtime) -> None:
+    """Eight threads hand in 60 items each to a group taking at most three a transaction, some of them failing and
+    some ending their request without handing anything in: every caller gets its own value or its own error, and
+    none is left waiting when more items wait than one transaction takes."""
+    group = CommitGroup(rt.db, rt.dispatcher, max_units=3, linger_seconds=0.001)
+    sizes: list[int] = []
+
+    def doubling(session: Session, _outbox: Outbox, items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        session.execute(text("SELECT 1"))  # a round to the database, as every real batch makes
+        if any(item % 7 == 0 for item in items):
+            raise ValueError("a multiple of seven")
+        return [item * 2 for item in items]
+
+    values: dict[int, int] = {}
+    failed: set[int] = set()
+
+    def caller(first: int) -> None:
+        for item in range(first, first + 60):
+            with group.expecting():
+                if item % 11 == 0:
+                    continue  # a request that hands nothing in
+                try:
+                    values[item] = group.run(doubling, item)
+                except ValueError:
+                    failed.add(item)
+
+    threads = [threading.Thread(target=caller, args=(n * 1000 + 1,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    handed_in = {n * 1000 + 1 + k for n in range(8) for k in range(60)} - {i for i in range(8060) if i % 11 == 0}
+    assert set(values) | failed == handed_in
+    assert failed == {item for item in handed_in if item % 7 == 0}
+    assert all(value == item * 2 for item, value in values.items())
+    assert max(sizes) == 3  # transactions were full: items waited beyond what one takes
