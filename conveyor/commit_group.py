@@ -149,6 +149,7 @@ class CommitGroup:
             self._dispatcher.send(dispatches)
 
     def _gathered(self) -> bool:
+        """Nothing left to wait for: no caller is on its way, or a transaction's worth of items is waiting."""
         return self._coming <= 0 or len(self._waiting) >= self._max_units
 
     def _wake_gatherer(self) -> None:
