@@ -123,7 +123,6 @@ class CommitGroup:
     def _lead(self, own: _Unit[Any, Any]) -> None:
         """Run the transaction of the waiting items (`own`, this caller's, among them), then pass the lead on."""
         units: list[_Unit[Any, Any]] = []
-        dispatches: list[Enqueueable] = []
         try:
             with self._arrived:
                 try:
