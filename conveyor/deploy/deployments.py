@@ -19,7 +19,6 @@ their orchestration is `conveyor.deploy.traffic_deployments`.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,13 +27,14 @@ from sqlalchemy.orm import Session
 
 from conveyor.config import Settings
 from conveyor.db import lock
-from conveyor.db.deploy_models import DeployApplication, DeployHost, Deployment, DeploymentGroup, DeploymentTarget
+from conveyor.db.deploy_models import DeployApplication, DeployHost, Deployment, DeploymentGroup
 from conveyor.deploy import ecs_rollout, lambda_rollout, orchestration, traffic_deployments
 from conveyor.deploy.alarms import AlarmDecision
 from conveyor.deploy.appspec import LambdaAppSpec
 from conveyor.deploy.blue_green import check_target_instances, replacement_hosts
 from conveyor.deploy.blue_green_fleet import plan_of
 from conveyor.deploy.configs import DeploymentConfig, IntervalUnit, resolve_config
+from conveyor.deploy.deployment_shapes import deployment_info, target_info
 from conveyor.deploy.fleet_alarms import alarm_decision
 from conveyor.deploy.function_revisions import check_function_revision
 from conveyor.deploy.install import FileExistsBehavior
@@ -47,7 +47,6 @@ from conveyor.deploy.status import DeploymentErrorCode, DeploymentStatus
 from conveyor.dispatch import Outbox
 from conveyor.errors import Conflict, InvalidRequest, NotFound
 from conveyor.runtime import Runtime
-from conveyor.timefmt import iso
 
 ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
 
@@ -235,63 +234,6 @@ def list_deployments(rt: Runtime, application_name: str, group_name: str, limit:
             .limit(limit)
         )
         return [deployment_info(d) for d in rows]
-
-
-def deployment_info(deployment: Deployment) -> dict[str, Any]:
-    """CodeDeploy's `deploymentInfo` of a deployment."""
-    counts = Counter(t.status for t in deployment.targets)
-    plan = plan_of(deployment)
-    info: dict[str, Any] = {
-        "deploymentId": deployment.id,
-        "applicationName": deployment.group.application.name,
-        "deploymentGroupName": deployment.group.name,
-        "deploymentConfigName": deployment.deployment_config_name,
-        "computePlatform": deployment.group.application.compute_platform,
-        "revision": deployment.revision,
-        "status": deployment.status,
-        "creator": deployment.creator,
-        "description": deployment.description,
-        "fileExistsBehavior": deployment.file_exists_behavior,
-        "ignoreApplicationStopFailures": deployment.ignore_application_stop_failures,
-        "deploymentOverview": {
-            s: counts.get(s, 0) for s in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Ready")
-        },
-        "batches": deployment.fleet.get("batches", []),
-        "createTime": iso(deployment.created_at),
-        "startTime": iso(deployment.started_at),
-        "completeTime": iso(deployment.completed_at),
-    }
-    if plan is not None:
-        info |= {
-            "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-            "blueGreenDeploymentConfiguration": plan.options.to_info(),
-            "targetInstances": plan.target_instances,
-            "instanceTerminationWaitTimeStarted": plan.phase.value == "TerminationWait",
-        }
-    for key, value in (
-        ("autoRollbackConfiguration", deployment.auto_rollback),
-        ("rollbackInfo", deployment.rollback_info),
-        ("errorInformation", deployment.error_information),
-    ):
-        if value:
-            info[key] = value
-    return info
-
-
-def target_info(target: DeploymentTarget) -> dict[str, Any]:
-    """CodeDeploy's instanceTarget: with its `instanceLabel` (Blue or Green) in a blue/green deployment."""
-    info = {
-        "targetId": target.host_name,
-        "status": target.status,
-        "batch": target.batch,
-        "startTime": iso(target.started_at),
-        "endTime": iso(target.ended_at),
-        "lifecycleEvents": target.lifecycle_events,
-    }
-    plan = plan_of(target.deployment)
-    if plan is not None:
-        info["instanceLabel"] = plan.label(target.host_name).value
-    return info
 
 
 def _check_options(request: DeploymentRequest) -> None:
