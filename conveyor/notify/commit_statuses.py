@@ -92,7 +92,8 @@ def _commits(session: Session, settings: Settings, detail_type: str, detail: dic
     found = []
     for source in first.actions:
         repository = github_repository(source, settings.github_api_url)
-        requested = (execution.source_revisions.get(source.name) or {}).get("commit")
+        revision = execution.source_revisions.get(source.name) or {}
+        requested = None if revision.get("fetched") else revision.get("commit")  # what the start named
         if repository is None:
             continue
         if detail_type == ACTION_CHANGE:  # a source whose commit became known as it succeeded

@@ -129,10 +129,23 @@ def _complete(
     action.output_variables = outcome.output_variables
     if outcome.external_execution_id is not None:
         action.external_execution_id = outcome.external_execution_id
+    if outcome.revision:
+        _keep_fetched_revision(locked.execution, action.action_name, outcome.revision)
     action.ended_at = utcnow()
     events.action_changed(session, locked.execution, action)
     settle(rt, session, outbox, locked)
     return True
+
+
+def _keep_fetched_revision(execution: PipelineExecution, action_name: str, revision: dict[str, str]) -> None:
+    """A source action fetched `revision` for an execution whose start named none for it (a manual start, a
+    schedule): it becomes the execution's, marked `fetched`, so the execution shows what it ran and a retry of the
+    action fetches it again rather than the branch's new head."""
+    revisions = execution.source_revisions
+    if (revisions.get(action_name) or {}).get("commit"):
+        return  # the start named the revision, and the action fetched exactly that
+    kept = {**revisions.get(action_name, {}), **revision, "fetched": True}
+    execution.source_revisions = {**revisions, action_name: kept}  # a new dict: the JSON column sees the change
 
 
 def report_build(rt: Runtime, build: Build) -> None:

@@ -156,6 +156,12 @@ def test_a_start_without_a_commit_gets_its_pending_status_once_the_source_has_fe
     assert github_api.requests[-1].json()["description"].startswith(f"shop: execution {failed[-8:]} failed: ")
     statuses = {d.status for d in deliveries(rt, COMMIT_STATUSES)}
     assert statuses == {"Delivered", "Skipped"}  # starts without a known commit, and the plain Git source's
+    told = {d.event_type: d.status for d in deliveries(rt, COMMIT_STATUSES) if d.event["detail"]["pipeline"] == "shop"}
+    assert told == {  # the pending status is told when the commit became known, whenever the start is read
+        "codepipeline-pipeline-pipeline-execution-started": "Skipped",
+        "codepipeline-pipeline-action-execution-succeeded": "Delivered",
+        "codepipeline-pipeline-pipeline-execution-failed": "Delivered",
+    }
 
 
 def test_chat_post_message_through_slack_sdk_with_the_rules_token_or_the_setting(

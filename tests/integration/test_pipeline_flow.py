@@ -6,13 +6,13 @@ import io
 import json
 import zipfile
 
-from conveyor.pipeline import definitions, views
+from conveyor.pipeline import control, definitions, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from conveyor.triggers.github import push_payload
 from conveyor.triggers.service import receive_delivery
 from tests.support.gitrepo import GitRepo
-from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, build_action, pipeline
+from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, build_action, pipeline, source_action
 
 
 def test_push_runs_source_and_build_and_stores_the_artifact(rt: Runtime, repo: GitRepo, run_jobs) -> None:
@@ -50,6 +50,48 @@ def test_a_failing_command_fails_the_build_and_the_execution(rt: Runtime, repo: 
     assert build_action["status"] == "Failed"
     assert "exit 3" in execution["statusSummary"]
     assert "exit status 3" in build_action["summary"]
+
+
+def test_a_manual_start_shows_the_commit_its_source_fetched(rt: Runtime, repo: GitRepo, run_jobs) -> None:
+    sha = repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC}, "add buildspec")
+    definitions.create_pipeline(rt, as_yaml(pipeline("manual", repo.url)))
+
+    execution_id = pipelines.start_pipeline(rt, "manual")
+    assert views.get_execution(rt, execution_id)["sourceRevisions"] == []  # nothing asked for: the branch's head
+    run_jobs()
+
+    execution = views.get_execution(rt, execution_id)
+    assert execution["status"] == "Succeeded", execution
+    assert execution["sourceRevisions"] == [{"actionName": "Source", "revisionId": sha, "ref": None}]
+    [listed] = views.list_executions(rt, "manual")
+    assert listed["sourceRevisions"] == execution["sourceRevisions"]
+
+
+def test_retrying_a_source_stage_fetches_the_commits_the_execution_ran_with(
+    rt: Runtime, repo: GitRepo, run_jobs
+) -> None:
+    first = repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC}, "first")
+    sources = [source_action(repo.url), source_action(repo.url, branch="release", name="Release", output="Released")]
+    document = pipeline("two-sources", repo.url)
+    document["pipeline"]["stages"][0]["actions"] = sources
+    definitions.create_pipeline(rt, as_yaml(document))
+
+    execution_id = pipelines.start_pipeline(rt, "two-sources")
+    run_jobs()
+    failed = views.get_execution(rt, execution_id)
+    assert failed["status"] == "Failed"  # no branch `release` yet
+    assert failed["sourceRevisions"] == [{"actionName": "Source", "revisionId": first, "ref": None}]
+
+    later = repo.commit(message="later, on main")
+    repo.branch("release")
+    control.retry_stage(rt, "two-sources", execution_id, "Source", "ALL_ACTIONS")
+    run_jobs()
+
+    execution = views.get_execution(rt, execution_id)
+    assert execution["status"] == "Succeeded", execution
+    fetched = {a["actionName"]: a["outputVariables"]["CommitId"] for a in execution["stages"][0]["actions"]}
+    assert fetched == {"Source": first, "Release": later}  # main moved on; the execution keeps its commit
+    assert {r["actionName"]: r["revisionId"] for r in execution["sourceRevisions"]} == fetched
 
 
 def test_a_push_gives_its_builds_codebuilds_webhook_variables(rt: Runtime, repo: GitRepo, run_jobs) -> None:

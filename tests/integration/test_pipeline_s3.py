@@ -109,6 +109,7 @@ def test_an_unversioned_source_is_extracted_into_a_web_site(rt: Runtime, s3: Any
     assert execution["status"] == "Succeeded", execution["statusSummary"]
     source, deployed = actions(execution)["Source"], actions(execution)["Deploy"]
     assert source["outputVariables"] == {"ETag": etag, "VersionId": ""}
+    assert execution["sourceRevisions"] == []  # an unversioned object has no version to fetch again
     artifact = source["outputArtifacts"]["SourceOutput"]
     assert artifact["revision"] == etag
     assert artifact["s3_object"] == {"bucket": "sources", "key": "site.zip", "version_id": "", "etag": etag}
@@ -146,6 +147,7 @@ def test_a_versioned_source_is_deployed_as_a_zip_named_by_its_version(rt: Runtim
     version = latest["VersionId"]
     assert source["outputVariables"] == {"ETag": latest["ETag"].strip('"'), "VersionId": version}
     assert source["outputArtifacts"]["SourceOutput"]["revision"] == version
+    assert execution["sourceRevisions"] == [{"actionName": "Source", "revisionId": version, "ref": None}]
     assert deployed["resolvedConfiguration"]["ObjectKey"] == f"releases/{version}.zip"
     assert keys(s3, "archive") == [f"releases/{version}.zip"]
     uploaded = s3.get_object(Bucket="archive", Key=f"releases/{version}.zip")

@@ -66,6 +66,9 @@ class ActionOutcome:
     output_artifacts: dict[str, Any] = field(default_factory=dict)
     output_variables: dict[str, str] = field(default_factory=dict)
     external_execution_id: str | None = None  # when given, replaces the one the action had
+    # a source action's: the revision it fetched (a commit, an object version), kept as the execution's source
+    # revision for that action, so the execution shows what it ran and a retry fetches the same revision again
+    revision: dict[str, str] | None = None
 
 
 def artifact_key(pipeline_name: str, execution_id: str, artifact_name: str) -> str:

@@ -2,8 +2,10 @@
 
 The revision is the commit the triggering push named, the head commit of the triggering pull request (fetched
 through `refs/pull/<n>/head` when no branch holds it: a fork's), or the one given at a manual start; otherwise the
-head of the configured branch at the time the action runs. The artifact is the commit's tree without `.git`
-(CODE_ZIP); it records the push or pull request that delivered it, for CodeBuild's webhook variables.
+head of the configured branch at the time the action runs, which then becomes the execution's revision: it is
+listed with the execution, and a retry of the action fetches that commit again, so one execution runs one revision.
+The artifact is the commit's tree without `.git` (CODE_ZIP); it records the push or pull request that delivered
+it, for CodeBuild's webhook variables.
 """
 
 from __future__ import annotations
@@ -65,4 +67,5 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
         summary=summary,
         output_artifacts={declaration.output_artifacts[0]: artifact},
         output_variables=variables,
+        revision={"commit": commit.sha},
     )

@@ -64,6 +64,7 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
         summary=f"{s3_url(bucket, key, version_id)} (ETag {etag})",
         output_artifacts={declaration.output_artifacts[0]: artifact},
         output_variables={"ETag": etag, "VersionId": version_id},
+        revision={"commit": version_id} if version_id else None,  # as a start's override names it; unversioned: none
     )
 
 
