@@ -91,8 +91,7 @@ class SpecError(ConveyorError):
         ConveyorError.__init__(self, self.describe())
 
     def describe(self) -> str:
-        count = len(self.problems)
-        lines = [f"{self.source}: {count} problem{'s' if count != 1 else ''}"]
+        lines = [f"{self.source}: {_count(len(self.problems), 'problem')}"]
         lines += [
             f"  {self.source}:{p.line}: {p.path or '(document)'}: {p.message}"
             if p.line
@@ -107,7 +106,11 @@ class SpecError(ConveyorError):
     def to_dict(self) -> dict[str, Any]:
         return {
             "error": self.code,
-            "message": f"{self.source} is invalid ({len(self.problems)} problems)",
+            "message": f"{self.source} is invalid ({_count(len(self.problems), 'problem')})",
             "source": self.source,
             "problems": [p.to_dict() for p in self.problems],
         }
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

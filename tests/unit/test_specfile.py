@@ -168,6 +168,15 @@ def test_problem_list_collects_every_problem_sorted_by_line() -> None:
         (3, "pipeline.name"),
         (10, "pipeline.stages[1].name"),
     ]
+    assert caught.value.to_dict()["message"] == "pipeline.yml is invalid (2 problems)"
+    assert str(caught.value).splitlines()[0] == "pipeline.yml: 2 problems"
+
+
+def test_one_problem_is_counted_in_the_singular() -> None:
+    error = SpecError("pipeline.yml", [Problem("pipeline.name", "name taken", 3)])
+
+    assert error.to_dict()["message"] == "pipeline.yml is invalid (1 problem)"
+    assert str(error).splitlines() == ["pipeline.yml: 1 problem", "  pipeline.yml:3: pipeline.name: name taken"]
 
 
 def test_an_empty_problem_list_raises_nothing() -> None:
