@@ -93,7 +93,7 @@ def get_project(name: str) -> Response:
 
 @bp.get("/executions")
 def list_executions() -> Response:
-    limit = _limit()
+    limit = limit_arg()
     return jsonify({"executions": views.list_executions(runtime(), request.args.get("pipeline"), limit)})
 
 
@@ -106,7 +106,7 @@ def get_execution(execution_id: str) -> Response:
 def execution_events(execution_id: str) -> Response:
     views.get_execution(runtime(), execution_id)  # a 404 for an unknown execution, not an empty list
     return jsonify(
-        {"events": events.list_events(runtime(), execution_id=execution_id, after=_after(), limit=_limit(100))}
+        {"events": events.list_events(runtime(), execution_id=execution_id, after=_after(), limit=limit_arg(100))}
     )
 
 
@@ -114,12 +114,12 @@ def execution_events(execution_id: str) -> Response:
 def list_events() -> Response:
     """State changes in the order they happened; `?after=<id>` resumes where a reader stopped."""
     pipeline = request.args.get("pipeline")
-    return jsonify({"events": events.list_events(runtime(), pipeline=pipeline, after=_after(), limit=_limit(100))})
+    return jsonify({"events": events.list_events(runtime(), pipeline=pipeline, after=_after(), limit=limit_arg(100))})
 
 
 @bp.get("/builds")
 def list_builds() -> Response:
-    return jsonify({"builds": build_views.list_builds(runtime(), request.args.get("project"), _limit())})
+    return jsonify({"builds": build_views.list_builds(runtime(), request.args.get("project"), limit_arg())})
 
 
 @bp.get("/builds/<path:build_id>/logs")
@@ -156,7 +156,7 @@ def stop_build(build_id: str) -> Response:
 
 @bp.get("/batches")
 def list_batches() -> Response:
-    return jsonify({"buildBatches": batch_views.list_batches(runtime(), request.args.get("project"), _limit())})
+    return jsonify({"buildBatches": batch_views.list_batches(runtime(), request.args.get("project"), limit_arg())})
 
 
 @bp.get("/batches/<path:batch_id>")
@@ -181,7 +181,7 @@ def get_build_reports(build_id: str) -> Response:
 @bp.get("/reports/<report_id>")
 def get_report(report_id: str) -> Response:
     """A report with its test cases (`?status=FAILED` for the failed ones) or its file coverage."""
-    return jsonify(report_store.report_detail(runtime(), report_id, request.args.get("status"), _limit(default=1000)))
+    return jsonify(report_store.report_detail(runtime(), report_id, request.args.get("status"), limit_arg(1000)))
 
 
 @bp.get("/builds/<path:build_id>")
@@ -230,7 +230,8 @@ def _variables(value: Any) -> dict[str, str]:
     raise InvalidRequest("'variables' must be an object of names to values, or a list of {name, value}")
 
 
-def _limit(default: int = 20) -> int:
+def limit_arg(default: int = 20) -> int:
+    """The `limit` query argument: a whole number from 1 to 1000, `default` when absent."""
     raw = request.args.get("limit", str(default))
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("'limit' must be a whole number from 1 to 1000")

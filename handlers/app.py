@@ -22,6 +22,7 @@ from handlers import (  # noqa: F401 - some add routes to api.bp
     notifications,
     schedules,
     slack,
+    webhook_deliveries,
 )
 from jobs.runtime import make_runtime, prepare
 

@@ -4,11 +4,10 @@ and for the commit statuses. They share the API blueprint (and so its token chec
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 
-from conveyor.errors import InvalidRequest
 from conveyor.notify import rules
-from handlers.api import bp, json_body
+from handlers.api import bp, json_body, limit_arg
 from handlers.context import runtime
 
 
@@ -42,17 +41,10 @@ def test_notification_rule(name: str) -> tuple[Response, int]:
 
 @bp.get("/notification-rules/<name>/deliveries")
 def notification_deliveries(name: str) -> Response:
-    return jsonify({"deliveries": rules.list_deliveries(runtime(), name, _limit())})
+    return jsonify({"deliveries": rules.list_deliveries(runtime(), name, limit_arg(50))})
 
 
 @bp.get("/commit-statuses")
 def commit_statuses() -> Response:
     """The commit statuses posted to GitHub, newest first, each with its attempts and last error."""
-    return jsonify({"deliveries": rules.list_deliveries(runtime(), None, _limit())})
-
-
-def _limit() -> int:
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidRequest("'limit' must be a whole number from 1 to 1000")
-    return int(raw)
+    return jsonify({"deliveries": rules.list_deliveries(runtime(), None, limit_arg(50))})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,46 +70,31 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-def _register() -> None:
-    from conveyor.cli import (
-        agent,
-        appspec,
-        batches,
-        builds,
-        chatops,
-        control,
-        demo,
-        deploys,
-        executions,
-        local,
-        notifications,
-        pipelines,
-        processes,
-        projects,
-        registry,
-        schedules,
-    )
+# The modules whose `COMMANDS` make up the command line, imported once `main` exists (they import this module).
+_COMMAND_MODULES = (
+    "pipelines",
+    "executions",
+    "webhooks",
+    "control",
+    "builds",
+    "batches",
+    "projects",
+    "local",
+    "appspec",
+    "registry",
+    "deploys",
+    "schedules",
+    "notifications",
+    "chatops",
+    "processes",
+    "agent",
+    "demo",
+)
 
-    modules = (
-        pipelines,
-        executions,
-        control,
-        builds,
-        batches,
-        projects,
-        local,
-        appspec,
-        registry,
-        deploys,
-        schedules,
-        notifications,
-        chatops,
-        processes,
-        agent,
-        demo,
-    )
-    for module in modules:
-        for command in module.COMMANDS:
+
+def _register() -> None:
+    for name in _COMMAND_MODULES:
+        for command in importlib.import_module(f"conveyor.cli.{name}").COMMANDS:
             main.add_command(command)
 
 

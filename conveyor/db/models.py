@@ -298,6 +298,7 @@ class WebhookDelivery(Base):
     ref: Mapped[str | None] = mapped_column(String(500))
     head_commit: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)  # the answer's: why it started what it did, or nothing
     execution_ids: Mapped[list[Any]] = mapped_column(default=list)
     # a push decided later (outcome "deferred"): {"push": the event, "pipelines": [[pipeline id, clone URL], …]}
     deferred: Mapped[dict[str, Any] | None] = mapped_column(JSON)

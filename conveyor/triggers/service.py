@@ -108,6 +108,7 @@ def _decide(session: Session, delivery: Delivery) -> _Decision:
         "delivery_id": delivery.delivery_id,
         "event": delivery.event,
         "outcome": outcome.status,
+        "detail": outcome.detail,
         "repository": columns.get("repository"),
         "ref": columns.get("ref"),
         "head_commit": columns.get("head_commit"),
@@ -140,7 +141,10 @@ def start_deferred(rt: Runtime, delivery_id: str) -> DeliveryOutcome:
         start_executions(session, outbox, _execution_starts(delivery_id, event, starts, execution_ids))
         row.execution_ids = [*row.execution_ids, *execution_ids]
         row.outcome = "started" if row.execution_ids else "ignored"
-        return DeliveryOutcome(row.outcome, execution_ids, f"{len(files)} changed file(s) read from git")
+        row.detail = f"{len(files)} changed file(s) read from git"
+        if not row.execution_ids:
+            row.detail += ": no file path filter matched them"
+        return DeliveryOutcome(row.outcome, execution_ids, row.detail)
 
 
 def _changed_files(rt: Runtime, url: str, event: TriggerEvent) -> frozenset[str]:
@@ -158,6 +162,7 @@ def give_up_deferred(rt: Runtime, delivery_id: str, reason: str) -> None:
         ).one_or_none()
         if row is not None and row.outcome == "deferred":
             row.outcome = "failed"
+            row.detail = f"could not read the changed files: {reason}"
             log.warning("delivery %s: could not read the changed files: %s", delivery_id, reason)
 
 

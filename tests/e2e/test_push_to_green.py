@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -64,6 +65,17 @@ def test_signed_push_goes_green_and_stores_the_artifact(conveyor_stack: RunningS
         assert archive.read("version.txt").decode() == f"1.1 {repo.head()}\n"
     log = conveyor_stack.api("GET", f"/builds/{build_id}/logs").text
     assert "Running command cp ../app.py ." in log
+
+    cli = Path(sys.executable).parent / "conveyor"
+    listed = subprocess.run(
+        [str(cli), "--server", conveyor_stack.url, "webhooks", "deliveries", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [delivery] = json.loads(listed.stdout)
+    assert (delivery["event"], delivery["outcome"], delivery["executionIds"]) == ("push", "started", [execution_id])
 
 
 def test_a_killed_worker_does_not_leave_the_execution_in_progress(conveyor_stack: RunningStack, tmp_path: Path) -> None:

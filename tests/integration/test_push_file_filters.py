@@ -3,15 +3,18 @@ list every changed file; over HTTP, with real SQL, Redis, RQ and git."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from conveyor.db.models import PipelineExecution, WebhookDelivery
+from conveyor.db.models import Dispatch, PipelineExecution, WebhookDelivery
+from conveyor.dispatch import Kind
 from conveyor.pipeline import definitions, views
 from conveyor.runtime import Runtime
 from conveyor.triggers.github import MAX_LISTED_COMMITS, push_payload
+from jobs import triggers as trigger_jobs
 from tests.integration.conftest import deliver
 from tests.support.gitrepo import GitRepo
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
@@ -79,10 +82,12 @@ def test_a_long_push_is_decided_from_git_by_a_job(
     assert answer.get_json()["status"] == "deferred"
     assert answer.get_json()["executionIds"] == []
     assert _delivery(rt, "long-1").outcome == "deferred"
+    assert _delivery(rt, "long-1").detail == answer.get_json()["detail"]
 
     run_jobs()
     delivery = _delivery(rt, "long-1")
     assert delivery.outcome == "started"
+    assert delivery.detail == f"{MAX_LISTED_COMMITS + 1} changed file(s) read from git"
     assert _executions(rt) == delivery.execution_ids
     with rt.db.reader() as session:
         execution = session.get_one(PipelineExecution, delivery.execution_ids[0])
@@ -100,5 +105,30 @@ def test_a_long_push_that_changes_nothing_filtered_starts_nothing(
     assert deliver(client, "push", payload, delivery="long-2").get_json()["status"] == "deferred"
     run_jobs()
     assert _delivery(rt, "long-2").outcome == "ignored"
+    assert (
+        _delivery(rt, "long-2").detail
+        == f"{MAX_LISTED_COMMITS + 1} changed file(s) read from git: no file path filter matched them"
+    )
     assert _executions(rt) == []
     assert deliver(client, "push", payload, delivery="long-2").status_code == 200  # a redelivery starts nothing
+
+
+def test_a_long_push_whose_repository_cannot_be_read_fails_with_the_reason(
+    client: FlaskClient, rt: Runtime, repo: GitRepo
+) -> None:
+    repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC})
+    _subscribe(rt, repo)
+    *_, payload = _long_push(repo, {"src/app.py": "print('hi')\n"})
+    assert deliver(client, "push", payload, delivery="long-3").get_json()["status"] == "deferred"
+    shutil.rmtree(repo.path)  # gone before the job reads the changed files
+
+    with rt.db.reader() as session:
+        [dispatch] = session.scalars(select(Dispatch).where(Dispatch.kind == Kind.CHANGED_FILES.value))
+    for attempt in range(1, rt.settings.max_attempts + 1):
+        trigger_jobs.changed_files(dispatch.id, attempt)
+
+    delivery = _delivery(rt, "long-3")
+    assert (delivery.outcome, delivery.execution_ids) == ("failed", [])
+    assert (delivery.detail or "").startswith("could not read the changed files: ")
+    assert str(repo.path) in (delivery.detail or "")
+    assert _executions(rt) == []

@@ -1,0 +1,56 @@
+"""The webhook deliveries Conveyor received, newest first: what each started, or why it started nothing.
+
+GitHub shows a hook's recent deliveries only to the repository's admins, and only for a few days; this is Conveyor's
+side of the same record, kept for good: the answer a delivery got (`detail`), the executions it started, and for a
+push decided later from its changed files, how that turned out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from conveyor.db.models import WebhookDelivery
+from conveyor.errors import InvalidRequest, NotFound
+from conveyor.runtime import Runtime
+from conveyor.timefmt import iso
+
+OUTCOMES = ("started", "ignored", "deferred", "failed")  # a redelivery is not recorded again: it has no row
+
+
+def list_deliveries(
+    rt: Runtime, repository: str | None = None, outcome: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest deliveries, of one repository (`owner/name`) or with one outcome when asked."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidRequest(f"outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    if repository:
+        query = query.where(WebhookDelivery.repository == repository)
+    if outcome:
+        query = query.where(WebhookDelivery.outcome == outcome)
+    with rt.db.reader() as session:
+        return [describe_delivery(row) for row in session.scalars(query)]
+
+
+def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:
+    with rt.db.reader() as session:
+        row = session.scalars(select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id)).first()
+        if row is None:
+            raise NotFound(f"no webhook delivery {delivery_id}")
+        return describe_delivery(row)
+
+
+def describe_delivery(row: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "deliveryId": row.delivery_id,
+        "event": row.event,
+        "repository": row.repository,
+        "ref": row.ref,
+        "headCommit": row.head_commit,
+        "outcome": row.outcome,
+        "detail": row.detail or "",
+        "executionIds": list(row.execution_ids),
+        "receivedAt": iso(row.received_at),
+    }
