@@ -27,6 +27,10 @@ from handlers import (  # noqa: F401 - some add routes to api.bp
 from jobs.runtime import make_runtime, prepare
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
+# No request waits on a hung Redis for longer: each would hold one of the server's few threads, and enough of them
+# (log views, build stops) would leave none for webhooks. Above the longest wait for new log lines (5 s) a
+# followed log makes.
+REDIS_TIMEOUT_SECONDS = 10.0
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,7 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     prepare(settings)
-    app.extensions["conveyor"] = make_runtime(settings)
+    app.extensions["conveyor"] = make_runtime(settings, redis_timeout=REDIS_TIMEOUT_SECONDS)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(github.bp)

@@ -36,10 +36,12 @@ def runtime() -> Runtime:
 SEND_TIMEOUT_SECONDS = 2.0  # a send to a Redis that does not answer gives up (the reconciler sends it again)
 
 
-def make_runtime(settings: Settings) -> Runtime:
+def make_runtime(settings: Settings, redis_timeout: float | None = None) -> Runtime:
+    """`redis_timeout` bounds every command of the runtime's Redis client (none: a command waits as long as it
+    takes, as a job's may)."""
     # the dispatcher's client of its own, with a timeout: a webhook's answer never waits on a hung Redis for long
     dispatcher = RQDispatcher(connect(settings, timeout=SEND_TIMEOUT_SECONDS))
-    return Runtime(settings, dispatcher, connect(settings))
+    return Runtime(settings, dispatcher, connect(settings, timeout=redis_timeout))
 
 
 def use_runtime(rt: Runtime | None) -> None:

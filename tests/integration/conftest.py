@@ -6,15 +6,18 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conveyor.config import Settings
+from conveyor.config import Settings, load_settings
+from conveyor.devstack import Stack, embedded_redis, wait_for_socket
 from conveyor.runtime import Runtime
 from handlers.app import create_app
 from tests.conftest import WEBHOOK_SECRET
@@ -46,3 +49,17 @@ def deliver(client: FlaskClient, event: str, payload: Any, delivery: str | None 
         **headers,
     }
     return client.post("/webhooks/github", data=body, headers=sent)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Settings]:
+    """A redis-server of this test's own (it will be made to stop answering): the embedded default's, in a data
+    directory of the test's."""
+    settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
+    server = Stack([embedded_redis(settings)], {"PATH": os.environ["PATH"]}, tmp_path)
+    server.start()
+    try:
+        wait_for_socket(settings.embedded_redis_socket)
+        yield settings
+    finally:
+        server.stop()

@@ -5,12 +5,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from typing import Any
 
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from conveyor.config import Settings
 from conveyor.runtime import Runtime
+from conveyor.triggers.github import push_payload
+from handlers.app import REDIS_TIMEOUT_SECONDS, create_app
+from handlers.health import REDIS_CHECK_SECONDS
+from jobs.runtime import SEND_TIMEOUT_SECONDS
+from tests.conftest import WEBHOOK_SECRET
+from tests.integration.conftest import deliver
 from tests.support.gitrepo import GitRepo
 from tests.support.pipelines import as_yaml, pipeline
 
@@ -24,15 +33,49 @@ def test_healthz_checks_sql_and_redis(client: FlaskClient) -> None:
 
 
 def test_healthz_is_503_naming_redis_when_it_is_unreachable(client: FlaskClient, app: Flask) -> None:
-    import redis
-
     runtime = app.extensions["conveyor"]
-    runtime.redis = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    runtime.settings = dataclasses.replace(runtime.settings, redis_url="redis://127.0.0.1:1/0")  # nothing listens
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.get_json()
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("Redis is unavailable")
+
+
+def test_a_hung_redis_is_told_in_time_and_pushes_are_still_answered(own_redis: Settings, repo: GitRepo) -> None:
+    """A Redis that takes connections and never answers (here: every client paused) must not hold the health check
+    nor a webhook: the first answers 503 naming Redis, the second records the push and answers 202, each within its
+    timeout; once Redis answers again, so does the check."""
+    app = create_app({"data_dir": own_redis.data_dir, "github_webhook_secret": WEBHOOK_SECRET})
+    client = app.test_client()
+    try:
+        assert client.get("/healthz").status_code == 200
+        repo.commit({"README": "hung"})
+        assert (
+            client.post("/api/v1/pipelines", data=as_yaml(pipeline("hung", repo.url)), headers=YAML).status_code == 201
+        )
+        paused = redis.Redis(unix_socket_path=str(own_redis.embedded_redis_socket))
+        paused.execute_command("CLIENT", "PAUSE", 7000, "ALL")
+
+        started = time.monotonic()
+        health = client.get("/healthz")
+        assert time.monotonic() - started < REDIS_CHECK_SECONDS + 1
+        assert health.status_code == 503
+        assert health.get_json()["checks"]["redis"].startswith("Redis is unavailable: Timeout")
+        assert health.get_json()["checks"]["database"] == "ok"
+
+        started = time.monotonic()
+        pushed = deliver(client, "push", push_payload("acme/app", repo.url, repo.head()))
+        assert time.monotonic() - started < SEND_TIMEOUT_SECONDS + 1
+        assert pushed.status_code == 202, pushed.get_json()  # recorded; the reconciler enqueues its job later
+
+        paused.ping()  # answered once the pause ends
+        assert client.get("/healthz").status_code == 200
+        # and no other request (a log view, a build stop) waits on a hung Redis for longer than the web's bound
+        web_redis = app.extensions["conveyor"].redis.connection_pool.connection_kwargs
+        assert web_redis["socket_timeout"] == REDIS_TIMEOUT_SECONDS
+    finally:
+        app.extensions["conveyor"].db.dispose()
 
 
 def test_create_get_list_and_update_a_pipeline(client: FlaskClient, repo: GitRepo) -> None:

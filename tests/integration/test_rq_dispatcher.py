@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 
 import pytest
 import redis
@@ -16,9 +13,8 @@ from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 from rq.registry import FinishedJobRegistry
 
-from conveyor.config import Settings, load_settings
+from conveyor.config import Settings
 from conveyor.db.models import Dispatch
-from conveyor.devstack import Stack, embedded_redis, wait_for_socket
 from conveyor.dispatch import Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 from conveyor.runtime import Runtime
@@ -121,20 +117,6 @@ def _text(value: object) -> object:
     if isinstance(value, bytes):
         return value
     return str(value.value if isinstance(value, Enum) else value)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[Settings]:
-    """A redis-server of this test's own (it will be made to stop answering): the embedded default's, in a data
-    directory of the test's."""
-    settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
-    server = Stack([embedded_redis(settings)], {"PATH": os.environ["PATH"]}, tmp_path)
-    server.start()
-    try:
-        wait_for_socket(settings.embedded_redis_socket)
-        yield settings
-    finally:
-        server.stop()
 
 
 def test_a_send_to_a_redis_that_does_not_answer_gives_up_in_time(
