@@ -24,7 +24,7 @@ class HttpClient:
         try:
             response = self.session.request(method, f"{self.url}/api/v1{path}", timeout=30, **kwargs)
         except requests.RequestException as exc:
-            raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {exc}") from None
+            raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {_why(exc)}") from None
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -181,6 +181,16 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _why(exc: requests.RequestException) -> str:
+    """The cause of a failed request in a few words ("[Errno 111] Connection refused"), not urllib3's whole chain."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer within 30 s"
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's, under its retry error
+    if reason is not None and reason.args:
+        return str(reason.args[0]).split("): ", 1)[-1]  # without the "HTTPConnection(host=…, port=…)" before it
+    return str(exc)
 
 
 def _parse_events(lines: Iterator[str]) -> Iterator[LogEvent]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,15 @@ def test_the_deploy_registry_from_the_cli(cli, tmp_path: Path, rt: Runtime) -> N
     refused = cli("deployment-groups", "create", "shop", "-f", str(bad))
     assert refused.exit_code == 1
     assert "bad.yml:2: colour: unknown key 'colour'" in refused.output
+
+
+def test_a_server_that_is_not_there_is_named_with_the_reason_in_a_few_words() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+    result = CliRunner().invoke(main, ["--server", url, "executions", "list"])
+
+    assert result.exit_code == 1
+    reason = "Failed to establish a new connection: [Errno 111] Connection refused"
+    assert f"error: cannot reach the Conveyor server at {url}: {reason}\n" in result.output
