@@ -85,6 +85,7 @@ class Stack:
         self.env = dict(env)
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_starts: dict[str, int] = {}  # where each entry's log stood when it was started
 
     def start(self, names: list[str] | None = None) -> None:
         for name in names or list(self.entries):
@@ -96,6 +97,7 @@ class Stack:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = (self.log_dir / f"{name}.log").open("ab")
+            self._log_starts[name] = output.tell()
         else:
             output = subprocess.PIPE
         try:
@@ -134,6 +136,22 @@ class Stack:
                 process.wait()
             self.signal(name, signal.SIGKILL)  # whatever the entry left behind in its group
 
+    def last_words(self, name: str, lines: int = 5) -> str:
+        """The last lines an entry wrote to its log since it was started (none without a log directory), to say
+        why it exited."""
+        if self.log_dir is None:
+            return ""
+        path = self.log_dir / f"{name}.log"
+        try:
+            with path.open("rb") as log:
+                log.seek(self._log_starts.get(name, 0))
+                tail = log.read().decode(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        if not tail:
+            return ""
+        return f"; the end of {path}:\n" + "".join(f"  {line}\n" for line in tail).rstrip("\n")
+
     def group_ids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.processes.items()}
 
@@ -146,7 +164,8 @@ def wait_healthy(url: str, timeout: float = 60.0, stack: Stack | None = None) ->
         if stack is not None:
             dead = [name for name, p in stack.processes.items() if p.poll() is not None]
             if dead:
-                raise ServiceUnavailable(f"{', '.join(dead)} exited during start-up")
+                said = "".join(stack.last_words(name) for name in dead)
+                raise ServiceUnavailable(f"{', '.join(dead)} exited during start-up{said}")
         try:
             response = requests.get(f"{url}/healthz", timeout=2)
             if response.status_code == 200:

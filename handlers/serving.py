@@ -20,13 +20,12 @@ either would otherwise hold every request in flight for 50-170 ms now and then.
 
 from __future__ import annotations
 
-import errno
 import mmap
-import socket
 import threading
 from typing import Any
 
 from conveyor.heap import freeze_startup_heap
+from conveyor.ports import listened_on
 
 NO_WORKER = -1
 
@@ -119,12 +118,5 @@ def post_request(worker: Any, req: Any, environ: Any, resp: Any) -> None:
 
 
 def _refuse_if_taken(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise SystemExit(f"cannot listen on {host}:{port}: another server is listening there") from None
-            raise
+    if listened_on(host, port):
+        raise SystemExit(f"cannot listen on {host}:{port}: another server is listening there")

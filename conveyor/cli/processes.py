@@ -19,6 +19,7 @@ from conveyor.db.migrate import current_revision
 from conveyor.db.migrate import upgrade as run_upgrade
 from conveyor.devstack import Stack, embedded_redis, read_procfile, stack_environment, wait_for_socket, wait_healthy
 from conveyor.errors import ConfigurationError
+from conveyor.ports import listened_on
 from jobs.scheduler import run_scheduler
 from jobs.worker import supervise
 
@@ -97,6 +98,9 @@ def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None
     if settings.uses_embedded_redis:
         entries.insert(0, embedded_redis(settings))
     env = stack_environment(settings, port)
+    host = env.get("CONVEYOR_BIND", "127.0.0.1")  # where the Procfile's web command listens
+    if listened_on(host, port):  # else the other server's /healthz could pass for this one's
+        raise ConfigurationError(f"cannot start on {host}:{port}: another server is listening there (try --port)")
     stack = Stack(entries, env, settings.path("logs") if detach else None)
     if settings.uses_embedded_redis:
         settings.embedded_redis_socket.unlink(missing_ok=True)

@@ -54,6 +54,49 @@ def test_a_second_web_server_on_the_same_port_refuses_to_start(conveyor_stack: R
     assert conveyor_stack.api("GET", "/pipelines").status_code == 200
 
 
+def test_conveyor_up_refuses_a_taken_port_before_starting_anything(
+    conveyor_stack: RunningStack, tmp_path: Path
+) -> None:
+    """Another server answering /healthz on the port must not pass for the one `up` starts."""
+    port = conveyor_stack.url.rsplit(":", 1)[1]
+    data = tmp_path / "second"
+
+    up = _conveyor_up(conveyor_stack, data, "--port", port)
+
+    assert up.returncode == 1
+    assert f"cannot start on 127.0.0.1:{port}: another server is listening there (try --port)" in up.stderr
+    assert not (data / "logs").exists()  # nothing was started
+    assert conveyor_stack.api("GET", "/pipelines").status_code == 200
+
+
+def test_conveyor_up_says_why_a_process_exited_during_start_up(conveyor_stack: RunningStack, tmp_path: Path) -> None:
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: echo starting; echo 'no settings for this: giving up' >&2; exit 3\n")
+    data = tmp_path / "third"
+
+    up = _conveyor_up(conveyor_stack, data, "--port", str(free_port()), "--procfile", str(procfile))
+
+    assert up.returncode == 1
+    log = data / "logs" / "web.log"
+    assert f"error: web exited during start-up; the end of {log}:\n  starting\n  no settings for this: giving up" in (
+        up.stderr
+    )
+    assert not (data / "stack.json").exists()  # what it started (the redis-server) is stopped again
+
+
+def _conveyor_up(stack: RunningStack, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`conveyor up --detach` on a data directory of its own and its embedded defaults."""
+    env = {k: v for k, v in stack.stack.env.items() if not k.startswith("CONVEYOR_")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "conveyor"), "up", "--detach", *args],
+        env={**env, "CONVEYOR_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture
 def pid_server() -> Iterator[tuple[int, int]]:
     """The Procfile's web command serving `tests.support.pid_app` with one worker; yields (arbiter pid, port)."""
