@@ -100,7 +100,10 @@ def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None
     env = stack_environment(settings, port)
     host = env.get("CONVEYOR_BIND", "127.0.0.1")  # where the Procfile's web command listens
     if listened_on(host, port):  # else the other server's /healthz could pass for this one's
-        raise ConfigurationError(f"cannot start on {host}:{port}: another server is listening there (try --port)")
+        raise ConfigurationError(
+            f"cannot start on {host}:{port}: another server is listening there "
+            "(choose another port: --port N or PORT=N)"
+        )
     stack = Stack(entries, env, settings.path("logs") if detach else None)
     if settings.uses_embedded_redis:
         settings.embedded_redis_socket.unlink(missing_ok=True)
