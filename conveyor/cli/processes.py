@@ -92,18 +92,13 @@ def upgrade(context: Context) -> None:
 @pass_context
 def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None:
     """Start web, worker and scheduler from the Procfile (and a local redis-server when none is configured)."""
+    _refuse_a_taken_port(os.environ.get("CONVEYOR_BIND", "127.0.0.1"), port)  # where the Procfile's web listens
     settings = context.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     entries = read_procfile(procfile or _default_procfile())
     if settings.uses_embedded_redis:
         entries.insert(0, embedded_redis(settings))
     env = stack_environment(settings, port)
-    host = env.get("CONVEYOR_BIND", "127.0.0.1")  # where the Procfile's web command listens
-    if listened_on(host, port):  # else the other server's /healthz could pass for this one's
-        raise ConfigurationError(
-            f"cannot start on {host}:{port}: another server is listening there "
-            "(choose another port: --port N or PORT=N)"
-        )
     stack = Stack(entries, env, settings.path("logs") if detach else None)
     if settings.uses_embedded_redis:
         settings.embedded_redis_socket.unlink(missing_ok=True)
@@ -124,6 +119,19 @@ def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None
     click.echo(f"Conveyor is up at {url}; Ctrl-C stops it.")
     _wait_for_interrupt()
     stack.stop()
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Before anything starts: another server answering on the port could pass for this one's web process."""
+    try:
+        taken = listened_on(host, port)
+    except OSError as exc:  # not an address of this machine, a port below 1024 without the right, …
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    if taken:
+        raise ConfigurationError(
+            f"cannot start on {host}:{port}: another server is listening there "
+            "(choose another port: --port N or PORT=N)"
+        )
 
 
 @click.command("down")

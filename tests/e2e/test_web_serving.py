@@ -65,7 +65,7 @@ def test_conveyor_up_refuses_a_taken_port_before_starting_anything(
 
     assert up.returncode == 1
     assert f"cannot start on 127.0.0.1:{port}: another server is listening there (choose another port" in up.stderr
-    assert not (data / "logs").exists()  # nothing was started
+    assert not data.exists()  # nothing was started, nor its data directory made
     assert conveyor_stack.api("GET", "/pipelines").status_code == 200
 
 
