@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,10 @@ def test_conveyor_up_refuses_a_taken_port_before_starting_anything(
     port = conveyor_stack.url.rsplit(":", 1)[1]
     data = tmp_path / "second"
 
-    up = _conveyor_up(conveyor_stack, data, "--port", port)
-
-    assert up.returncode == 1
-    assert f"cannot start on 127.0.0.1:{port}: another server is listening there (choose another port" in up.stderr
-    assert not data.exists()  # nothing was started, nor its data directory made
+    with _conveyor_up(conveyor_stack, data, "--port", port) as up:
+        assert up.returncode == 1
+        assert f"cannot start on 127.0.0.1:{port}: another server is listening there (choose another port" in up.stderr
+        assert not data.exists()  # nothing was started, nor its data directory made
     assert conveyor_stack.api("GET", "/pipelines").status_code == 200
 
 
@@ -74,27 +74,30 @@ def test_conveyor_up_says_why_a_process_exited_during_start_up(conveyor_stack: R
     procfile.write_text("web: echo starting; echo 'no settings for this: giving up' >&2; exit 3\n")
     data = tmp_path / "third"
 
-    up = _conveyor_up(conveyor_stack, data, "--port", str(free_port()), "--procfile", str(procfile))
-
-    assert up.returncode == 1
-    log = data / "logs" / "web.log"
-    assert f"error: web exited during start-up; the end of {log}:\n  starting\n  no settings for this: giving up" in (
-        up.stderr
-    )
-    assert not (data / "stack.json").exists()  # what it started (the redis-server) is stopped again
+    with _conveyor_up(conveyor_stack, data, "--port", str(free_port()), "--procfile", str(procfile)) as up:
+        assert up.returncode == 1
+        log = data / "logs" / "web.log"
+        said = f"error: web exited during start-up; the end of {log}:\n  starting\n  no settings for this: giving up"
+        assert said in up.stderr
+        assert not (data / "stack.json").exists()  # what it started (the redis-server) is stopped again
 
 
-def _conveyor_up(stack: RunningStack, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`conveyor up --detach` on a data directory of its own and its embedded defaults."""
-    env = {k: v for k, v in stack.stack.env.items() if not k.startswith("CONVEYOR_")}
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "conveyor"), "up", "--detach", *args],
-        env={**env, "CONVEYOR_DATA_DIR": str(data)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+@contextmanager
+def _conveyor_up(stack: RunningStack, data: Path, *args: str) -> Iterator[subprocess.CompletedProcess[str]]:
+    """`conveyor up --detach` on a data directory of its own and its embedded defaults; whatever it left running
+    (it should leave nothing) is stopped afterwards."""
+    env = {
+        **{k: v for k, v in stack.stack.env.items() if not k.startswith("CONVEYOR_")},
+        "CONVEYOR_DATA_DIR": str(data),
+    }
+    cli = str(Path(sys.executable).parent / "conveyor")
+    try:
+        yield subprocess.run(
+            [cli, "up", "--detach", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+    finally:
+        if (data / "stack.json").exists():
+            subprocess.run([cli, "down"], env=env, capture_output=True, timeout=60, check=False)
 
 
 @pytest.fixture
