@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conveyor.db.models import WebhookDelivery
 from conveyor.errors import InvalidRequest, NotFound
@@ -22,12 +22,12 @@ OUTCOMES = ("started", "ignored", "deferred", "failed")  # a redelivery is not r
 def list_deliveries(
     rt: Runtime, repository: str | None = None, outcome: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """The newest deliveries, of one repository (`owner/name`) or with one outcome when asked."""
+    """The newest deliveries, of one repository (`owner/name`, in any case) or with one outcome when asked."""
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidRequest(f"outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
     query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
-    if repository:
-        query = query.where(WebhookDelivery.repository == repository)
+    if repository:  # GitHub's names are case-insensitive: `Acme/App` is `acme/app`
+        query = query.where(func.lower(WebhookDelivery.repository) == repository.lower())
     if outcome:
         query = query.where(WebhookDelivery.outcome == outcome)
     with rt.db.reader() as session:

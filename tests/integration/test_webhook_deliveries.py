@@ -66,6 +66,7 @@ def test_deliveries_newest_first_with_what_they_started_or_why_not(rt: Runtime, 
 
 def test_deliveries_are_filtered_by_repository_outcome_and_limit(rt: Runtime, received: dict[str, Any]) -> None:
     assert [d["deliveryId"] for d in deliveries.list_deliveries(rt, repository="acme/app")] == ["d-3", "d-2", "d-1"]
+    assert [d["deliveryId"] for d in deliveries.list_deliveries(rt, repository="ACME/App")] == ["d-3", "d-2", "d-1"]
     assert deliveries.list_deliveries(rt, repository="acme/other") == []
     assert [d["deliveryId"] for d in deliveries.list_deliveries(rt, outcome="started")] == ["d-1"]
     assert [d["deliveryId"] for d in deliveries.list_deliveries(rt, limit=2)] == ["d-4", "d-3"]
