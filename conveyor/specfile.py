@@ -83,9 +83,8 @@ def load_document(text: str, source: str) -> Document:
     except yaml.reader.ReaderError as exc:
         raise _bad_character(source, text, exc) from None
     except yaml.MarkedYAMLError as exc:
-        as_json = _try_json(text)
-        if as_json is not None:
-            return Document(source, as_json)
+        if _looks_like_json(text):  # YAML's parser refuses some valid JSON (tabs), and JSON's errors say more
+            return Document(source, _json_document(text, source))
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         message = f"not valid YAML: {exc.problem or exc.context}"
@@ -111,11 +110,19 @@ def _bad_character(source: str, text: str, exc: yaml.reader.ReaderError) -> Spec
     return SpecError(source, [Problem("", message, text.count("\n", 0, exc.position) + 1)])
 
 
-def _try_json(text: str) -> Any:
+def _looks_like_json(text: str) -> bool:
+    """An object whose first key is quoted, or an array: not a YAML flow mapping such as `{name: demo}`."""
+    opening = text.lstrip()[:1]
+    return opening == "[" or (opening == "{" and text.lstrip()[1:].lstrip()[:1] in ('"', "}"))
+
+
+def _json_document(text: str, source: str) -> Any:
+    """A document that YAML could not read and that looks like JSON: JSON's own reading, or JSON's own error."""
     try:
         return json.loads(text)
-    except ValueError:
-        return None
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON: {exc.msg} (column {exc.colno})"
+        raise SpecError(source, [Problem("", message, exc.lineno)]) from None
 
 
 def _record_lines(

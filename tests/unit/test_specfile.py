@@ -185,3 +185,30 @@ def test_an_empty_problem_list_raises_nothing() -> None:
     problems.raise_if_any()
 
     assert not problems
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('{\n  "pipeline": {\n    "name": "demo"\n    "stages": []\n  }\n}\n', 4, "not valid JSON: Expecting ','"),
+        ('{\n\t"a": [1, 2\n}\n', 3, "not valid JSON: Expecting ',' delimiter"),
+        ('[\n  {"a": 1}\n  {"b": 2}\n]\n', 3, "not valid JSON: Expecting ',' delimiter"),
+    ],
+    ids=["missing-comma-in-object", "unclosed-list-with-tabs", "missing-comma-in-array"],
+)
+def test_json_syntax_errors_are_told_as_json_with_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_document(text, "p.json")
+
+    [problem] = caught.value.problems
+    assert problem.line == line
+    assert problem.message.startswith(message)
+    assert "(column " in problem.message
+
+
+def test_a_yaml_flow_mapping_keeps_yaml_errors() -> None:
+    with pytest.raises(SpecError) as caught:
+        load_document("{name: demo,\n stages: [\n", "p.yml")
+
+    [problem] = caught.value.problems
+    assert problem.message.startswith("not valid YAML")
