@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import ClientError
 
 from conveyor import aws
-from conveyor.config import Settings
+from conveyor.config import Settings, make_folder
 from conveyor.errors import ConfigurationError
 
 
@@ -94,7 +94,7 @@ class LocalBlobStore(BlobStore):
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_folder(self.root, "blob directory")
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

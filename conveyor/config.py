@@ -86,6 +86,16 @@ class Settings:
         return self.data_dir.joinpath(*parts)
 
 
+def make_folder(path: Path, what: str) -> Path:
+    """Make a folder Conveyor keeps its data in, or say which one it could not make and why (`what` names it for
+    the user: "data directory", "blob directory", …)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot make the {what} {path}: {exc.strerror} ({exc.filename})") from None
+    return path
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _TYPES = get_type_hints(Settings)
 

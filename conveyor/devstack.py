@@ -23,7 +23,7 @@ from typing import IO
 
 import requests
 
-from conveyor.config import Settings
+from conveyor.config import Settings, make_folder
 from conveyor.errors import ConfigurationError, ServiceUnavailable
 
 
@@ -70,7 +70,7 @@ def embedded_redis(settings: Settings) -> ProcessEntry:
             "redis-server is not installed: install it (Debian/Ubuntu: apt-get install redis-server) "
             "or point CONVEYOR_REDIS_URL at a Redis server"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(settings.data_dir, "data directory")
     socket = settings.embedded_redis_socket
     command = (
         f"exec redis-server --port 0 --unixsocket {socket} --unixsocketperm 700 --save '' "

@@ -14,6 +14,7 @@ import click
 
 import conveyor
 from conveyor.cli.main import Context, pass_context
+from conveyor.config import make_folder
 from conveyor.db import Database
 from conveyor.db.migrate import current_revision
 from conveyor.db.migrate import upgrade as run_upgrade
@@ -94,7 +95,7 @@ def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None
     """Start web, worker and scheduler from the Procfile (and a local redis-server when none is configured)."""
     _refuse_a_taken_port(os.environ.get("CONVEYOR_BIND", "127.0.0.1"), port)  # where the Procfile's web listens
     settings = context.settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(settings.data_dir, "data directory")
     entries = read_procfile(procfile or _default_procfile())
     if settings.uses_embedded_redis:
         entries.insert(0, embedded_redis(settings))

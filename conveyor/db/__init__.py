@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from conveyor.config import make_folder
 from conveyor.db.checkpoints import LOG_SIZE_LIMIT, WalCheckpointer
 from conveyor.errors import ConfigurationError, ServiceUnavailable
 
@@ -81,7 +82,7 @@ class Database:
             return create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
         path = make_url(self.url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            make_folder(Path(path).parent, "folder of the SQLite database")
         engine = create_engine(self.url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine, "connect", self._sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -12,8 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from conveyor.db import Database, file_lock
+from conveyor.errors import ServiceUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x436F6E76  # any constant: one advisory lock for schema changes
@@ -26,15 +28,20 @@ def alembic_config() -> Config:
 
 
 def upgrade(database: Database) -> None:
-    """Upgrade to head under a lock; a no-op when already there."""
+    """Upgrade to head under a lock; a no-op when already there. A database that cannot be reached is a
+    `ServiceUnavailable` naming it (without its password), not the driver's traceback."""
     config = alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
-    with _schema_lock(database) as connection:
-        if MigrationContext.configure(connection).get_current_revision() == head:
-            return
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
+    try:
+        with _schema_lock(database) as connection:
+            if MigrationContext.configure(connection).get_current_revision() == head:
+                return
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    except OperationalError as exc:
+        where = database.engine.url.render_as_string(hide_password=True)
+        raise ServiceUnavailable(f"cannot reach the database {where}: {str(exc.orig).strip()}") from exc
 
 
 def current_revision(database: Database) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.config import DEFAULT_COMPUTE_TYPE, Settings, load_settings
+from conveyor.config import DEFAULT_COMPUTE_TYPE, Settings, load_settings, make_folder
 from conveyor.errors import ConfigurationError
 
 
@@ -271,3 +271,15 @@ def test_deployment_intervals_are_minutes_unless_told_seconds_and_hooks_get_an_h
         load(tmp_path, deploy_interval_unit="hours", deploy_hook_timeout=0)
     assert "deploy_interval_unit: expected minutes or seconds, got 'hours'" in info.value.message
     assert "deploy_hook_timeout: must be a positive number of seconds" in info.value.message
+
+
+def test_a_folder_that_cannot_be_made_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+
+    with pytest.raises(ConfigurationError) as caught:
+        make_folder(tmp_path / "a-file" / "data", "data directory")
+
+    assert caught.value.message == (
+        f"cannot make the data directory {tmp_path}/a-file/data: Not a directory ({tmp_path}/a-file/data)"
+    )
+    assert make_folder(tmp_path / "x" / "y", "data directory").is_dir()
