@@ -81,7 +81,7 @@ class BuildOutputs:
                 count, size = self._zip(archive, files, section.enable_symlinks)
         except OSError as exc:
             raise OutputError(BuildStatus.FAULT, "UPLOAD_ERROR", f"could not store the artifact: {exc}") from None
-        self.log.container(f"Uploaded {count} files as {name}.zip")
+        self.log.container(f"Uploaded {count} file{'' if count == 1 else 's'} as {name}.zip")
         return {"key": key, "name": name, "files": count, "size": size}
 
     @staticmethod

@@ -501,6 +501,7 @@ def test_artifact_name_is_evaluated_by_the_shell_and_s3_prefix_namespaces_by_bui
     assert build.result.artifact is not None
     assert build.result.artifact["key"] == "releases/web/demo:0001/app-7-ok.zip"
     assert build.blobs.exists("releases/web/demo:0001/app-7-ok.zip")
+    assert "Uploaded 1 file as app-7-ok.zip" in build.log
 
 
 def test_exclude_paths_and_symlinks(tmp_path: Path) -> None:
@@ -515,6 +516,7 @@ def test_exclude_paths_and_symlinks(tmp_path: Path) -> None:
     build = run_build(tmp_path, {"buildspec.yml": spec(phase("build", *commands)) + artifacts})
 
     assert build.artifact_names() == ["app.txt", "current"]
+    assert "Uploaded 2 files as artifact.zip" in build.log
     assert build.result.artifact is not None
     with zipfile.ZipFile(io.BytesIO(build.blobs.get_bytes(build.result.artifact["key"]))) as archive:
         link = archive.getinfo("current")
