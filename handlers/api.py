@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
+from conveyor.build.log import LogEvent
 from conveyor.errors import InvalidRequest, Unauthorized
 from conveyor.pipeline import definitions, events, views
 from conveyor.pipeline import service as pipelines
@@ -137,7 +138,7 @@ def build_logs(build_id: str) -> Response:
     )
 
 
-def _server_sent(first: build_views.LogEvent | None, rest: Iterator[build_views.LogEvent]) -> Iterator[str]:
+def _server_sent(first: LogEvent | None, rest: Iterator[LogEvent]) -> Iterator[str]:
     """Each event as `id`, `event` and one JSON `data` line; the client reconnects with Last-Event-ID."""
     yield "retry: 1000\n\n"
     for event in itertools.chain([first] if first else [], rest):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -106,3 +107,12 @@ class BuildLog:
         while not self._closed.wait(FLUSH_SECONDS):
             with self._lock:
                 self._flush()
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A piece of a build's log as a follower reads it (`conveyor.build.views.follow_log`, the API's event stream)."""
+
+    kind: str  # "log": a piece of the log; "end": the log is complete (text: the build status)
+    event_id: str
+    text: str

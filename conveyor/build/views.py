@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
 from conveyor.build.environment import build_arn
 from conveyor.build.livelog import read_live
+from conveyor.build.log import LogEvent
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import Build
 from conveyor.errors import Conflict, NotFound
@@ -100,13 +100,6 @@ def _artifacts(rt: Runtime, build: Build) -> dict[str, Any] | None:
             for identifier, record in (build.artifact.get("secondary") or {}).items()
         ],
     }
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    kind: str  # "log": a piece of the log; "end": the log is complete (text: the build status)
-    event_id: str
-    text: str
 
 
 def follow_log(

@@ -6,10 +6,8 @@ from typing import Any
 
 import click
 
-from conveyor.chatops import service as chat
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table
 
@@ -41,8 +39,10 @@ def _commands(client: Client, user: str | None, limit: int) -> list[dict[str, An
     if isinstance(client, HttpClient):
         params: dict[str, Any] = {"limit": limit, **({"user": user} if user else {})}
         return list(client._call("GET", "/chatops/commands", params=params).json()["commands"])
+    from conveyor.cli.local_client import LocalClient, chat_commands  # noqa: PLC0415 - see conveyor.cli.client
+
     if isinstance(client, LocalClient):
-        return chat.list_commands(client.rt, limit, user)
+        return chat_commands(client, user, limit)
     raise TypeError(f"no chat audit log through {type(client).__name__}")
 
 

@@ -13,9 +13,8 @@ from typing import Any, Protocol
 
 import requests
 
-from conveyor.build.views import LogEvent
+from conveyor.build.log import LogEvent
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
 from conveyor.config import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -66,12 +65,18 @@ class Client(Protocol):
 
 
 def connect(settings: Settings, server: str | None = None, direct: bool = False) -> Client:
-    if direct:
-        return LocalClient(settings)
-    if server:
+    if server and not direct:
         return HttpClient(server, settings.api_token)
-    if _answers(DEFAULT_URL):
+    if not direct and _answers(DEFAULT_URL):
         return HttpClient(DEFAULT_URL, settings.api_token)
+    return local_client(settings)
+
+
+def local_client(settings: Settings) -> Client:
+    """Direct access: the services themselves, imported only now (the database layer, the engines, boto3), so that
+    a command run against a server starts quickly."""
+    from conveyor.cli.local_client import LocalClient  # noqa: PLC0415 - deferred on purpose, see above
+
     return LocalClient(settings)
 
 

@@ -9,8 +9,6 @@ from typing import Any, Protocol
 
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
-from conveyor.deploy import blue_green_waits, deployments, revisions
 
 
 class DeployClient(Protocol):
@@ -26,6 +24,8 @@ class DeployClient(Protocol):
 def deploy_client(client: Client) -> DeployClient:
     if isinstance(client, HttpClient):
         return HttpDeployClient(client)
+    from conveyor.cli.local_client import LocalClient, LocalDeployClient  # noqa: PLC0415 - see conveyor.cli.client.local_client
+
     if isinstance(client, LocalClient):
         return LocalDeployClient(client)
     raise TypeError(f"no deployment client for {type(client).__name__}")
@@ -66,39 +66,3 @@ class HttpDeployClient:
     def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]:
         body = {"deploymentWaitType": wait_type}
         return dict(self.client._call("POST", f"/deployments/{deployment_id}/continue", json=body).json())
-
-
-class LocalDeployClient:
-    def __init__(self, client: LocalClient) -> None:
-        self.rt = client.rt
-
-    def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]:
-        return revisions.store_bundle(self.rt, data, revisions.bundle_type_of(filename))
-
-    def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = deployments.DeploymentRequest(
-            application,
-            group,
-            revisions.check_revision_shape(body["revision"]),
-            deployment_config_name=body.get("deploymentConfigName"),
-            description=body.get("description"),
-            file_exists_behavior=body.get("fileExistsBehavior") or "DISALLOW",
-            ignore_application_stop_failures=bool(body.get("ignoreApplicationStopFailures")),
-            target_instances=body.get("targetInstances"),
-        )
-        return deployments.create_deployment(self.rt, request)
-
-    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
-        return deployments.get_deployment(self.rt, deployment_id)
-
-    def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]:
-        return deployments.list_deployments(self.rt, application, group)
-
-    def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]:
-        return deployments.stop_deployment(self.rt, deployment_id, rollback)
-
-    def redeploy(self, deployment_id: str) -> dict[str, Any]:
-        return deployments.redeploy(self.rt, deployment_id)
-
-    def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]:
-        return blue_green_waits.continue_deployment(self.rt, deployment_id, wait_type)

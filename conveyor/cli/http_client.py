@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from conveyor.build.views import LogEvent
+from conveyor.build.log import LogEvent
 from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
 
 

@@ -9,12 +9,17 @@ from typing import Any
 from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
-from conveyor.build.views import LogEvent
+from conveyor.build.log import LogEvent
+from conveyor.chatops import service as chat
 from conveyor.config import Settings
-from conveyor.deploy import registry
+from conveyor.deploy import blue_green_waits, deployments, registry, revisions
+from conveyor.notify import rules
 from conveyor.pipeline import control, definitions, events, rollback, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
+from conveyor.schedules import firing
+from conveyor.schedules import registry as schedules
+from conveyor.triggers import deliveries
 from jobs.runtime import make_runtime, prepare
 
 
@@ -147,3 +152,107 @@ class LocalClient:
         self.rt.db.dispose()
         if self.rt.redis is not None:
             self.rt.redis.close()
+
+
+def chat_commands(client: LocalClient, user: str | None, limit: int) -> list[dict[str, Any]]:
+    """The chat audit log, newest first (`conveyor chatops log`)."""
+    return chat.list_commands(client.rt, limit, user)
+
+
+class LocalDeployClient:
+    def __init__(self, client: LocalClient) -> None:
+        self.rt = client.rt
+
+    def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]:
+        return revisions.store_bundle(self.rt, data, revisions.bundle_type_of(filename))
+
+    def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = deployments.DeploymentRequest(
+            application,
+            group,
+            revisions.check_revision_shape(body["revision"]),
+            deployment_config_name=body.get("deploymentConfigName"),
+            description=body.get("description"),
+            file_exists_behavior=body.get("fileExistsBehavior") or "DISALLOW",
+            ignore_application_stop_failures=bool(body.get("ignoreApplicationStopFailures")),
+            target_instances=body.get("targetInstances"),
+        )
+        return deployments.create_deployment(self.rt, request)
+
+    def get_deployment(self, deployment_id: str) -> dict[str, Any]:
+        return deployments.get_deployment(self.rt, deployment_id)
+
+    def list_deployments(self, application: str, group: str) -> list[dict[str, Any]]:
+        return deployments.list_deployments(self.rt, application, group)
+
+    def stop_deployment(self, deployment_id: str, rollback: bool | None) -> dict[str, Any]:
+        return deployments.stop_deployment(self.rt, deployment_id, rollback)
+
+    def redeploy(self, deployment_id: str) -> dict[str, Any]:
+        return deployments.redeploy(self.rt, deployment_id)
+
+    def continue_deployment(self, deployment_id: str, wait_type: str) -> dict[str, Any]:
+        return blue_green_waits.continue_deployment(self.rt, deployment_id, wait_type)
+
+
+class LocalNotifyClient:
+    def __init__(self, client: LocalClient) -> None:
+        self.rt = client.rt
+
+    def create_rule(self, document: Any) -> dict[str, Any]:
+        return rules.create_rule(self.rt, document)
+
+    def list_rules(self) -> list[dict[str, Any]]:
+        return rules.list_rules(self.rt)
+
+    def get_rule(self, name: str) -> dict[str, Any]:
+        return rules.get_rule(self.rt, name)
+
+    def delete_rule(self, name: str) -> None:
+        rules.delete_rule(self.rt, name)
+
+    def send_test(self, name: str) -> dict[str, Any]:
+        return rules.send_test(self.rt, name)
+
+    def deliveries(self, name: str | None, limit: int) -> list[dict[str, Any]]:
+        return rules.list_deliveries(self.rt, name, limit)
+
+
+class LocalScheduleClient:
+    def __init__(self, client: LocalClient) -> None:
+        self.rt = client.rt
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return schedules.create_schedule(self.rt, body)
+
+    def list_all(self) -> list[dict[str, Any]]:
+        return schedules.list_schedules(self.rt)
+
+    def get(self, name: str, count: int) -> dict[str, Any]:
+        return schedules.get_schedule(self.rt, name, count)
+
+    def delete(self, name: str) -> None:
+        schedules.delete_schedule(self.rt, name)
+
+    def pause(self, name: str) -> dict[str, Any]:
+        return schedules.pause_schedule(self.rt, name)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        return schedules.resume_schedule(self.rt, name)
+
+    def run(self, name: str) -> dict[str, Any]:
+        return firing.run_now(self.rt, name)
+
+    def history(self, name: str, limit: int) -> list[dict[str, Any]]:
+        return firing.history(self.rt, name, limit)
+
+
+class LocalWebhookClient:
+    def __init__(self, client: LocalClient) -> None:
+        self.rt = client.rt
+
+    def deliveries(self, repository: str | None, outcome: str | None, limit: int) -> list[dict[str, Any]]:
+        return deliveries.list_deliveries(self.rt, repository, outcome, limit)
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        return deliveries.get_delivery(self.rt, delivery_id)

@@ -42,7 +42,17 @@ pass_context = click.make_pass_decorator(Context)
 
 
 class ConveyorGroup(click.Group):
-    """Shows Conveyor's errors as one readable message (every problem of an invalid file) and exit status 1."""
+    """Loads each command when it is asked for (`COMMAND_MODULES`), and shows Conveyor's errors as one readable
+    message (every problem of an invalid file) and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            modules = [importlib.import_module(f"conveyor.cli.{name}") for name in COMMAND_MODULES[cmd_name]]
+            self.add_command(next(c for c in modules[0].COMMANDS if c.name == cmd_name))  # the others extend it
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -70,32 +80,32 @@ def main(ctx: click.Context, server: str | None, direct: bool) -> None:
     ctx.call_on_close(ctx.obj.close)
 
 
-# The modules whose `COMMANDS` make up the command line, imported once `main` exists (they import this module).
-_COMMAND_MODULES = (
-    "pipelines",
-    "executions",
-    "webhooks",
-    "control",
-    "builds",
-    "batches",
-    "projects",
-    "local",
-    "appspec",
-    "registry",
-    "deploys",
-    "schedules",
-    "notifications",
-    "chatops",
-    "processes",
-    "agent",
-    "demo",
-)
-
-
-def _register() -> None:
-    for name in _COMMAND_MODULES:
-        for command in importlib.import_module(f"conveyor.cli.{name}").COMMANDS:
-            main.add_command(command)
-
-
-_register()
+# Each command, and the modules that make it: the first defines it (in its `COMMANDS`), the others add to it. A
+# command's modules are imported only when it runs (`--help` imports them all for their summaries), so that
+# `conveyor executions list` against a server does not load the database layer, the build engine and boto3.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "pipeline": ("pipelines", "control"),
+    "executions": ("executions", "control"),
+    "webhooks": ("webhooks",),
+    "builds": ("builds",),
+    "batches": ("batches",),
+    "projects": ("projects",),
+    "build": ("local",),
+    "buildspec": ("local",),
+    "appspec": ("appspec",),
+    "applications": ("registry",),
+    "deployment-groups": ("registry",),
+    "deployment-configs": ("registry",),
+    "hosts": ("registry",),
+    "deploy": ("deploys",),
+    "schedules": ("schedules",),
+    "notifications": ("notifications",),
+    "chatops": ("chatops",),
+    "worker": ("processes",),
+    "scheduler": ("processes",),
+    "db": ("processes",),
+    "up": ("processes",),
+    "down": ("processes",),
+    "agent": ("agent",),
+    "demo": ("demo",),
+}

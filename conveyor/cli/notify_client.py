@@ -7,8 +7,6 @@ from typing import Any, Protocol
 
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
-from conveyor.notify import rules
 
 
 class NotifyClient(Protocol):
@@ -23,6 +21,8 @@ class NotifyClient(Protocol):
 def notify_client(client: Client) -> NotifyClient:
     if isinstance(client, HttpClient):
         return HttpNotifyClient(client)
+    from conveyor.cli.local_client import LocalClient, LocalNotifyClient  # noqa: PLC0415 - see conveyor.cli.client.local_client
+
     if isinstance(client, LocalClient):
         return LocalNotifyClient(client)
     raise TypeError(f"no notifications client for {type(client).__name__}")
@@ -50,26 +50,3 @@ class HttpNotifyClient:
     def deliveries(self, name: str | None, limit: int) -> list[dict[str, Any]]:
         path = "/commit-statuses" if name is None else f"/notification-rules/{name}/deliveries"
         return list(self.client._call("GET", path, params={"limit": limit}).json()["deliveries"])
-
-
-class LocalNotifyClient:
-    def __init__(self, client: LocalClient) -> None:
-        self.rt = client.rt
-
-    def create_rule(self, document: Any) -> dict[str, Any]:
-        return rules.create_rule(self.rt, document)
-
-    def list_rules(self) -> list[dict[str, Any]]:
-        return rules.list_rules(self.rt)
-
-    def get_rule(self, name: str) -> dict[str, Any]:
-        return rules.get_rule(self.rt, name)
-
-    def delete_rule(self, name: str) -> None:
-        rules.delete_rule(self.rt, name)
-
-    def send_test(self, name: str) -> dict[str, Any]:
-        return rules.send_test(self.rt, name)
-
-    def deliveries(self, name: str | None, limit: int) -> list[dict[str, Any]]:
-        return rules.list_deliveries(self.rt, name, limit)

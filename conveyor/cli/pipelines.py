@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table
 from conveyor.errors import InvalidRequest, SpecError
-from conveyor.pipeline.spec import parse_pipeline
+
+if TYPE_CHECKING:
+    from conveyor.pipeline.spec import PipelineDefinition
 
 
 @click.group("pipeline")
@@ -34,7 +37,7 @@ def create(context: Context, path: Path, output: str) -> None:
 def update(context: Context, path: Path, output: str) -> None:
     """Save FILE as the next version of the pipeline it names."""
     text = path.read_text()
-    name = parse_pipeline(text, path.name).name
+    name = _parsed(text, path.name).name
     _print_saved(context.client.update_pipeline(name, text, path.name), output, "updated")
 
 
@@ -45,7 +48,7 @@ def validate(paths: tuple[Path, ...]) -> None:
     failed = False
     for path in paths:
         try:
-            definition = parse_pipeline(path.read_text(), str(path))
+            definition = _parsed(path.read_text(), str(path))
         except SpecError as exc:
             failed = True
             click.echo(exc.describe(), err=True)
@@ -53,6 +56,14 @@ def validate(paths: tuple[Path, ...]) -> None:
             click.echo(f"{path}: valid ({definition.name}, {len(definition.stages)} stages)")
     if failed:
         raise SystemExit(1)
+
+
+def _parsed(text: str, source: str) -> PipelineDefinition:
+    """A definition read and checked here; the validator (jsonschema and the rules) loads only for the commands
+    that need it, not for every command against a server."""
+    from conveyor.pipeline.spec import parse_pipeline  # noqa: PLC0415 - deferred on purpose, see above
+
+    return parse_pipeline(text, source)
 
 
 @pipeline.command("list")

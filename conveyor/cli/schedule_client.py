@@ -9,8 +9,6 @@ from typing import Any, Protocol
 
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
-from conveyor.schedules import firing, registry
 
 
 class ScheduleClient(Protocol):
@@ -27,6 +25,8 @@ class ScheduleClient(Protocol):
 def schedule_client(client: Client) -> ScheduleClient:
     if isinstance(client, HttpClient):
         return HttpScheduleClient(client)
+    from conveyor.cli.local_client import LocalClient, LocalScheduleClient  # noqa: PLC0415 - see conveyor.cli.client.local_client
+
     if isinstance(client, LocalClient):
         return LocalScheduleClient(client)
     raise TypeError(f"no schedule client for {type(client).__name__}")
@@ -60,32 +60,3 @@ class HttpScheduleClient:
     def history(self, name: str, limit: int) -> list[dict[str, Any]]:
         answer = self.client._call("GET", f"/schedules/{name}/history", params={"limit": limit})
         return list(answer.json()["firings"])
-
-
-class LocalScheduleClient:
-    def __init__(self, client: LocalClient) -> None:
-        self.rt = client.rt
-
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return registry.create_schedule(self.rt, body)
-
-    def list_all(self) -> list[dict[str, Any]]:
-        return registry.list_schedules(self.rt)
-
-    def get(self, name: str, count: int) -> dict[str, Any]:
-        return registry.get_schedule(self.rt, name, count)
-
-    def delete(self, name: str) -> None:
-        registry.delete_schedule(self.rt, name)
-
-    def pause(self, name: str) -> dict[str, Any]:
-        return registry.pause_schedule(self.rt, name)
-
-    def resume(self, name: str) -> dict[str, Any]:
-        return registry.resume_schedule(self.rt, name)
-
-    def run(self, name: str) -> dict[str, Any]:
-        return firing.run_now(self.rt, name)
-
-    def history(self, name: str, limit: int) -> list[dict[str, Any]]:
-        return firing.history(self.rt, name, limit)

@@ -8,8 +8,6 @@ from urllib.parse import quote
 
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
-from conveyor.cli.local_client import LocalClient
-from conveyor.triggers import deliveries
 
 
 class WebhookClient(Protocol):
@@ -20,6 +18,8 @@ class WebhookClient(Protocol):
 def webhook_client(client: Client) -> WebhookClient:
     if isinstance(client, HttpClient):
         return HttpWebhookClient(client)
+    from conveyor.cli.local_client import LocalClient, LocalWebhookClient  # noqa: PLC0415 - see conveyor.cli.client.local_client
+
     if isinstance(client, LocalClient):
         return LocalWebhookClient(client)
     raise TypeError(f"no webhook client for {type(client).__name__}")
@@ -36,14 +36,3 @@ class HttpWebhookClient:
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         return dict(self.client._call("GET", f"/webhook-deliveries/{quote(delivery_id, safe='')}").json())
-
-
-class LocalWebhookClient:
-    def __init__(self, client: LocalClient) -> None:
-        self.rt = client.rt
-
-    def deliveries(self, repository: str | None, outcome: str | None, limit: int) -> list[dict[str, Any]]:
-        return deliveries.list_deliveries(self.rt, repository, outcome, limit)
-
-    def delivery(self, delivery_id: str) -> dict[str, Any]:
-        return deliveries.get_delivery(self.rt, delivery_id)

@@ -9,7 +9,7 @@ import click
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table
 from conveyor.cli.webhook_client import webhook_client
-from conveyor.triggers.deliveries import OUTCOMES
+from conveyor.triggers.outcomes import OUTCOMES
 
 
 @click.group("webhooks")

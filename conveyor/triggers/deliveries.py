@@ -15,8 +15,7 @@ from conveyor.db.models import WebhookDelivery
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
-
-OUTCOMES = ("started", "ignored", "deferred", "failed")  # a redelivery is not recorded again: it has no row
+from conveyor.triggers.outcomes import OUTCOMES
 
 
 def list_deliveries(

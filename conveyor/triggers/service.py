@@ -10,7 +10,7 @@ git (`start_deferred`) and starts what they match.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -32,15 +32,9 @@ from conveyor.runtime import Runtime
 from conveyor.triggers import events
 from conveyor.triggers.events import TriggerEvent
 from conveyor.triggers.github import ChangedFilesNeeded, PushEvent
+from conveyor.triggers.outcomes import DeliveryOutcome
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DeliveryOutcome:
-    status: str  # started | ignored | duplicate | deferred (decided by a job that reads the changed files)
-    execution_ids: list[str] = field(default_factory=list)
-    detail: str = ""
 
 
 @dataclass(frozen=True)

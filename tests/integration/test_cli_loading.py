@@ -1,0 +1,103 @@
+"""A command run against a server loads what it needs to ask the server, not the database layer, the engines and
+boto3 that direct access needs: every command is imported only when it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from conveyor.cli.main import COMMAND_MODULES, main
+from conveyor.config import Settings
+from conveyor.runtime import Runtime
+from tests.support.cli import settings_environment
+
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "boto3",
+    "rq",
+    "jsonschema",
+    "conveyor.db",
+    "conveyor.runtime",
+    "conveyor.build.engine",
+)
+_REPORT = """
+import json, sys
+from conveyor.cli import main
+try:
+    main(sys.argv[1:], prog_name="conveyor")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+"""
+
+
+@pytest.fixture
+def server_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", _REPORT % (HEAVY,), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.stdout, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("executions", "list"),
+        ("pipeline", "list"),
+        ("builds", "list"),
+        ("webhooks", "deliveries"),
+        ("schedules", "list"),
+        ("notifications", "list"),
+        ("applications", "list"),
+        ("chatops", "log"),
+    ],
+    ids=" ".join,
+)
+def test_a_command_against_a_server_loads_no_direct_access(server_url: str, command: tuple[str, ...]) -> None:
+    report = _run("--server", server_url, *command, "--output", "json")
+
+    assert report == {"code": 0, "loaded": []}
+
+
+def test_direct_access_loads_the_services_when_it_is_chosen(settings: Settings, rt: Runtime) -> None:
+    report = _run("--direct", "executions", "list", "--output", "json", env=settings_environment(settings))
+
+    assert report["code"] == 0
+    assert {"sqlalchemy", "conveyor.db", "conveyor.runtime"} <= set(report["loaded"])
+
+
+def test_every_command_module_is_listed_with_what_it_defines() -> None:
+    listed = set(main.list_commands(None))  # type: ignore[arg-type]
+    defined = {
+        command.name
+        for modules in COMMAND_MODULES.values()
+        for command in __import__(f"conveyor.cli.{modules[0]}", fromlist=["COMMANDS"]).COMMANDS
+    }
+    assert listed == defined
+    assert all(main.get_command(None, name) is not None for name in listed)  # type: ignore[arg-type]
