@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import click
@@ -21,6 +18,7 @@ from conveyor.db.migrate import upgrade as run_upgrade
 from conveyor.devstack import Stack, embedded_redis, read_procfile, stack_environment, wait_for_socket, wait_healthy
 from conveyor.errors import ConfigurationError
 from conveyor.ports import listened_on
+from conveyor.stack_record import read_record, stop_groups, write_record
 from jobs.scheduler import run_scheduler
 from jobs.worker import supervise
 
@@ -93,6 +91,7 @@ def upgrade(context: Context) -> None:
 @pass_context
 def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None:
     """Start web, worker and scheduler from the Procfile (and a local redis-server when none is configured)."""
+    _refuse_a_second_stack(_pid_file(context))
     _refuse_a_taken_port(os.environ.get("CONVEYOR_BIND", "127.0.0.1"), port)  # where the Procfile's web listens
     settings = context.settings
     make_folder(settings.data_dir, "data directory")
@@ -113,13 +112,22 @@ def up(context: Context, port: int, detach: bool, procfile: Path | None) -> None
         stack.stop()
         raise
     if detach:
-        _pid_file(context).write_text(json.dumps(stack.group_ids()))
+        write_record(_pid_file(context), stack.group_ids())
         click.echo(f"Conveyor is up at {url} (data in {settings.data_dir}, logs in {settings.path('logs')})")
         click.echo("Stop it with: conveyor down")
         return
     click.echo(f"Conveyor is up at {url}; Ctrl-C stops it.")
     _wait_for_interrupt()
     stack.stop()
+
+
+def _refuse_a_second_stack(record: Path) -> None:
+    running = read_record(record) if record.exists() else []
+    if running:
+        names = ", ".join(group.name for group in running)
+        raise ConfigurationError(
+            f"Conveyor is already running from {record.parent} ({names}): `conveyor down` stops it"
+        )
 
 
 def _refuse_a_taken_port(host: str, port: int) -> None:
@@ -141,17 +149,15 @@ def down(context: Context) -> None:
     """Stop what `conveyor up --detach` started."""
     path = _pid_file(context)
     if not path.exists():
-        raise ConfigurationError(f"nothing to stop: {path} does not exist")
-    groups: dict[str, int] = json.loads(path.read_text())
-    for group in groups.values():
-        _signal_group(group, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_group_alive(g) for g in groups.values()):
-        time.sleep(0.2)
-    for group in groups.values():
-        _signal_group(group, signal.SIGKILL)
+        click.echo(f"nothing to stop: no `conveyor up --detach` runs from {path.parent}")
+        return
+    running = read_record(path)
+    stop_groups(running)
     path.unlink()
-    click.echo(f"stopped {', '.join(groups)}")
+    if running:
+        click.echo(f"stopped {', '.join(group.name for group in running)}")
+    else:
+        click.echo(f"nothing was running any more: removed {path}")
 
 
 def _default_procfile() -> Path:
@@ -173,19 +179,6 @@ def _wait_for_interrupt() -> None:
             pass
     except KeyboardInterrupt:
         pass
-
-
-def _signal_group(group: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signum)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 COMMANDS = [worker, scheduler, db, up, down]

@@ -82,22 +82,43 @@ def test_conveyor_up_says_why_a_process_exited_during_start_up(conveyor_stack: R
         assert not (data / "stack.json").exists()  # what it started (the redis-server) is stopped again
 
 
+def test_conveyor_up_twice_on_one_data_directory_refuses_the_second(
+    conveyor_stack: RunningStack, tmp_path: Path
+) -> None:
+    data = tmp_path / "fourth"
+
+    with _conveyor_up(conveyor_stack, data, "--port", str(free_port())) as first:
+        assert first.returncode == 0, first.stderr
+        with _conveyor_up(conveyor_stack, data, "--port", str(free_port()), keep=True) as second:
+            assert second.returncode == 1
+            said = f"error: Conveyor is already running from {data} (redis, web, worker, scheduler): `conveyor down`"
+            assert said in second.stderr
+        down = _conveyor(conveyor_stack, data, "down")
+        assert down.stdout == "stopped redis, web, worker, scheduler\n"
+        assert not (data / "stack.json").exists()
+
+
 @contextmanager
-def _conveyor_up(stack: RunningStack, data: Path, *args: str) -> Iterator[subprocess.CompletedProcess[str]]:
+def _conveyor_up(
+    stack: RunningStack, data: Path, *args: str, keep: bool = False
+) -> Iterator[subprocess.CompletedProcess[str]]:
     """`conveyor up --detach` on a data directory of its own and its embedded defaults; whatever it left running
-    (it should leave nothing) is stopped afterwards."""
+    is stopped afterwards (unless `keep`: what an earlier `up` there started is the caller's to stop)."""
+    try:
+        yield _conveyor(stack, data, "up", "--detach", *args)
+    finally:
+        if not keep and (data / "stack.json").exists():
+            _conveyor(stack, data, "down")
+
+
+def _conveyor(stack: RunningStack, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `conveyor` command on the data directory `data` and its embedded defaults."""
     env = {
         **{k: v for k, v in stack.stack.env.items() if not k.startswith("CONVEYOR_")},
         "CONVEYOR_DATA_DIR": str(data),
     }
     cli = str(Path(sys.executable).parent / "conveyor")
-    try:
-        yield subprocess.run(
-            [cli, "up", "--detach", *args], env=env, capture_output=True, text=True, timeout=120, check=False
-        )
-    finally:
-        if (data / "stack.json").exists():
-            subprocess.run([cli, "down"], env=env, capture_output=True, timeout=60, check=False)
+    return subprocess.run([cli, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture
