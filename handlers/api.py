@@ -18,6 +18,7 @@ from conveyor.build import service as builds
 from conveyor.build import views as build_views
 from conveyor.build.log import LogEvent
 from conveyor.errors import InvalidRequest, Unauthorized
+from conveyor.paging import Page
 from conveyor.pipeline import definitions, events, views
 from conveyor.pipeline import service as pipelines
 from handlers.context import runtime
@@ -94,8 +95,9 @@ def get_project(name: str) -> Response:
 
 @bp.get("/executions")
 def list_executions() -> Response:
-    limit = limit_arg()
-    return jsonify({"executions": views.list_executions(runtime(), request.args.get("pipeline"), limit)})
+    """`?pipeline=`, `?limit=` (default 20) and `?nextToken=` from the previous page's answer."""
+    page = views.page_of_executions(runtime(), request.args.get("pipeline"), limit_arg(), next_token_arg())
+    return paged("executions", page)
 
 
 @bp.get("/executions/<execution_id>")
@@ -120,7 +122,10 @@ def list_events() -> Response:
 
 @bp.get("/builds")
 def list_builds() -> Response:
-    return jsonify({"builds": build_views.list_builds(runtime(), request.args.get("project"), limit_arg())})
+    """`?project=`, `?limit=` (default 20) and `?nextToken=` from the previous page's answer."""
+    return paged(
+        "builds", build_views.page_of_builds(runtime(), request.args.get("project"), limit_arg(), next_token_arg())
+    )
 
 
 @bp.get("/builds/<path:build_id>/logs")
@@ -237,6 +242,19 @@ def limit_arg(default: int = 20) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidRequest("'limit' must be a whole number from 1 to 1000")
     return int(raw)
+
+
+def next_token_arg() -> str | None:
+    """The `nextToken` query argument: where the previous page ended (a bad one is a 400 where it is read)."""
+    return request.args.get("nextToken") or None
+
+
+def paged(name: str, page: Page) -> Response:
+    """A page of a list as `{name: [...], "nextToken": ...}`; no `nextToken` on the last page (as CodePipeline)."""
+    answer: dict[str, Any] = {name: page.items}
+    if page.next_token is not None:
+        answer["nextToken"] = page.next_token
+    return jsonify(answer)
 
 
 def _after() -> int:

@@ -6,17 +6,18 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from conveyor.triggers import deliveries
-from handlers.api import bp, limit_arg
+from handlers.api import bp, limit_arg, next_token_arg, paged
 from handlers.context import runtime
 
 
 @bp.get("/webhook-deliveries")
 def list_webhook_deliveries() -> Response:
-    """`?repository=owner/name`, `?outcome=started|ignored|deferred|failed`, `?limit=` (default 50)."""
-    found = deliveries.list_deliveries(
-        runtime(), request.args.get("repository"), request.args.get("outcome"), limit_arg(50)
+    """`?repository=owner/name`, `?outcome=started|ignored|deferred|failed`, `?limit=` (default 50), `?nextToken=`."""
+    args = request.args
+    page = deliveries.page_of_deliveries(
+        runtime(), args.get("repository"), args.get("outcome"), limit_arg(50), next_token_arg()
     )
-    return jsonify({"deliveries": found})
+    return paged("deliveries", page)
 
 
 @bp.get("/webhook-deliveries/<delivery_id>")

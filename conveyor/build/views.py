@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +13,10 @@ from conveyor.build.environment import build_arn
 from conveyor.build.livelog import read_live
 from conveyor.build.log import LogEvent
 from conveyor.build.status import BuildStatus
+from conveyor.db import newest_first
 from conveyor.db.models import Build
 from conveyor.errors import Conflict, NotFound
+from conveyor.paging import Page, page_token, read_token
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 
@@ -27,11 +30,27 @@ def get_build(rt: Runtime, build_id: str) -> dict[str, Any]:
 
 
 def list_builds(rt: Runtime, project_name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    return page_of_builds(rt, project_name, limit).items
+
+
+def page_of_builds(
+    rt: Runtime, project_name: str | None = None, limit: int = 50, next_token: str | None = None
+) -> Page:
+    """The newest builds (of one project when named), `limit` of them, from where `next_token` left off."""
+    after = None
+    if next_token is not None:
+        created, build_id = read_token(next_token, "builds", 2)
+        after = [datetime.fromisoformat(created), build_id]
     with rt.db.reader() as session:
-        query = select(Build).order_by(Build.created_at.desc()).limit(limit)
+        query = newest_first(select(Build), [Build.created_at, Build.id], after, limit)
         if project_name:
             query = query.where(Build.project_name == project_name)
-        return [describe_build(rt, build, phases=False) for build in session.scalars(query)]
+        found = list(session.scalars(query))
+        token = None
+        if len(found) > limit:
+            last = found[limit - 1]
+            token = page_token("builds", last.created_at.isoformat(), last.id)
+        return Page([describe_build(rt, build, phases=False) for build in found[:limit]], token)
 
 
 def build_log(rt: Runtime, build_id: str) -> str:

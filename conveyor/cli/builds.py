@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.cli.output import next_token_option, output_option, print_json, print_page, print_table, status_text
 
 
 @click.group("builds")
@@ -16,18 +16,17 @@ def builds() -> None:
 
 @builds.command("list")
 @click.option("--project", help="Only this project's builds.")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@next_token_option
 @output_option
 @pass_context
-def list_(context: Context, project: str | None, limit: int, output: str) -> None:
+def list_(context: Context, project: str | None, limit: int, next_token: str | None, output: str) -> None:
     """List recent builds, newest first."""
-    found = context.client.list_builds(project, limit)
-    if output == "json":
-        print_json(found)
-        return
-    print_table(
+    print_page(
+        context.client.list_builds(project, limit, next_token),
+        output,
         ["BUILD", "NUMBER", "STATUS", "PHASE", "STARTED"],
-        [[b["id"], b["buildNumber"], status_text(b["buildStatus"]), b["currentPhase"], b["startTime"]] for b in found],
+        lambda b: [b["id"], b["buildNumber"], status_text(b["buildStatus"]), b["currentPhase"], b["startTime"]],
     )
 
 

@@ -31,7 +31,7 @@ def _answer(context: Context, status: str, name: str, stage: str, action: str, t
 def _pending_token(context: Context, name: str, stage: str, action: str) -> str:
     """The token of the one approval of STAGE.ACTION waiting now; an error when there is none or several."""
     tokens = []
-    for summary in context.client.list_executions(name, 50):
+    for summary in context.client.list_executions(name, 50).items:
         if summary["status"] != "InProgress":
             continue
         execution = context.client.get_execution(summary["pipelineExecutionId"])

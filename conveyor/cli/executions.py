@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.cli.output import next_token_option, output_option, print_json, print_page, print_table, status_text
 
 
 @click.group("executions")
@@ -18,27 +18,27 @@ def executions() -> None:
 
 @executions.command("list")
 @click.option("--pipeline", help="Only this pipeline's executions.")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@next_token_option
 @output_option
 @pass_context
-def list_(context: Context, pipeline: str | None, limit: int, output: str) -> None:
+def list_(context: Context, pipeline: str | None, limit: int, next_token: str | None, output: str) -> None:
     """List recent executions, newest first."""
-    found = context.client.list_executions(pipeline, limit)
-    if output == "json":
-        print_json(found)
-        return
-    rows = [
-        [
-            e["pipelineExecutionId"],
-            e["pipelineName"],
-            status_text(e["status"]),
-            e["trigger"]["triggerType"],
-            _revision(e),
-            e["startTime"],
-        ]
-        for e in found
+    page = context.client.list_executions(pipeline, limit, next_token)
+    headers = ["EXECUTION", "PIPELINE", "STATUS", "TRIGGER", "REVISION", "STARTED"]
+    print_page(page, output, headers, _row)
+
+
+def _row(e: dict[str, Any]) -> list[Any]:
+    trigger = e["trigger"]["triggerType"]
+    return [
+        e["pipelineExecutionId"],
+        e["pipelineName"],
+        status_text(e["status"]),
+        trigger,
+        _revision(e),
+        e["startTime"],
     ]
-    print_table(["EXECUTION", "PIPELINE", "STATUS", "TRIGGER", "REVISION", "STARTED"], rows)
 
 
 @executions.command("show")

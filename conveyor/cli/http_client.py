@@ -10,6 +10,7 @@ import requests
 
 from conveyor.build.log import LogEvent
 from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
+from conveyor.paging import Page
 
 
 class HttpClient:
@@ -47,16 +48,20 @@ class HttpClient:
             body["revision"] = revision
         return str(self._call("POST", f"/pipelines/{name}/executions", json=body).json()["pipelineExecutionId"])
 
-    def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"limit": limit, **({"pipeline": pipeline} if pipeline else {})}
-        return list(self._call("GET", "/executions", params=params).json()["executions"])
+    def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:
+        return self.page("/executions", "executions", limit=limit, pipeline=pipeline, nextToken=next_token)
 
     def get_execution(self, execution_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/executions/{execution_id}").json())
 
-    def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"limit": limit, **({"project": project} if project else {})}
-        return list(self._call("GET", "/builds", params=params).json()["builds"])
+    def list_builds(self, project: str | None, limit: int, next_token: str | None = None) -> Page:
+        return self.page("/builds", "builds", limit=limit, project=project, nextToken=next_token)
+
+    def page(self, path: str, name: str, **asked: Any) -> Page:
+        """A page of the list at `path` (the arguments given, those that are None left out)."""
+        params = {key: value for key, value in asked.items() if value is not None}
+        answer = self._call("GET", path, params=params).json()
+        return Page(list(answer[name]), answer.get("nextToken"))
 
     def get_build(self, build_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/builds/{build_id}").json())

@@ -14,6 +14,7 @@ from conveyor.chatops import service as chat
 from conveyor.config import Settings
 from conveyor.deploy import blue_green_waits, deployments, registry, revisions
 from conveyor.notify import rules
+from conveyor.paging import Page
 from conveyor.pipeline import control, definitions, events, rollback, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
@@ -46,14 +47,14 @@ class LocalClient:
     def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
         return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")
 
-    def list_executions(self, pipeline: str | None, limit: int) -> list[dict[str, Any]]:
-        return views.list_executions(self.rt, pipeline, limit)
+    def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:
+        return views.page_of_executions(self.rt, pipeline, limit, next_token)
 
     def get_execution(self, execution_id: str) -> dict[str, Any]:
         return views.get_execution(self.rt, execution_id)
 
-    def list_builds(self, project: str | None, limit: int) -> list[dict[str, Any]]:
-        return build_views.list_builds(self.rt, project, limit)
+    def list_builds(self, project: str | None, limit: int, next_token: str | None = None) -> Page:
+        return build_views.page_of_builds(self.rt, project, limit, next_token)
 
     def get_build(self, build_id: str) -> dict[str, Any]:
         return build_views.get_build(self.rt, build_id)
@@ -251,8 +252,10 @@ class LocalWebhookClient:
     def __init__(self, client: LocalClient) -> None:
         self.rt = client.rt
 
-    def deliveries(self, repository: str | None, outcome: str | None, limit: int) -> list[dict[str, Any]]:
-        return deliveries.list_deliveries(self.rt, repository, outcome, limit)
+    def deliveries(
+        self, repository: str | None, outcome: str | None, limit: int, next_token: str | None = None
+    ) -> Page:
+        return deliveries.page_of_deliveries(self.rt, repository, outcome, limit, next_token)
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         return deliveries.get_delivery(self.rt, delivery_id)

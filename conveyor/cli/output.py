@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+from conveyor.paging import Page
 
 STATUS_STYLES = {
     "Succeeded": "green",
@@ -29,6 +32,21 @@ output_option = click.option(
     show_default=True,
     help="How to print the answer.",
 )
+
+
+next_token_option = click.option(
+    "--next-token", help="Go on from where the previous page ended (the token it printed after its last line)."
+)
+
+
+def print_page(page: Page, output: str, headers: list[str], row: Callable[[dict[str, Any]], list[Any]]) -> None:
+    """A page of a list as JSON (the items) or a table; when more follow, how to see them, on standard error."""
+    if output == "json":
+        print_json(page.items)
+    else:
+        print_table(headers, [row(item) for item in page.items])
+    if page.next_token is not None:
+        click.echo(f"more: add --next-token {page.next_token}", err=True)
 
 
 def print_json(value: Any) -> None:

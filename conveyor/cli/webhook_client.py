@@ -8,10 +8,13 @@ from urllib.parse import quote
 
 from conveyor.cli.client import Client
 from conveyor.cli.http_client import HttpClient
+from conveyor.paging import Page
 
 
 class WebhookClient(Protocol):
-    def deliveries(self, repository: str | None, outcome: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def deliveries(
+        self, repository: str | None, outcome: str | None, limit: int, next_token: str | None = None
+    ) -> Page: ...
     def delivery(self, delivery_id: str) -> dict[str, Any]: ...
 
 
@@ -29,10 +32,11 @@ class HttpWebhookClient:
     def __init__(self, client: HttpClient) -> None:
         self.client = client
 
-    def deliveries(self, repository: str | None, outcome: str | None, limit: int) -> list[dict[str, Any]]:
-        asked = {"repository": repository, "outcome": outcome, "limit": limit}
-        params = {name: value for name, value in asked.items() if value is not None}
-        return list(self.client._call("GET", "/webhook-deliveries", params=params).json()["deliveries"])
+    def deliveries(
+        self, repository: str | None, outcome: str | None, limit: int, next_token: str | None = None
+    ) -> Page:
+        asked = {"repository": repository, "outcome": outcome, "limit": limit, "nextToken": next_token}
+        return self.client.page("/webhook-deliveries", "deliveries", **asked)
 
     def delivery(self, delivery_id: str) -> dict[str, Any]:
         return dict(self.client._call("GET", f"/webhook-deliveries/{quote(delivery_id, safe='')}").json())

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table
+from conveyor.cli.output import next_token_option, output_option, print_json, print_page
 from conveyor.cli.webhook_client import webhook_client
 from conveyor.triggers.outcomes import OUTCOMES
 
@@ -21,16 +21,19 @@ def webhooks() -> None:
 @click.option("--repository", help="Only this repository's (owner/name).")
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only the deliveries with this outcome.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@next_token_option
 @output_option
 @pass_context
-def deliveries(context: Context, repository: str | None, outcome: str | None, limit: int, output: str) -> None:
+def deliveries(
+    context: Context, repository: str | None, outcome: str | None, limit: int, next_token: str | None, output: str
+) -> None:
     """The newest deliveries: event, repository and ref, what they started, or why they started nothing."""
-    found = webhook_client(context.client).deliveries(repository, outcome, limit)
-    if output == "json":
-        print_json(found)
-        return
-    rows = [[d["deliveryId"], d["event"], _where(d), d["outcome"], _started_or_why(d), d["receivedAt"]] for d in found]
-    print_table(["DELIVERY", "EVENT", "REPOSITORY @ REF", "OUTCOME", "STARTED / WHY", "RECEIVED"], rows)
+    print_page(
+        webhook_client(context.client).deliveries(repository, outcome, limit, next_token),
+        output,
+        ["DELIVERY", "EVENT", "REPOSITORY @ REF", "OUTCOME", "STARTED / WHY", "RECEIVED"],
+        lambda d: [d["deliveryId"], d["event"], _where(d), d["outcome"], _started_or_why(d), d["receivedAt"]],
+    )
 
 
 @webhooks.command("show")

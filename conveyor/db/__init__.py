@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import ColumnElement, Engine, Select, and_, create_engine, event, or_, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -196,6 +196,20 @@ def insert_many_unless_present(session: Session, model: type[Any], rows: list[di
 def _insert_unless_present(table: Any, dialect: str, unique: str) -> Any:
     insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     return insert(table).on_conflict_do_nothing(index_elements=[unique]).returning(table.c[unique])
+
+
+def newest_first(query: Select[Any], columns: list[Any], after: list[Any] | None, limit: int) -> Select[Any]:
+    """`query` in descending order of `columns` (a time, then an id to break ties), from just past the place `after`
+    (the last row of the previous page: its values of `columns`), one row more than `limit` so the caller can tell
+    whether another page follows."""
+    query = query.order_by(*(column.desc() for column in columns)).limit(limit + 1)
+    if after is None:
+        return query
+    earlier: list[ColumnElement[bool]] = []
+    for position, column in enumerate(columns):  # (a, b) < (x, y): a < x, or a = x and b < y
+        same = [columns[n] == after[n] for n in range(position)]
+        earlier.append(and_(*same, column < after[position]))
+    return query.where(or_(*earlier))
 
 
 def lock(session: Session, model: type[T], key: Any, *, key_share: bool = False) -> T | None:

@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from conveyor.db import newest_first
 from conveyor.db.models import WebhookDelivery
 from conveyor.errors import InvalidRequest, NotFound
+from conveyor.paging import Page, page_token, read_token
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 from conveyor.triggers.outcomes import OUTCOMES
@@ -21,16 +23,30 @@ from conveyor.triggers.outcomes import OUTCOMES
 def list_deliveries(
     rt: Runtime, repository: str | None = None, outcome: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """The newest deliveries, of one repository (`owner/name`, in any case) or with one outcome when asked."""
+    return page_of_deliveries(rt, repository, outcome, limit).items
+
+
+def page_of_deliveries(
+    rt: Runtime,
+    repository: str | None = None,
+    outcome: str | None = None,
+    limit: int = 50,
+    next_token: str | None = None,
+) -> Page:
+    """The newest deliveries, of one repository (`owner/name`, in any case) or with one outcome when asked, `limit`
+    of them, from where `next_token` left off."""
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidRequest(f"outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
-    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    after = read_token(next_token, "deliveries", 1) if next_token is not None else None
+    query = newest_first(select(WebhookDelivery), [WebhookDelivery.id], after, limit)
     if repository:  # GitHub's names are case-insensitive: `Acme/App` is `acme/app`
         query = query.where(func.lower(WebhookDelivery.repository) == repository.lower())
     if outcome:
         query = query.where(WebhookDelivery.outcome == outcome)
     with rt.db.reader() as session:
-        return [describe_delivery(row) for row in session.scalars(query)]
+        found = list(session.scalars(query))
+    token = page_token("deliveries", found[limit - 1].id) if len(found) > limit else None
+    return Page([describe_delivery(row) for row in found[:limit]], token)
 
 
 def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:

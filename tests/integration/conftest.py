@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from conveyor.config import Settings, load_settings
 from conveyor.devstack import Stack, embedded_redis, wait_for_socket
@@ -33,6 +35,17 @@ def app(settings: Settings, rt: Runtime) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def server_url(app: Flask) -> Iterator[str]:
+    """The app served on a loopback port of its own (werkzeug, threaded), for clients in other processes."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
 
 
 def signed(body: bytes, secret: str = WEBHOOK_SECRET) -> str:

@@ -7,13 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from conveyor.cli.main import COMMAND_MODULES, main
 from conveyor.config import Settings
@@ -39,16 +35,6 @@ except SystemExit as exit:
     code = exit.code
 print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
 """
-
-
-@pytest.fixture
-def server_url(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
