@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.cli.output import output_option, print_json, print_table, status_text, styled
 
 
 @click.group("batches")
@@ -45,9 +45,8 @@ def show(context: Context, batch_id: str, output: str) -> None:
         print_json(batch)
         return
     console = Console()
-    console.print(
-        f"[bold]{batch['id']}[/bold] ({batch['batchKind'] or 'not read yet'}): {status_text(batch['buildBatchStatus'])}"
-    )
+    kind = batch["batchKind"] or "not read yet"
+    console.print(styled((batch["id"], "bold"), f" ({kind}): ", status_text(batch["buildBatchStatus"])))
     if batch.get("statusReason"):
         console.print(batch["statusReason"], markup=False)
     print_table(

@@ -6,7 +6,15 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import next_token_option, output_option, print_json, print_page, print_table, status_text
+from conveyor.cli.output import (
+    next_token_option,
+    output_option,
+    print_json,
+    print_page,
+    print_table,
+    status_text,
+    styled,
+)
 
 
 @click.group("builds")
@@ -40,7 +48,7 @@ def show(context: Context, build_id: str, output: str) -> None:
     if output == "json":
         print_json(build)
         return
-    Console().print(f"[bold]{build['id']}[/bold] #{build['buildNumber']}: {status_text(build['buildStatus'])}")
+    Console().print(styled((build["id"], "bold"), f" #{build['buildNumber']}: ", status_text(build["buildStatus"])))
     rows = [
         [
             p["phaseType"],

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from conveyor.cli.deploy_client import deploy_client
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.cli.output import output_option, print_json, print_table, status_text, styled
 from conveyor.deploy.revisions import bundle_type_of
 
 WATCH_INTERVAL = 1.0
@@ -196,8 +196,12 @@ def progress_lines(deployment: dict[str, Any], seen: set[tuple[str, str, str]]) 
 def print_progress(deployment: dict[str, Any]) -> None:
     console = Console()
     console.print(
-        f"[bold]{deployment['applicationName']}/{deployment['deploymentGroupName']}[/bold] "
-        f"{deployment['deploymentId']}: {status_text(deployment['status'])}{_error(deployment)}{_rollback(deployment)}"
+        styled(
+            (f"{deployment['applicationName']}/{deployment['deploymentGroupName']}", "bold"),
+            f" {deployment['deploymentId']}: ",
+            status_text(deployment["status"]),
+            _error(deployment) + _rollback(deployment),
+        )
     )
     rows = [
         [

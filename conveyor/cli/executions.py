@@ -8,7 +8,15 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import next_token_option, output_option, print_json, print_page, print_table, status_text
+from conveyor.cli.output import (
+    next_token_option,
+    output_option,
+    print_json,
+    print_page,
+    print_table,
+    status_text,
+    styled,
+)
 
 
 @click.group("executions")
@@ -53,8 +61,11 @@ def show(context: Context, execution_id: str, output: str) -> None:
         return
     console = Console()
     console.print(
-        f"[bold]{execution['pipelineName']}[/bold] execution {execution['pipelineExecutionId']}: "
-        f"{status_text(execution['status'])}"
+        styled(
+            (execution["pipelineName"], "bold"),
+            f" execution {execution['pipelineExecutionId']}: ",
+            status_text(execution["status"]),
+        )
     )
     if execution.get("statusSummary"):
         console.print(f"  {execution['statusSummary']}", markup=False)
@@ -74,7 +85,7 @@ def show(context: Context, execution_id: str, output: str) -> None:
                     (action.get("summary") or "")[:80],
                 ]
             )
-    print_table(["STAGE", "ACTION", "PROVIDER", "STATUS", "EXTERNAL ID", "SUMMARY"], rows)
+    print_table(["STAGE", "ACTION", "PROVIDER", "STATUS", "EXTERNAL ID", "SUMMARY"], rows, whole=(4,))
 
 
 @executions.command("events")

@@ -13,7 +13,7 @@ from conveyor.build.secrets import AwsSecrets
 from conveyor.build.spec import parse_buildspec
 from conveyor.build.status import BuildStatus
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import print_table, status_text
+from conveyor.cli.output import print_table, status_text, styled
 from conveyor.cli.pipelines import pairs
 from conveyor.errors import SpecError
 
@@ -124,7 +124,7 @@ def _report(console: Console, run: LocalRun) -> None:
         for p in run.phases
     ]
     print_table(["PHASE", "STATUS", "SECONDS", "CONTEXT"], rows)
-    console.print(f"build {run.build_id}: {status_text(run.result.status.value)}")
+    console.print(styled(f"build {run.build_id}: ", status_text(run.result.status.value)))
     if run.result.exported_variables:
         console.print(
             "exported: " + ", ".join(f"{k}={v}" for k, v in run.result.exported_variables.items()), markup=False

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from conveyor.paging import Page
 
@@ -53,15 +54,35 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
 
 
-def status_text(status: str | None) -> str:
+def status_text(status: str | None) -> Text:
+    """A status in its colour (a styled text, not markup: nothing in a table cell is read as markup)."""
     if status is None:
-        return "-"
-    style = STATUS_STYLES.get(status)
-    return f"[{style}]{status}[/{style}]" if style else status
+        return Text("-")
+    return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
-    table = Table(*columns, title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console().print(table)
+def styled(*parts: str | Text | tuple[str, str]) -> Text:
+    """A line of plain text, styled parts (`status_text`) and (text, style) pairs: what users wrote — a commit
+    message's `[skip ci]`, an error's `[/]` — is shown as written, never read as markup."""
+    return Text.assemble(*parts)
+
+
+def print_table(
+    columns: list[str], rows: list[list[Any]], title: str | None = None, whole: tuple[int, ...] = (0,)
+) -> None:
+    """A table as wide as the terminal, where the `whole` columns (by default the first: the id or name a next
+    command takes) are never cut short and the others give way when the width runs out; piped or redirected, whole
+    lines."""
+    cells = [
+        [cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row] for row in rows
+    ]
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for index, header in enumerate(columns):
+        widest = max((row[index].cell_len for row in cells), default=0)
+        table.add_column(header, min_width=widest if index in whole else None, no_wrap=index in whole)
+    for row in cells:
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:  # piped or redirected: whole lines, as wide as they need, for grep and cut
+        console = Console(width=max(console.width, 1000))
+    console.print(table)

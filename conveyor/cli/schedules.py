@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 
 from conveyor.cli.main import Context, pass_context
-from conveyor.cli.output import output_option, print_json, print_table, status_text
+from conveyor.cli.output import output_option, print_json, print_table, status_text, styled
 from conveyor.cli.pipelines import pairs
 from conveyor.cli.schedule_client import schedule_client
 from conveyor.errors import InvalidRequest
@@ -113,7 +113,7 @@ def show(context: Context, name: str, count: int, output: str) -> None:
         print_json(schedule)
         return
     console = Console(highlight=False)
-    console.print(f"[bold]{schedule['name']}[/bold] {schedule['state']}: {_target(schedule['target'])}", markup=True)
+    console.print(styled((schedule["name"], "bold"), f" {schedule['state']}: {_target(schedule['target'])}"))
     if schedule["description"]:
         console.print(f"  {schedule['description']}", markup=False)
     console.print(

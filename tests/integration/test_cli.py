@@ -202,3 +202,31 @@ def test_a_server_that_is_not_there_is_named_with_the_reason_in_a_few_words() ->
     assert result.exit_code == 1
     reason = "Failed to establish a new connection: [Errno 111] Connection refused"
     assert f"error: cannot reach the Conveyor server at {url}: {reason}\n" in result.output
+
+
+def test_tables_show_what_users_wrote_and_keep_ids_whole(
+    cli, settings: Settings, repo: GitRepo, tmp_path: Path, run_jobs
+) -> None:
+    repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC}, message="[skip ci] tidy [/] up [bold]x")
+    path = tmp_path / "pipeline.yml"
+    path.write_text(as_yaml(pipeline("marks", repo.url)))
+    cli("pipeline", "create", "-f", str(path))
+    execution_id = json.loads(cli("pipeline", "start", "marks", "--output", "json").output)["pipelineExecutionId"]
+    run_jobs()
+
+    shown = cli("executions", "show", execution_id)  # piped: whole lines
+    assert shown.exit_code == 0, shown.output
+    assert "[skip ci] tidy [/] up [bold]x" in shown.output  # as written: not read as markup, not an error
+    build_id = json.loads(cli("executions", "show", execution_id, "-o", "json").output)["stages"][1]["actions"][0][
+        "externalExecutionId"
+    ]
+    assert build_id in shown.output
+
+    narrow = CliRunner().invoke(
+        main,
+        ["--direct", "builds", "list"],
+        env={**settings_environment(settings), "COLUMNS": "50", "FORCE_COLOR": "1"},
+        catch_exceptions=False,
+    )
+    assert narrow.exit_code == 0, narrow.output
+    assert build_id in narrow.output  # a terminal 50 columns wide: the other columns give way, the id does not
