@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from conveyor.deploy import blue_green_waits, deployments, revisions
+from conveyor.deploy.host_state import bundle_type_of
 from conveyor.errors import InvalidRequest
 from handlers.api import bp, json_body
 from handlers.context import runtime
@@ -21,7 +22,7 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 @bp.post("/deployment-bundles")
 def upload_bundle() -> tuple[Response, int]:
     """Keep a bundle in Conveyor's blob store under its content's key; answers {revision}."""
-    bundle_type = request.args.get("bundleType") or revisions.bundle_type_of(request.args.get("filename", ""))
+    bundle_type = request.args.get("bundleType") or bundle_type_of(request.args.get("filename", ""))
     if request.content_length is not None and request.content_length > MAX_BUNDLE_BYTES:
         raise InvalidRequest(f"a bundle may be at most {MAX_BUNDLE_BYTES} bytes")
     request.max_content_length = MAX_BUNDLE_BYTES  # this route's own limit, above the app's 25 MB for webhooks

@@ -25,8 +25,8 @@ from conveyor.build import views as build_views
 from conveyor.chatops.commands import Command, Verb, is_commit, usage_text
 from conveyor.chatops.messages import Reply, approval_buttons, message, rollback_button
 from conveyor.deploy import deployments
+from conveyor.deploy.host_state import bundle_type_of
 from conveyor.deploy.registry import get_deployment_group
-from conveyor.deploy.revisions import bundle_type_of
 from conveyor.errors import InvalidRequest, NotFound
 from conveyor.pipeline import control, definitions, views
 from conveyor.pipeline import service as pipelines

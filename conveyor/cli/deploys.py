@@ -14,7 +14,7 @@ from rich.console import Console
 from conveyor.cli.deploy_client import deploy_client
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table, status_text, styled
-from conveyor.deploy.revisions import bundle_type_of
+from conveyor.deploy.host_state import bundle_type_of
 
 WATCH_INTERVAL = 1.0
 

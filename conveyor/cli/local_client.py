@@ -13,6 +13,7 @@ from conveyor.build.log import LogEvent
 from conveyor.chatops import service as chat
 from conveyor.config import Settings
 from conveyor.deploy import blue_green_waits, deployments, registry, revisions
+from conveyor.deploy.host_state import bundle_type_of
 from conveyor.notify import rules
 from conveyor.paging import Page
 from conveyor.pipeline import control, definitions, events, rollback, views
@@ -165,7 +166,7 @@ class LocalDeployClient:
         self.rt = client.rt
 
     def upload_bundle(self, data: bytes, filename: str) -> dict[str, Any]:
-        return revisions.store_bundle(self.rt, data, revisions.bundle_type_of(filename))
+        return revisions.store_bundle(self.rt, data, bundle_type_of(filename))
 
     def create_deployment(self, application: str, group: str, body: dict[str, Any]) -> dict[str, Any]:
         request = deployments.DeploymentRequest(

@@ -40,13 +40,22 @@ from pathlib import Path
 from typing import IO
 
 from conveyor.archives import ArchiveError, extract_zip
-from conveyor.errors import ConfigurationError, ConveyorError
+from conveyor.errors import ConfigurationError, ConveyorError, InvalidRequest
 
 MAX_REVISIONS = 5  # deployment directories kept per group, as the CodeDeploy agent's max_revisions
 ARCHIVE = "deployment-archive"
 INSTRUCTIONS = "deployment-instructions"
 BUNDLE_TYPES = ("zip", "tar", "tgz")
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
+_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tgz": "tgz", ".tar.gz": "tgz"}
+
+
+def bundle_type_of(filename: str) -> str:
+    """The bundle type a file name says (`app.zip` → zip, `app.tar.gz` → tgz)."""
+    for suffix, bundle_type in sorted(_SUFFIXES.items(), key=lambda item: -len(item[0])):
+        if filename.lower().endswith(suffix):
+            return bundle_type
+    raise InvalidRequest(f"bundle {filename!r}: the name must end in .zip, .tar, .tgz or .tar.gz")
 
 
 class HostStateError(ConveyorError):

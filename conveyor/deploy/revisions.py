@@ -42,15 +42,6 @@ BUNDLE_REVISIONS = {"Bundle": "bundle", "S3": "s3Location", "Artifact": "artifac
 CONTENT_REVISIONS = {"AppSpecContent": "appSpecContent", "String": "string"}
 REVISION_TYPES = (*BUNDLE_REVISIONS, *CONTENT_REVISIONS)
 APPSPEC_BUNDLE_TYPES = ("YAML", "JSON")  # an S3 object or blob that is the AppSpec itself (Lambda and ECS)
-_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tgz": "tgz", ".tar.gz": "tgz"}
-
-
-def bundle_type_of(filename: str) -> str:
-    """The bundle type a file name says (`app.zip` → zip, `app.tar.gz` → tgz)."""
-    for suffix, bundle_type in sorted(_SUFFIXES.items(), key=lambda item: -len(item[0])):
-        if filename.lower().endswith(suffix):
-            return bundle_type
-    raise InvalidRequest(f"bundle {filename!r}: the name must end in .zip, .tar, .tgz or .tar.gz")
 
 
 def store_bundle(rt: Runtime, data: bytes, bundle_type: str) -> dict[str, Any]:

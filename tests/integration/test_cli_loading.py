@@ -62,6 +62,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
         ("notifications", "list"),
         ("applications", "list"),
         ("chatops", "log"),
+        ("deploy", "list", "--help"),  # its imports, without a deployment group to ask about
     ],
     ids=" ".join,
 )
