@@ -9,7 +9,16 @@ from typing import Any
 import requests
 
 from conveyor.build.log import LogEvent
-from conveyor.errors import Conflict, ConveyorError, InvalidRequest, NotFound, Problem, ServiceUnavailable, SpecError
+from conveyor.errors import (
+    Conflict,
+    ConveyorError,
+    InvalidRequest,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    SpecError,
+    Unauthorized,
+)
 from conveyor.paging import Page
 
 
@@ -227,7 +236,11 @@ def _error_from(response: requests.Response) -> ConveyorError:
         problems = [Problem(p.get("path", ""), p.get("message", ""), p.get("line")) for p in body["problems"]]
         return SpecError(body.get("source", "definition"), problems)
     message = str(body.get("message") or f"HTTP {response.status_code}")
-    error_class = {404: NotFound, 409: Conflict, 503: ServiceUnavailable}.get(response.status_code, InvalidRequest)
+    if response.status_code == 401:  # the server's words, and where this side's token comes from
+        message += ": the CLI sends CONVEYOR_API_TOKEN (or api_token in the config file) as that token"
+    error_class = {401: Unauthorized, 404: NotFound, 409: Conflict, 503: ServiceUnavailable}.get(
+        response.status_code, InvalidRequest
+    )
     error = error_class(message)
     error.status_code = response.status_code
     return error

@@ -1,8 +1,10 @@
-"""A command run against a server loads what it needs to ask the server, not the database layer, the engines and
-boto3 that direct access needs: every command is imported only when it runs."""
+"""The command line against a server: a command loads what it needs to ask the server, not the database layer, the
+engines and boto3 that direct access needs (every command is imported only when it runs), and a refused token is
+explained."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,6 +12,8 @@ import sys
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from flask import Flask
 
 from conveyor.cli.main import COMMAND_MODULES, main
 from conveyor.config import Settings
@@ -88,3 +92,18 @@ def test_every_command_module_is_listed_with_what_it_defines() -> None:
     }
     assert listed == defined
     assert all(main.get_command(None, name) is not None for name in listed)  # type: ignore[arg-type]
+
+
+def test_a_refused_token_says_where_the_cli_takes_its_token_from(app: Flask, server_url: str) -> None:
+    runtime = app.extensions["conveyor"]
+    runtime.settings = dataclasses.replace(runtime.settings, api_token="t0ken")
+
+    refused = CliRunner().invoke(main, ["--server", server_url, "executions", "list"], env={"CONVEYOR_API_TOKEN": "x"})
+    accepted = CliRunner().invoke(main, ["--server", server_url, "builds", "list"], env={"CONVEYOR_API_TOKEN": "t0ken"})
+
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "error: missing or wrong API token (Authorization: Bearer <token>): the CLI sends CONVEYOR_API_TOKEN "
+        "(or api_token in the config file) as that token\n"
+    )
+    assert accepted.exit_code == 0, accepted.output
