@@ -19,7 +19,7 @@ from conveyor.build import views as build_views
 from conveyor.build.log import LogEvent
 from conveyor.errors import InvalidRequest, Unauthorized
 from conveyor.paging import Page
-from conveyor.pipeline import definitions, events, views
+from conveyor.pipeline import definitions, deletion, events, views
 from conveyor.pipeline import service as pipelines
 from handlers.context import runtime
 
@@ -60,6 +60,12 @@ def list_pipelines() -> Response:
 @bp.get("/pipelines/<name>")
 def get_pipeline(name: str) -> Response:
     return jsonify(definitions.get_pipeline(runtime(), name))
+
+
+@bp.delete("/pipelines/<name>")
+def delete_pipeline(name: str) -> Response:
+    """DeletePipeline: 409 while one of its executions is in progress."""
+    return jsonify(deletion.delete_pipeline(runtime(), name))
 
 
 @bp.post("/pipelines/<name>/executions")

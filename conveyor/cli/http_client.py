@@ -51,6 +51,9 @@ class HttpClient:
     def get_pipeline(self, name: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/pipelines/{name}").json())
 
+    def delete_pipeline(self, name: str) -> dict[str, Any]:
+        return dict(self._call("DELETE", f"/pipelines/{name}").json())
+
     def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
         body: dict[str, Any] = {"variables": variables}
         if revision:

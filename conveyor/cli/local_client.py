@@ -16,7 +16,7 @@ from conveyor.deploy import blue_green_waits, deployments, registry, revisions
 from conveyor.deploy.host_state import bundle_type_of
 from conveyor.notify import rules
 from conveyor.paging import Page
-from conveyor.pipeline import control, definitions, events, rollback, views
+from conveyor.pipeline import control, definitions, deletion, events, rollback, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from conveyor.schedules import firing
@@ -44,6 +44,9 @@ class LocalClient:
 
     def get_pipeline(self, name: str) -> dict[str, Any]:
         return definitions.get_pipeline(self.rt, name)
+
+    def delete_pipeline(self, name: str) -> dict[str, Any]:
+        return deletion.delete_pipeline(self.rt, name)
 
     def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
         return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")

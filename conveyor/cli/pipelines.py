@@ -66,6 +66,16 @@ def _parsed(text: str, source: str) -> PipelineDefinition:
     return parse_pipeline(text, source)
 
 
+@pipeline.command("delete")
+@click.argument("name")
+@pass_context
+def delete(context: Context, name: str) -> None:
+    """Delete pipeline NAME with its executions (builds and deployments it made are kept); refused while one of its
+    executions is in progress."""
+    deleted = context.client.delete_pipeline(name)
+    click.echo(f"deleted pipeline {name} and its {deleted['executionsDeleted']} execution(s)")
+
+
 @pipeline.command("list")
 @output_option
 @pass_context
