@@ -20,6 +20,7 @@ from handlers import (  # noqa: F401 - some add routes to api.bp
     github,
     health,
     notifications,
+    queues,
     schedules,
     slack,
     webhook_deliveries,

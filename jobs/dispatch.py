@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zlib
 from collections.abc import Sequence
@@ -10,12 +11,14 @@ from enum import Enum
 from typing import Any
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import resolve_serializer
 from rq.utils import now, utcformat
+from rq.worker import WorkerStatus
 
+from conveyor.backlog import QueueState
 from conveyor.dispatch import Enqueueable, Kind, Written
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 
@@ -182,3 +185,20 @@ class RQInspector:
         if job.get_status(refresh=False) != JobStatus.STARTED or job.started_at is None:
             return None
         return job.started_at.replace(tzinfo=UTC) if job.started_at.tzinfo is None else job.started_at
+
+    def queue_names(self) -> list[str]:
+        """The queues RQ knows of (those a job was ever sent to, or a worker registered on)."""
+        return [queue.name for queue in Queue.all(connection=self.connection)]
+
+    def queue_state(self, name: str) -> QueueState:
+        """Jobs waiting on queue `name`, the oldest one's enqueue time, and the workers listening on it."""
+        queue = Queue(name, connection=self.connection)
+        first = queue.get_job_ids(0, 1)
+        oldest = None
+        if first:
+            with contextlib.suppress(NoSuchJobError):
+                enqueued = Job.fetch(first[0], connection=self.connection).enqueued_at
+                oldest = enqueued.replace(tzinfo=UTC) if enqueued and enqueued.tzinfo is None else enqueued
+        workers = Worker.all(connection=self.connection, queue=queue)
+        busy = sum(1 for worker in workers if worker.get_state() == WorkerStatus.BUSY)
+        return QueueState(queue.count, len(workers), busy, oldest)

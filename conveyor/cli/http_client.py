@@ -51,6 +51,9 @@ class HttpClient:
     def get_pipeline(self, name: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/pipelines/{name}").json())
 
+    def list_queues(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/queues").json()["queues"])
+
     def delete_pipeline(self, name: str) -> dict[str, Any]:
         return dict(self._call("DELETE", f"/pipelines/{name}").json())
 

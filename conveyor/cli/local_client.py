@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from conveyor.backlog import queues_overview
 from conveyor.build import batch_views, batches, projects, report_store
 from conveyor.build import service as builds
 from conveyor.build import views as build_views
@@ -14,6 +15,7 @@ from conveyor.chatops import service as chat
 from conveyor.config import Settings
 from conveyor.deploy import blue_green_waits, deployments, registry, revisions
 from conveyor.deploy.host_state import bundle_type_of
+from conveyor.errors import ServiceUnavailable
 from conveyor.notify import rules
 from conveyor.paging import Page
 from conveyor.pipeline import control, definitions, deletion, events, rollback, views
@@ -22,6 +24,7 @@ from conveyor.runtime import Runtime
 from conveyor.schedules import firing
 from conveyor.schedules import registry as schedules
 from conveyor.triggers import deliveries
+from jobs.dispatch import RQInspector
 from jobs.runtime import make_runtime, prepare
 
 
@@ -47,6 +50,11 @@ class LocalClient:
 
     def delete_pipeline(self, name: str) -> dict[str, Any]:
         return deletion.delete_pipeline(self.rt, name)
+
+    def list_queues(self) -> list[dict[str, Any]]:
+        if self.rt.redis is None:
+            raise ServiceUnavailable("no Redis configured to ask about the queues")
+        return queues_overview(self.rt, RQInspector(self.rt.redis))
 
     def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
         return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")

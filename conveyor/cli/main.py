@@ -87,6 +87,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "pipeline": ("pipelines", "control"),
     "executions": ("executions", "control"),
     "webhooks": ("webhooks",),
+    "queues": ("queues",),
     "builds": ("builds",),
     "batches": ("batches",),
     "projects": ("projects",),

@@ -77,6 +77,10 @@ def test_signed_push_goes_green_and_stores_the_artifact(conveyor_stack: RunningS
     [delivery] = json.loads(listed.stdout)
     assert (delivery["event"], delivery["outcome"], delivery["executionIds"]) == ("push", "started", [execution_id])
 
+    queues = {q["name"]: q for q in conveyor_stack.api("GET", "/queues").json()["queues"]}  # the Procfile's worker
+    assert all(queues[name]["workers"] >= 1 for name in ("pipeline", "build-small", "default", "deploy")), queues
+    assert not [q for q in queues.values() if q.get("warning")], queues
+
 
 def test_a_killed_worker_does_not_leave_the_execution_in_progress(conveyor_stack: RunningStack, tmp_path: Path) -> None:
     marker = tmp_path / "build-shell.pid"
