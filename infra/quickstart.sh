@@ -53,6 +53,7 @@ cat <<EOF
 Conveyor is running at http://127.0.0.1:$port with its data in $data_dir.
   .venv/bin/conveyor executions list                 what ran
   .venv/bin/conveyor webhooks deliveries             what each push started, or why it started nothing
+  .venv/bin/conveyor queues                          work waiting on each queue, and the workers taking it
   .venv/bin/conveyor pipeline create -f FILE         register your own CodePipeline definition
   curl http://127.0.0.1:$port/healthz                health of SQL and Redis
   .venv/bin/conveyor down                            stop everything
