@@ -9,10 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from conveyor.errors import InvalidRequest
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,51 @@ def read_token(token: str, kind: str, length: int) -> list[Any]:
     except (ValueError, binascii.Error):  # not base64, not UTF-8, not JSON
         data = None
     if not (isinstance(data, list) and len(data) == length + 1 and data[0] == kind):
-        shown = token if len(token) <= 40 else token[:40] + "…"
-        raise InvalidRequest(f"nextToken {shown!r} is not one a list of {kind} gave")
+        raise _not_given(token, kind)
     return data[1:]
+
+
+def read_id_token(token: str | None, kind: str) -> list[Any] | None:
+    """Where a list ordered by a whole-number `id`, newest first, goes on from (None: from the top)."""
+    if token is None:
+        return None
+    [row_id] = read_token(token, kind, 1)
+    if not isinstance(row_id, int) or isinstance(row_id, bool):
+        raise _not_given(token, kind)
+    return [row_id]
+
+
+def _not_given(token: str, kind: str) -> InvalidRequest:
+    shown = token if len(token) <= 40 else token[:40] + "…"
+    return InvalidRequest(f"nextToken {shown!r} is not one a list of {kind} gave")
+
+
+def page_of(
+    rows: Sequence[Row],
+    limit: int,
+    kind: str,
+    key: Callable[[Row], list[Any]],
+    describe: Callable[[Row], dict[str, Any]],
+) -> Page:
+    """The page of `rows` read one past `limit`: the first `limit` described, and when that one more came, the token
+    of the last row shown (`key`: its place in the order, as `read_token` gives it back)."""
+    token = page_token(kind, *key(rows[limit - 1])) if len(rows) > limit else None
+    return Page([describe(row) for row in rows[:limit]], token)
+
+
+def newest_key(row: Any) -> list[Any]:
+    """The place of a row in a newest-first list ordered by `created_at`, then `id`."""
+    return [row.created_at.isoformat(), row.id]
+
+
+def after_newest(token: str | None, kind: str) -> list[Any] | None:
+    """Where a newest-first list by `created_at`, then `id`, goes on from (None: from the top)."""
+    if token is None:
+        return None
+    created, row_id = read_token(token, kind, 2)
+    try:
+        if isinstance(row_id, str):
+            return [datetime.fromisoformat(created), row_id]
+    except (TypeError, ValueError):
+        pass
+    raise _not_given(token, kind)

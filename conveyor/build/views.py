@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from conveyor.build.status import BuildStatus
 from conveyor.db import newest_first
 from conveyor.db.models import Build
 from conveyor.errors import Conflict, NotFound
-from conveyor.paging import Page, page_token, read_token
+from conveyor.paging import Page, after_newest, newest_key, page_of
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 
@@ -37,20 +36,14 @@ def page_of_builds(
     rt: Runtime, project_name: str | None = None, limit: int = 50, next_token: str | None = None
 ) -> Page:
     """The newest builds (of one project when named), `limit` of them, from where `next_token` left off."""
-    after = None
-    if next_token is not None:
-        created, build_id = read_token(next_token, "builds", 2)
-        after = [datetime.fromisoformat(created), build_id]
+    after = after_newest(next_token, "builds")
     with rt.db.reader() as session:
         query = newest_first(select(Build), [Build.created_at, Build.id], after, limit)
         if project_name:
             query = query.where(Build.project_name == project_name)
-        found = list(session.scalars(query))
-        token = None
-        if len(found) > limit:
-            last = found[limit - 1]
-            token = page_token("builds", last.created_at.isoformat(), last.id)
-        return Page([describe_build(rt, build, phases=False) for build in found[:limit]], token)
+        return page_of(
+            list(session.scalars(query)), limit, "builds", newest_key, lambda b: describe_build(rt, b, phases=False)
+        )
 
 
 def build_log(rt: Runtime, build_id: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from conveyor.db import newest_first
 from conveyor.db.models import ActionExecution, PipelineExecution, StageExecution
 from conveyor.errors import NotFound
-from conveyor.paging import Page, page_token, read_token
+from conveyor.paging import Page, after_newest, newest_key, page_of
 from conveyor.pipeline.definitions import find_pipeline, load_definition
 from conveyor.pipeline.records import current_actions
 from conveyor.pipeline.spec import ActionDeclaration
@@ -37,21 +36,13 @@ def page_of_executions(
     rt: Runtime, pipeline_name: str | None = None, limit: int = 20, next_token: str | None = None
 ) -> Page:
     """The newest executions (of one pipeline when named), `limit` of them, from where `next_token` left off."""
-    after = None
-    if next_token is not None:
-        started, execution_id = read_token(next_token, "executions", 2)
-        after = [datetime.fromisoformat(started), execution_id]
+    after = after_newest(next_token, "executions")
     with rt.db.reader() as session:
         order = [PipelineExecution.created_at, PipelineExecution.id]
         query = newest_first(select(PipelineExecution), order, after, limit)
         if pipeline_name:
             query = query.where(PipelineExecution.pipeline_id == find_pipeline(session, pipeline_name).id)
-        found = list(session.scalars(query))
-        token = None
-        if len(found) > limit:
-            last = found[limit - 1]
-            token = page_token("executions", last.created_at.isoformat(), last.id)
-        return Page([summarise(execution) for execution in found[:limit]], token)
+        return page_of(list(session.scalars(query)), limit, "executions", newest_key, summarise)
 
 
 def summarise(execution: PipelineExecution) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from conveyor.db import newest_first
 from conveyor.db.models import WebhookDelivery
 from conveyor.errors import InvalidRequest, NotFound
-from conveyor.paging import Page, page_token, read_token
+from conveyor.paging import Page, page_of, read_id_token
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
 from conveyor.triggers.outcomes import OUTCOMES
@@ -37,7 +37,7 @@ def page_of_deliveries(
     of them, from where `next_token` left off."""
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidRequest(f"outcome {outcome!r} must be one of {', '.join(OUTCOMES)}")
-    after = read_token(next_token, "deliveries", 1) if next_token is not None else None
+    after = read_id_token(next_token, "deliveries")
     query = newest_first(select(WebhookDelivery), [WebhookDelivery.id], after, limit)
     if repository:  # GitHub's names are case-insensitive: `Acme/App` is `acme/app`
         query = query.where(func.lower(WebhookDelivery.repository) == repository.lower())
@@ -45,8 +45,7 @@ def page_of_deliveries(
         query = query.where(WebhookDelivery.outcome == outcome)
     with rt.db.reader() as session:
         found = list(session.scalars(query))
-    token = page_token("deliveries", found[limit - 1].id) if len(found) > limit else None
-    return Page([describe_delivery(row) for row in found[:limit]], token)
+    return page_of(found, limit, "deliveries", lambda row: [row.id], describe_delivery)
 
 
 def get_delivery(rt: Runtime, delivery_id: str) -> dict[str, Any]:

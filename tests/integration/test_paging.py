@@ -139,3 +139,18 @@ def test_builds_and_deliveries_page_the_same_way(client: FlaskClient, rt: Runtim
     answered = client.get("/api/v1/webhook-deliveries", query_string={"limit": 1, "nextToken": page.next_token})
     assert [d["deliveryId"] for d in answered.get_json()["deliveries"]] == ["d-0"]
     assert "nextToken" not in answered.get_json()  # d-0 is the last: one row more was asked for, and none came
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [("executions", ["not a time", "x"]), ("executions", ["2026-01-01T00:00:00+00:00", 7]), ("deliveries", ["7"])],
+    ids=["bad-time", "id-not-text", "id-not-a-number"],
+)
+def test_a_token_of_the_right_kind_with_a_wrong_key_is_a_400(client: FlaskClient, kind: str, key: list[object]) -> None:
+    token = page_token(kind, *key)  # type: ignore[arg-type]
+    path = "/api/v1/executions" if kind == "executions" else "/api/v1/webhook-deliveries"
+
+    refused = client.get(path, query_string={"nextToken": token})
+
+    assert refused.status_code == 400
+    assert refused.get_json()["message"].endswith(f"is not one a list of {kind} gave")
