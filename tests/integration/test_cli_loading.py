@@ -20,6 +20,8 @@ from conveyor.config import Settings
 from conveyor.runtime import Runtime
 from tests.support.cli import settings_environment
 
+# What a command loads does not depend on the database behind the server: SQLite alone.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 HEAVY = (
     "sqlalchemy",
     "alembic",
@@ -55,6 +57,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     return report
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     "command",
     [
@@ -76,6 +79,7 @@ def test_a_command_against_a_server_loads_no_direct_access(server_url: str, comm
     assert report == {"code": 0, "loaded": []}
 
 
+@sqlite_only
 def test_direct_access_loads_the_services_when_it_is_chosen(settings: Settings, rt: Runtime) -> None:
     report = _run("--direct", "executions", "list", "--output", "json", env=settings_environment(settings))
 
@@ -94,6 +98,7 @@ def test_every_command_module_is_listed_with_what_it_defines() -> None:
     assert all(main.get_command(None, name) is not None for name in listed)  # type: ignore[arg-type]
 
 
+@sqlite_only
 def test_a_refused_token_says_where_the_cli_takes_its_token_from(app: Flask, server_url: str) -> None:
     runtime = app.extensions["conveyor"]
     runtime.settings = dataclasses.replace(runtime.settings, api_token="t0ken")
