@@ -18,6 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from conveyor.errors import ConfigurationError
+
+
+_REMEDY = "remove it if no `conveyor up` runs from here"
+
 
 @dataclass(frozen=True)
 class RecordedGroup:
@@ -37,7 +42,12 @@ def write_record(path: Path, groups: dict[str, int]) -> None:
 
 def read_record(path: Path) -> list[RecordedGroup]:
     """The groups a record names that still run, as `up` started them (none after a reboot or for a reused id)."""
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read {path} ({exc}): {_REMEDY}") from None
+    if not isinstance(record, dict):
+        raise ConfigurationError(f"cannot read {path} (not a record of `conveyor up`): {_REMEDY}")
     if "groups" not in record:  # the first format: name → group id, with nothing to tell a reused id by
         return [RecordedGroup(name, int(group), None) for name, group in record.items() if _group_alive(int(group))]
     if record.get("boot") != _boot_id():

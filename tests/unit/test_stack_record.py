@@ -123,3 +123,15 @@ def test_down_leaves_a_reused_id_alone_and_removes_the_stale_record(
     again = CliRunner().invoke(main, ["down"], env=env)
     assert again.exit_code == 0
     assert again.output == f"nothing to stop: no `conveyor up --detach` runs from {tmp_path}\n"
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"], ids=["not-json", "not-a-record"])
+def test_an_unreadable_record_is_an_error_saying_what_to_do(tmp_path: Path, text: str) -> None:
+    record = tmp_path / "stack.json"
+    record.write_text(text)
+
+    result = CliRunner().invoke(main, ["down"], env={"CONVEYOR_DATA_DIR": str(tmp_path)})
+
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot read {record}")
+    assert result.output.endswith("): remove it if no `conveyor up` runs from here\n")
