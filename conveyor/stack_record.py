@@ -20,7 +20,6 @@ from pathlib import Path
 
 from conveyor.errors import ConfigurationError
 
-
 _REMEDY = "remove it if no `conveyor up` runs from here"
 
 
