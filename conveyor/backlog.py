@@ -28,7 +28,6 @@ class QueueState:
     waiting: int
     workers: int
     busy: int
-    oldest_enqueued_at: datetime | None
 
 
 class QueueWatch(Protocol):

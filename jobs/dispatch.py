@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import zlib
 from collections.abc import Sequence
@@ -191,14 +190,8 @@ class RQInspector:
         return [queue.name for queue in Queue.all(connection=self.connection)]
 
     def queue_state(self, name: str) -> QueueState:
-        """Jobs waiting on queue `name`, the oldest one's enqueue time, and the workers listening on it."""
+        """Jobs waiting on queue `name`, and the workers listening on it."""
         queue = Queue(name, connection=self.connection)
-        first = queue.get_job_ids(0, 1)
-        oldest = None
-        if first:
-            with contextlib.suppress(NoSuchJobError):
-                enqueued = Job.fetch(first[0], connection=self.connection).enqueued_at
-                oldest = enqueued.replace(tzinfo=UTC) if enqueued and enqueued.tzinfo is None else enqueued
         workers = Worker.all(connection=self.connection, queue=queue)
         busy = sum(1 for worker in workers if worker.get_state() == WorkerStatus.BUSY)
-        return QueueState(queue.count, len(workers), busy, oldest)
+        return QueueState(queue.count, len(workers), busy)
