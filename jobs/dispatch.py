@@ -19,6 +19,7 @@ from rq.worker import WorkerStatus
 
 from conveyor.backlog import QueueState
 from conveyor.dispatch import Enqueueable, Kind, Written
+from conveyor.errors import ServiceUnavailable
 from conveyor.queues import HOST_JOB_TTL_SECONDS, HOST_QUEUE_PREFIX
 
 log = logging.getLogger(__name__)
@@ -187,11 +188,17 @@ class RQInspector:
 
     def queue_names(self) -> list[str]:
         """The queues RQ knows of (those a job was ever sent to, or a worker registered on)."""
-        return [queue.name for queue in Queue.all(connection=self.connection)]
+        try:
+            return [queue.name for queue in Queue.all(connection=self.connection)]
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"Redis is unavailable: {exc}") from None
 
     def queue_state(self, name: str) -> QueueState:
         """Jobs waiting on queue `name`, and the workers listening on it."""
         queue = Queue(name, connection=self.connection)
-        workers = Worker.all(connection=self.connection, queue=queue)
-        busy = sum(1 for worker in workers if worker.get_state() == WorkerStatus.BUSY)
-        return QueueState(queue.count, len(workers), busy)
+        try:
+            workers = Worker.all(connection=self.connection, queue=queue)
+            busy = sum(1 for worker in workers if worker.get_state() == WorkerStatus.BUSY)
+            return QueueState(queue.count, len(workers), busy)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"Redis is unavailable: {exc}") from None

@@ -4,6 +4,7 @@ through the REST API and the command line, on real Redis, RQ and SQL."""
 from __future__ import annotations
 
 import json
+import socket
 
 from click.testing import CliRunner
 from flask.testing import FlaskClient
@@ -72,3 +73,14 @@ def test_the_cli_shows_the_queues_and_warns_on_standard_error(settings: Settings
     assert "pipeline" in table.stdout
     assert table.stderr == "warning: no worker takes queue pipeline: its work waits until one does (conveyor worker)\n"
     assert [q["name"] for q in json.loads(listed.stdout)][:4] == ["pipeline", "build-small", "default", "deploy"]
+
+
+def test_a_redis_that_cannot_be_reached_is_one_error(settings: Settings, rt: Runtime) -> None:
+    with socket.socket() as closed:  # bound, never listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        env = {**settings_environment(settings), "CONVEYOR_REDIS_URL": f"redis://127.0.0.1:{closed.getsockname()[1]}/0"}
+
+        result = CliRunner().invoke(main, ["--direct", "queues"], env=env)
+
+    assert result.exit_code == 1
+    assert result.output.startswith("error: Redis is unavailable: Error 111 connecting to 127.0.0.1:")
