@@ -78,8 +78,10 @@ def print_table(
     ]
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for index, header in enumerate(columns):
-        widest = max((row[index].cell_len for row in cells), default=0)
-        table.add_column(header, min_width=widest if index in whole else None, no_wrap=index in whole)
+        if index in whole:
+            table.add_column(header, min_width=max((row[index].cell_len for row in cells), default=0), no_wrap=True)
+        else:
+            table.add_column(header)
     for row in cells:
         table.add_row(*row)
     console = Console()

@@ -40,8 +40,7 @@ def upgrade(database: Database) -> None:
             command.upgrade(config, "head")
             connection.commit()
     except OperationalError as exc:
-        where = database.engine.url.render_as_string(hide_password=True)
-        raise ServiceUnavailable(f"cannot reach the database {where}: {str(exc.orig).strip()}") from exc
+        raise ServiceUnavailable(f"cannot reach the database {database.describe()}: {str(exc.orig).strip()}") from exc
 
 
 def current_revision(database: Database) -> str | None:

@@ -21,7 +21,7 @@ from conveyor.pipeline.definitions import find_pipeline
 from conveyor.pipeline.status import ExecutionStatus
 from conveyor.runtime import Runtime
 
-RUNNING = (ExecutionStatus.IN_PROGRESS.value, ExecutionStatus.STOPPING.value)
+RUNNING = tuple(status.value for status in ExecutionStatus if not status.final)
 
 
 def delete_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
