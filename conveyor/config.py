@@ -54,7 +54,7 @@ class Settings:
     build_network: bool = True  # in the sandbox: whether builds may use the network
     runtimes_dir: Path | None = None  # default <data dir>/runtimes: <runtime>/<version>/bin for runtime-versions
     github_api_url: str = "https://api.github.com"  # GitHub Enterprise: https://<host>/api/v3
-    github_token: str = ""  # when set, pipeline executions post commit statuses with it
+    github_token: str = ""  # reads private repositories on GitHub's site; posts commit statuses
     slack_api_url: str = "https://slack.com/api/"  # Slack's Web API (chat.postMessage)
     slack_bot_token: str = ""  # for Slack targets that name a channel and no token of their own
     notify_interval: float = 1.0  # seconds between the scheduler's looks for new events to send

@@ -3,25 +3,33 @@
 A source action fetches into the mirror of its repository (under a file lock, so two jobs on one machine never
 fetch the same mirror at once), resolves the exact commit, and exports that commit's tree as a zip. Every GitPython
 `Repo` is closed when its block ends: left open, each one keeps `git cat-file` processes alive.
+
+A private repository over HTTPS is read with a token (`GitCredential`), handed to git by a credential helper that
+answers only for the token's own site: the token is in the git process's environment, never in a URL, an argument
+(which `ps` shows) or an error message, and a redirect to another site gets nothing. Beside those, git's own
+configuration of the user running Conveyor (credential helpers, ssh keys) applies as it would on the command line.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
 from conveyor.errors import ConveyorError
+from conveyor.redaction import redact
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 
 
@@ -33,9 +41,45 @@ class RevisionNotFound(GitError):
     """The branch, tag or commit asked for is not in the repository."""
 
 
-def redact(text: str) -> str:
-    """Hide credentials embedded in URLs (`https://user:token@host` → `https://***@host`)."""
-    return _CREDENTIALS.sub("***@", text)
+@dataclass(frozen=True)
+class GitCredential:
+    """A token git presents to one site over HTTP(S), as the password of `username` (GitHub takes any user name with
+    an access token; `x-access-token` is the one its apps use). `origin` says where the token came from, for errors.
+    """
+
+    site: str  # scheme://host[:port], as `site_of` gives it
+    token: str = field(repr=False)
+    origin: str
+    username: str = "x-access-token"
+
+
+def site_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, lower case, without credentials; None for other URLs."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
+
+
+# A credential helper: git runs it as `<helper> get` for the site it is configured for, the helper's own arguments
+# being the user name and the name of the variable that holds the token.
+_HELPER = '!f() { if test "$3" = get; then printf \'username=%s\\npassword=%s\\n\' "$1" "$(printenv "$2")"; fi; }; f'
+
+
+def credential_environment(credentials: tuple[GitCredential, ...]) -> dict[str, str]:
+    """Environment variables that make git ask each credential's helper, and only for its own site."""
+    if not credentials:
+        return {}
+    first = int(os.environ.get("GIT_CONFIG_COUNT") or 0)  # settings a caller's environment already passes on
+    environment: dict[str, str] = {}
+    for n, credential in enumerate(credentials):
+        variable = f"CONVEYOR_GIT_TOKEN_{n}"
+        environment[variable] = credential.token
+        environment[f"GIT_CONFIG_KEY_{first + n}"] = f"credential.{credential.site}.helper"
+        environment[f"GIT_CONFIG_VALUE_{first + n}"] = f"{_HELPER} {shlex.quote(credential.username)} {variable}"
+    environment["GIT_CONFIG_COUNT"] = str(first + len(credentials))
+    return environment
 
 
 @dataclass(frozen=True)
@@ -49,15 +93,23 @@ class CommitInfo:
 
 
 class Mirrors:
-    """Bare mirrors of remote repositories under one directory, one per clone URL."""
+    """Bare mirrors of remote repositories under one directory, one per clone URL; `credentials` are presented to
+    their sites (at most one per site)."""
 
     def __init__(
-        self, root: Path, *, timeout: float = 300.0, retries: int = 3, sleep: Callable[[float], None] = time.sleep
+        self,
+        root: Path,
+        *,
+        timeout: float = 300.0,
+        retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        credentials: tuple[GitCredential, ...] = (),
     ) -> None:
         self.root = root
         self.timeout = timeout
         self.retries = retries
         self.sleep = sleep
+        self.credentials = credentials
 
     def path_for(self, url: str) -> Path:
         digest = hashlib.sha256(url.encode()).hexdigest()[:24]
@@ -155,7 +207,7 @@ class Mirrors:
                 if not (path / "HEAD").exists():
                     Repo.init(path, bare=True).close()
                 with Repo(path) as repo:
-                    repo.git.update_environment(**_GIT_ENV)
+                    repo.git.update_environment(**_GIT_ENV, **credential_environment(self.credentials))
                     yield repo
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
@@ -176,8 +228,26 @@ class Mirrors:
                 return
             except GitCommandError as exc:
                 if attempt == self.retries or _permanent(exc):
-                    raise GitError(f"git fetch from {redact(url)} failed: {_stderr(exc)}") from None
+                    raise GitError(
+                        f"git fetch from {redact(url)} failed: {_stderr(exc)}{self._hint(url, exc)}"
+                    ) from None
                 self.sleep(min(2.0**attempt, 30.0))
+
+    def _hint(self, url: str, exc: GitCommandError) -> str:
+        """What to do when the repository asked for credentials it was not given, or refused the ones it was."""
+        text = _stderr(exc).lower()
+        if "permission denied (publickey" in text:
+            return " (the ssh keys of the user running Conveyor were refused: give it a key the repository accepts)"
+        if not any(s in text for s in ("authentication failed", "could not read username", "could not read password")):
+            return ""
+        site = site_of(url)
+        given = next((c for c in self.credentials if c.site == site), None)
+        if given is not None:
+            return f" (the token from {given.origin} was refused: it may have expired or not be allowed to read it)"
+        return (
+            f" (no token is configured for {site or redact(url)}: a private repository needs one; see "
+            "CONVEYOR_GITHUB_TOKEN, or give the git of the user running Conveyor a credential helper)"
+        )
 
     def _fetch_refs(self, repo: Repo, url: str, refs: tuple[str, ...]) -> None:
         """Fetch these refs into the mirror under their own names; a ref the remote lacks is no error here."""

@@ -100,17 +100,11 @@ def _run(rt: Runtime, command: Command, sender: Sender) -> Reply:
 
 
 def _branch_head(rt: Runtime, pipeline: str, branch: str) -> str:
-    document = definitions.get_pipeline(rt, pipeline)["pipeline"]
-    sources = [
-        action
-        for stage in document["stages"]
-        for action in stage["actions"]
-        if action["actionTypeId"]["category"] == "Source"
-    ]
-    if len(sources) != 1 or not git_source(sources[0].get("configuration") or {}).url:
+    sources = definitions.current_definition(rt, pipeline).source_actions()
+    if len(sources) != 1 or not git_source(sources[0].configuration).url:
         raise InvalidRequest(f"pipeline {pipeline!r} does not have exactly one git source: give a commit, not a branch")
-    url = git_source(sources[0]["configuration"]).url
-    return mirrors(rt).resolve(url, branch=branch).sha
+    configuration = sources[0].configuration
+    return mirrors(rt, configuration).resolve(git_source(configuration).url, branch=branch).sha
 
 
 def _stop(rt: Runtime, command: Command, sender: Sender) -> Reply:

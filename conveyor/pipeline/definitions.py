@@ -18,6 +18,7 @@ from conveyor.db.models import (
 )
 from conveyor.errors import Conflict, NotFound
 from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
+from conveyor.pipeline.secrets import keep_secrets, masked_document
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition, from_document, parse_pipeline
 from conveyor.runtime import Runtime
 
@@ -36,7 +37,8 @@ def create_pipeline(rt: Runtime, text: str, source: str = "pipeline") -> dict[st
 
 
 def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline") -> dict[str, Any]:
-    """Save a new version (UpdatePipeline); running executions keep the version they started with."""
+    """Save a new version (UpdatePipeline); running executions keep the version they started with. A secret sent
+    back masked, as `get_pipeline` shows it, keeps its value (`conveyor.pipeline.secrets`)."""
     definition = parse_pipeline(text, source)
     if definition.name != name:
         raise Conflict(f"the definition is named {definition.name!r}, not {name!r}: a pipeline cannot be renamed")
@@ -44,6 +46,10 @@ def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline")
         pipeline = _find(session, name, for_update=True)
         if pipeline is None:
             raise NotFound(f"no pipeline named {name!r}")
+        before = load_definition(session, pipeline.id, pipeline.version).document
+        kept = keep_secrets(definition.document, before)
+        if kept != definition.document:
+            definition = from_document(kept)
         pipeline.version += 1
         pipeline.pipeline_type = definition.pipeline_type
         pipeline.updated_at = utcnow()
@@ -53,10 +59,15 @@ def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline")
 
 def get_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
     with rt.db.reader() as session:
-        pipeline = _find(session, name)
-        if pipeline is None:
-            raise NotFound(f"no pipeline named {name!r}")
+        pipeline = find_pipeline(session, name)
         return describe(pipeline, load_definition(session, pipeline.id, pipeline.version))
+
+
+def current_definition(rt: Runtime, name: str) -> PipelineDefinition:
+    """The definition of a pipeline's current version, secrets included: for Conveyor's own use, never to show."""
+    with rt.db.reader() as session:
+        pipeline = find_pipeline(session, name)
+        return load_definition(session, pipeline.id, pipeline.version)
 
 
 def list_pipelines(rt: Runtime) -> list[dict[str, Any]]:
@@ -126,9 +137,9 @@ def find_pipeline(session: Session, name: str) -> Pipeline:
 
 
 def describe(pipeline: Pipeline, definition: PipelineDefinition) -> dict[str, Any]:
-    """The pipeline as get-pipeline shows it: the declaration with its version, and metadata."""
+    """The pipeline as get-pipeline shows it: the declaration (its secrets masked) with its version, and metadata."""
     return {
-        "pipeline": {**definition.document, "version": pipeline.version},
+        "pipeline": {**masked_document(definition.document), "version": pipeline.version},
         "metadata": {"created": pipeline.created_at.isoformat(), "updated": pipeline.updated_at.isoformat()},
         "disabledTransitions": pipeline.disabled_transitions or {},  # by the stage whose inbound transition it is
     }

@@ -13,6 +13,7 @@ from conveyor.errors import NotFound
 from conveyor.paging import Page, after_newest, newest_key, page_of
 from conveyor.pipeline.definitions import find_pipeline, load_definition
 from conveyor.pipeline.records import current_actions
+from conveyor.pipeline.secrets import masked_configuration
 from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.status import ActionStatus
 from conveyor.pipeline.variables import pipeline_variable_values
@@ -118,10 +119,14 @@ def _describe_action(action: ActionDeclaration, a: ActionExecution | None) -> di
         "attempt": a.attempt if a else None,
         "outputArtifacts": a.output_artifacts if a else {},
         "outputVariables": a.output_variables if a else {},
-        "resolvedConfiguration": a.resolved_configuration if a else None,
+        "resolvedConfiguration": _shown(a.resolved_configuration) if a else None,
         "startTime": iso(a.started_at) if a else None,
         "endTime": iso(a.ended_at) if a else None,
     }
+
+
+def _shown(configuration: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if configuration is None else masked_configuration(configuration)
 
 
 def _approval_token(action: ActionExecution | None) -> str | None:

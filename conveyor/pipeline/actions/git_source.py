@@ -6,6 +6,10 @@ head of the configured branch at the time the action runs, which then becomes th
 listed with the execution, and a retry of the action fetches that commit again, so one execution runs one revision.
 The artifact is the commit's tree without `.git` (CODE_ZIP); it records the push or pull request that delivered
 it, for CodeBuild's webhook variables.
+
+A private repository over HTTPS is read with a token: a GitHub (version 1) action's own `OAuthToken` for the site of
+its repository, otherwise, for GitHub's site (github.com, or the GitHub Enterprise host of `CONVEYOR_GITHUB_API_URL`),
+the server's `CONVEYOR_GITHUB_TOKEN`, as a CodeStar connection lends its access to every pipeline that names it.
 """
 
 from __future__ import annotations
@@ -13,11 +17,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from conveyor.git import GitError, Mirrors, RevisionNotFound, redact
+from conveyor.config import Settings
+from conveyor.git import GitCredential, GitError, Mirrors, RevisionNotFound, site_of
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart, queue_run
 from conveyor.pipeline.catalog import git_source
+from conveyor.pipeline.secrets import is_mask
 from conveyor.pipeline.status import ActionStatus
+from conveyor.redaction import redact
 from conveyor.runtime import Runtime
 
 
@@ -26,8 +34,38 @@ def start(context: ActionStart) -> None:
     queue_run(context, timeout_seconds=int(settings.git_timeout * (settings.git_retries + 1) + 120))
 
 
-def mirrors(rt: Runtime) -> Mirrors:
-    return Mirrors(rt.settings.path("mirrors"), timeout=rt.settings.git_timeout, retries=rt.settings.git_retries)
+def mirrors(rt: Runtime, *configurations: dict[str, Any]) -> Mirrors:
+    """The mirrors, with the tokens that read the repositories of these source configurations."""
+    settings = rt.settings
+    return Mirrors(
+        settings.path("mirrors"),
+        timeout=settings.git_timeout,
+        retries=settings.git_retries,
+        credentials=source_credentials(settings, *configurations),
+    )
+
+
+def source_credentials(settings: Settings, *configurations: dict[str, Any]) -> tuple[GitCredential, ...]:
+    """The server's GitHub token for GitHub's site, and each configuration's `OAuthToken` for its repository's site
+    (which it takes over there)."""
+    found: dict[str, GitCredential] = {}
+    if settings.github_token:
+        github = github_site(settings.github_api_url)
+        found[github] = GitCredential(github, settings.github_token, "CONVEYOR_GITHUB_TOKEN")
+    for configuration in configurations:
+        token = configuration.get("OAuthToken")
+        site = site_of(git_source(configuration).url)
+        if isinstance(token, str) and token and not is_mask(token) and site:
+            found[site] = GitCredential(site, token, "the action's OAuthToken")
+    return tuple(found.values())
+
+
+def github_site(api_url: str) -> str:
+    """Where GitHub serves git, from its API's address: github.com for api.github.com, else the Enterprise host."""
+    parts = urlsplit(api_url)
+    if (parts.hostname or "").lower() == "api.github.com":
+        return "https://github.com"
+    return site_of(api_url) or "https://github.com"
 
 
 def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
@@ -38,11 +76,12 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
     source = git_source(declaration.configuration)
     refs = (revision["ref"],) if pull_request else ()
     try:
-        commit = mirrors(rt).resolve(source.url, branch=source.branch, commit=revision.get("commit"), refs=refs)
+        repositories = mirrors(rt, declaration.configuration)
+        commit = repositories.resolve(source.url, branch=source.branch, commit=revision.get("commit"), refs=refs)
         key = run.output_key(declaration.output_artifacts[0])
         with tempfile.TemporaryDirectory(prefix="conveyor-source-") as scratch:
             archive = Path(scratch) / "source.zip"
-            mirrors(rt).archive(source.url, commit.sha, archive)
+            repositories.archive(source.url, commit.sha, archive)
             rt.blobs.put_file(key, archive)
     except RevisionNotFound as exc:
         return ActionOutcome(ActionStatus.FAILED, summary=exc.message, error_code="RevisionUnavailable")
