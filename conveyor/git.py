@@ -4,9 +4,7 @@ A source action fetches into the mirror of its repository (under a file lock, so
 fetch the same mirror at once), resolves the exact commit, and exports that commit's tree as a zip. Every GitPython
 `Repo` is closed when its block ends: left open, each one keeps `git cat-file` processes alive.
 
-A private repository over HTTPS is read with a token (`GitCredential`), handed to git by a credential helper that
-answers only for the token's own site: the token is in the git process's environment, never in a URL, an argument
-(which `ps` shows) or an error message, and a redirect to another site gets nothing. Beside those, git's own
+A private repository over HTTPS is read with a token (`conveyor.git_credentials`). Beside those, git's own
 configuration of the user running Conveyor (credential helpers, ssh keys) applies as it would on the command line.
 """
 
@@ -14,19 +12,17 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import re
-import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from git import GitCommandError, InvalidGitRepositoryError, NoSuchPathError, Repo
 
 from conveyor.errors import ConveyorError
+from conveyor.git_credentials import GitCredential, credential_environment, site_of
 from conveyor.redaction import redact
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -39,47 +35,6 @@ class GitError(ConveyorError):
 
 class RevisionNotFound(GitError):
     """The branch, tag or commit asked for is not in the repository."""
-
-
-@dataclass(frozen=True)
-class GitCredential:
-    """A token git presents to one site over HTTP(S), as the password of `username` (GitHub takes any user name with
-    an access token; `x-access-token` is the one its apps use). `origin` says where the token came from, for errors.
-    """
-
-    site: str  # scheme://host[:port], as `site_of` gives it
-    token: str = field(repr=False)
-    origin: str
-    username: str = "x-access-token"
-
-
-def site_of(url: str) -> str | None:
-    """`scheme://host[:port]` of an http(s) URL, lower case, without credentials; None for other URLs."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
-
-
-# A credential helper: git runs it as `<helper> get` for the site it is configured for, the helper's own arguments
-# being the user name and the name of the variable that holds the token.
-_HELPER = '!f() { if test "$3" = get; then printf \'username=%s\\npassword=%s\\n\' "$1" "$(printenv "$2")"; fi; }; f'
-
-
-def credential_environment(credentials: tuple[GitCredential, ...]) -> dict[str, str]:
-    """Environment variables that make git ask each credential's helper, and only for its own site."""
-    if not credentials:
-        return {}
-    first = int(os.environ.get("GIT_CONFIG_COUNT") or 0)  # settings a caller's environment already passes on
-    environment: dict[str, str] = {}
-    for n, credential in enumerate(credentials):
-        variable = f"CONVEYOR_GIT_TOKEN_{n}"
-        environment[variable] = credential.token
-        environment[f"GIT_CONFIG_KEY_{first + n}"] = f"credential.{credential.site}.helper"
-        environment[f"GIT_CONFIG_VALUE_{first + n}"] = f"{_HELPER} {shlex.quote(credential.username)} {variable}"
-    environment["GIT_CONFIG_COUNT"] = str(first + len(credentials))
-    return environment
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeGuard
 from conveyor.build.reports import Report
 from conveyor.build.spec import BuildSpec, SecretReference, parse_buildspec
 from conveyor.build.status import BuildStatus, PhaseType
+from conveyor.git_credentials import GitCredential
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class BuildRequest:
     sandbox: str = "none"  # "bwrap": the build runs in a bubblewrap sandbox (see conveyor.build.sandbox)
     network: bool = True  # with a sandbox: whether the build may use the network
     runtimes_dir: Path | None = None  # <runtime>/<version>/bin trees for install.runtime-versions
+    git_credentials: tuple[GitCredential, ...] = ()  # for a buildspec with env/git-credential-helper: yes
 
 
 @dataclass

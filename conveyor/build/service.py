@@ -34,6 +34,7 @@ from conveyor.db import lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
+from conveyor.git_credentials import server_credentials
 from conveyor.ids import new_id
 from conveyor.runtime import Runtime
 
@@ -232,6 +233,7 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         sandbox=settings.build_sandbox,
         network=settings.build_network,
         runtimes_dir=settings.runtimes_dir,
+        git_credentials=server_credentials(settings),
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

@@ -111,6 +111,7 @@ class BuildSpec:
     cache: CacheSpec | None = None
     run_as: str | None = None  # every phase's commands run as this Linux user, unless the phase names another
     batch: BatchSpec | None = None  # read when the build is a batch; a batch's own builds do not look at it
+    git_credential_helper: bool = False  # env/git-credential-helper: yes — git in the build uses the source's tokens
     not_yet_run: tuple[str, ...] = ()  # keys present whose behaviour Conveyor does not carry out yet
 
     @property
@@ -165,6 +166,9 @@ def _parse(document: Document, data: dict[str, Any], problems: ProblemList) -> B
         cache=cache,
         run_as=_user(data.get("run-as"), ("run-as",), problems),
         batch=parse_batch(data.get("batch"), problems),
+        git_credential_helper=_yes_or_no(
+            env.get("git-credential-helper"), (env_key, "git-credential-helper"), problems
+        ),
         not_yet_run=_not_yet_run(data),
     )
 
@@ -272,6 +276,16 @@ def _phases(value: Any, problems: ProblemList) -> tuple[PhaseSpec, ...]:
     return tuple(out)
 
 
+def _yes_or_no(value: Any, path: SpecPath, problems: ProblemList) -> bool:
+    """`yes` or `no` (YAML may have read either as a boolean already); absent: no."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = scalar_text(value).strip().lower()
+    if text not in ("yes", "no"):
+        problems.add(path, f"must be yes or no, not {scalar_text(value)!r}")
+    return text == "yes"
+
+
 def _user(value: Any, path: SpecPath, problems: ProblemList) -> str | None:
     if value is None:
         return None
@@ -308,11 +322,4 @@ def _valid_on_failure(value: str) -> bool:
 
 
 def _not_yet_run(data: dict[str, Any]) -> tuple[str, ...]:
-    present: list[str] = [k for k in ("proxy",) if k in data]
-    env = _as_dict(data.get("env"))
-    present += [f"env.{k}" for k in ("git-credential-helper",) if k in env]
-    return tuple(present)
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    return tuple(k for k in ("proxy",) if k in data)

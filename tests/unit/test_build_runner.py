@@ -16,6 +16,7 @@ from conveyor.build.cache_store import CacheStore
 from conveyor.build.log import BuildLog
 from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner, InputArtifact
 from conveyor.build.status import BuildStatus, PhaseType
+from conveyor.git_credentials import GitCredential
 
 P = PhaseType
 S = BuildStatus
@@ -96,6 +97,7 @@ def run_build(
     cache_store: CacheStore | None = None,
     runtimes_dir: Path | None = None,
     blobs: BlobStore | None = None,
+    git_credentials: tuple[GitCredential, ...] = (),
 ) -> Build:
     blobs = blobs or LocalBlobStore(tmp_path / "blobs")
     blobs.put_file("inputs/source.zip", archive or source_zip(tmp_path, files))
@@ -112,6 +114,7 @@ def run_build(
         sandbox=sandbox,
         network=network,
         runtimes_dir=runtimes_dir,
+        git_credentials=git_credentials,
     )
     recorder = Recorder()
     log = BuildLog(tmp_path / "logs" / "build.log")

@@ -116,13 +116,35 @@ def test_artifacts_section_is_read() -> None:
 def test_not_yet_run_lists_keys_conveyor_does_not_carry_out() -> None:
     text = (
         "version: 0.2\ncache:\n  paths: ['/root/.m2/**/*']\nreports:\n  unit:\n    files: [report.xml]\n"
-        "env:\n  git-credential-helper: yes\n"
+        "env:\n  git-credential-helper: yes\nproxy:\n  upload-artifacts: no\n"
         "phases:\n  install:\n    runtime-versions:\n      python: 3.12\n"
     )
 
     spec = parse_buildspec(text)
 
-    assert set(spec.not_yet_run) == {"env.git-credential-helper"}
+    assert spec.not_yet_run == ("proxy",)
+
+
+@pytest.mark.parametrize(
+    ("written", "asked"), [("yes", True), ("'yes'", True), ("YES", True), ("no", False), ("'no'", False)]
+)
+def test_git_credential_helper_is_yes_or_no(written: str, asked: bool) -> None:
+    text = f"version: 0.2\nenv:\n  git-credential-helper: {written}\nphases:\n  build:\n    commands: [make]\n"
+
+    assert parse_buildspec(text).git_credential_helper is asked
+
+
+def test_git_credential_helper_is_no_unless_asked() -> None:
+    assert parse_buildspec("version: 0.2\nphases:\n  build:\n    commands: [make]\n").git_credential_helper is False
+
+
+def test_git_credential_helper_other_than_yes_or_no_is_refused_at_its_line() -> None:
+    text = "version: 0.2\nenv:\n  git-credential-helper: always\nphases:\n  build:\n    commands: [make]\n"
+
+    with pytest.raises(SpecError) as refused:
+        parse_buildspec(text)
+
+    assert "buildspec.yml:3: env.git-credential-helper: must be yes or no, not 'always'" in str(refused.value)
 
 
 def test_a_plain_buildspec_has_nothing_not_yet_run() -> None:

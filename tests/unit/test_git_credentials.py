@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.git import GitCredential, GitError, Mirrors, credential_environment, site_of
+from conveyor.git import GitError, Mirrors
+from conveyor.git_credentials import GitCredential, credential_environment, site_of
 from tests.support.git_http import GitServer, git_http_server
 from tests.support.gitrepo import GitRepo, make_repo
 

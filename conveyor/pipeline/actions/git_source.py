@@ -17,10 +17,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from conveyor.config import Settings
-from conveyor.git import GitCredential, GitError, Mirrors, RevisionNotFound, site_of
+from conveyor.git import GitError, Mirrors, RevisionNotFound
+from conveyor.git_credentials import GitCredential, server_credentials, site_of
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart, queue_run
 from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.secrets import is_mask
@@ -48,24 +48,13 @@ def mirrors(rt: Runtime, *configurations: dict[str, Any]) -> Mirrors:
 def source_credentials(settings: Settings, *configurations: dict[str, Any]) -> tuple[GitCredential, ...]:
     """The server's GitHub token for GitHub's site, and each configuration's `OAuthToken` for its repository's site
     (which it takes over there)."""
-    found: dict[str, GitCredential] = {}
-    if settings.github_token:
-        github = github_site(settings.github_api_url)
-        found[github] = GitCredential(github, settings.github_token, "CONVEYOR_GITHUB_TOKEN")
+    found = {credential.site: credential for credential in server_credentials(settings)}
     for configuration in configurations:
         token = configuration.get("OAuthToken")
         site = site_of(git_source(configuration).url)
         if isinstance(token, str) and token and not is_mask(token) and site:
             found[site] = GitCredential(site, token, "the action's OAuthToken")
     return tuple(found.values())
-
-
-def github_site(api_url: str) -> str:
-    """Where GitHub serves git, from its API's address: github.com for api.github.com, else the Enterprise host."""
-    parts = urlsplit(api_url)
-    if (parts.hostname or "").lower() == "api.github.com":
-        return "https://github.com"
-    return site_of(api_url) or "https://github.com"
 
 
 def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
