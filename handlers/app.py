@@ -25,6 +25,7 @@ from handlers import (  # noqa: F401 - some add routes to api.bp
     slack,
     webhook_deliveries,
 )
+from handlers.bodies import WholeBodyRequest
 from jobs.runtime import make_runtime, prepare
 
 MAX_WEBHOOK_BYTES = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MB
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. `test_config` holds setting overrides (`database_url`, `data_dir`, …)."""
     settings = load_settings(overrides=test_config)
     app = Flask("conveyor")
+    app.request_class = WholeBodyRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     prepare(settings)

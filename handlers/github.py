@@ -23,6 +23,8 @@ from handlers.context import hands_in_a_record, runtime
 
 bp = Blueprint("github", __name__)
 STARTING_EVENTS = frozenset({"push", "pull_request"})  # the events that may start pipelines
+# The longest header values a delivery records (`WebhookDelivery`'s columns); GitHub sends a GUID and a short name.
+HEADER_LENGTHS = {"X-GitHub-Event": 64, "X-GitHub-Delivery": 100}
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -58,6 +60,9 @@ def _required_header(name: str) -> str:
     value = request.headers.get(name, "").strip()
     if not value:
         raise InvalidRequest(f"missing {name} header")
+    longest = HEADER_LENGTHS[name]
+    if len(value) > longest:
+        raise InvalidRequest(f"the {name} header is longer than {longest} characters")
     return value
 
 

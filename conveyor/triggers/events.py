@@ -13,8 +13,10 @@ started by each carries:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from conveyor.errors import InvalidRequest
 from conveyor.pipeline.catalog import GitSource
 from conveyor.pipeline.status import TriggerType
 from conveyor.triggers.github import PushEvent, parse_push, push_starts
@@ -22,14 +24,36 @@ from conveyor.triggers.pull_request import PullRequestEvent, parse_pull_request,
 
 TriggerEvent = PushEvent | PullRequestEvent
 
+# The longest values a delivery records (`WebhookDelivery`'s columns): GitHub's names are far shorter (an owner has at
+# most 39 characters, a repository 100), so a payload with longer ones is refused rather than cut.
+RECORDED_LENGTHS = {"repository": 500, "ref": 500}
+_COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256, as git writes them
+
 
 def parse_event(event: str, payload: Any) -> TriggerEvent | None:
-    """The event of a delivery that may start pipelines; None for the kinds that never do (ping, issues, …)."""
+    """The event of a delivery that may start pipelines; None for the kinds that never do (ping, issues, …).
+    InvalidRequest names what a payload lacks, or holds that no GitHub payload would."""
+    parsed: TriggerEvent
     if event == "push":
-        return parse_push(payload)
-    if event == "pull_request":
-        return parse_pull_request(payload)
-    return None
+        parsed = parse_push(payload)
+    elif event == "pull_request":
+        parsed = parse_pull_request(payload)
+    else:
+        return None
+    _check_recorded(event, parsed)
+    return parsed
+
+
+def _check_recorded(event: str, parsed: TriggerEvent) -> None:
+    columns = delivery_columns(parsed)
+    head_field = "after" if isinstance(parsed, PushEvent) else "pull_request.head.sha"
+    head = columns["head_commit"]
+    if head and not _COMMIT_ID.match(head):
+        raise InvalidRequest(f"the {event} payload's {head_field} is not a commit id (40 or 64 hexadecimal digits)")
+    for column, longest in RECORDED_LENGTHS.items():
+        if len(columns[column]) > longest:
+            name = "repository.full_name" if column == "repository" else column
+            raise InvalidRequest(f"the {event} payload's {name} is longer than {longest} characters")
 
 
 def inert_reason(event: TriggerEvent) -> str | None:

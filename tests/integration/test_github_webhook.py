@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from flask.testing import FlaskClient
@@ -89,6 +90,51 @@ def test_a_push_payload_missing_fields_is_400(client: FlaskClient) -> None:
     response = deliver(client, "push", {"ref": "refs/heads/main"})
     assert response.status_code == 400
     assert "after" in response.get_json()["message"]
+
+
+def test_values_a_delivery_cannot_record_are_400_and_record_nothing(client: FlaskClient, rt: Runtime) -> None:
+    # each would not fit its column (PostgreSQL refused them with a 500) or is no commit id
+    push = push_payload("acme/app", "https://github.com/acme/app.git", "a" * 40)
+    refused = {
+        "the X-GitHub-Delivery header is longer than 100 characters": deliver(client, "push", push, "d" * 101),
+        "the X-GitHub-Event header is longer than 64 characters": deliver(client, "e" * 65, push),
+        "the push payload's after is not a commit id": deliver(client, "push", {**push, "after": "b" * 100}),
+        "the push payload's ref is longer than 500 characters": deliver(
+            client, "push", {**push, "ref": "refs/heads/" + "r" * 500}
+        ),
+        "the push payload's repository.full_name is longer than 500 characters": deliver(
+            client, "push", {**push, "repository": {"full_name": "acme/" + "a" * 500}}
+        ),
+    }
+    for message, response in refused.items():
+        assert response.status_code == 400, message
+        assert message in response.get_json()["message"]
+    assert count(rt, WebhookDelivery) == 0
+    accepted = deliver(client, "push", {**push, "after": "c" * 64}, "d" * 100)  # a SHA-256 repository's commit id
+    assert accepted.status_code == 200  # recorded; no pipeline starts on it
+    assert count(rt, WebhookDelivery) == 1
+
+
+def test_a_chunked_body_over_25_mb_is_413_not_cut_short(client: FlaskClient, rt: Runtime) -> None:
+    body = json.dumps({"zen": "z" * (25 * 1024 * 1024)}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "ping",
+        "X-GitHub-Delivery": "chunked-1",
+        "Transfer-Encoding": "chunked",
+        "X-Hub-Signature-256": signed(body),
+    }
+    # no Content-Length, a server that ends the stream itself: as gunicorn hands a chunked request over
+    response = client.post(
+        "/webhooks/github",
+        input_stream=io.BytesIO(body),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert response.status_code == 413  # werkzeug alone stops reading at the limit: the signature then fails (401)
+    assert response.is_json
+    assert count(rt, WebhookDelivery) == 0
 
 
 def test_push_starts_matching_pipelines_and_enqueues_their_advance(

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from conveyor.db.models import WebhookDelivery
 from conveyor.errors import InvalidRequest
 from conveyor.pipeline.catalog import GitSource, git_source
+from conveyor.triggers import events
 from conveyor.triggers.github import (
     MAX_LISTED_COMMITS,
     ZERO_SHA,
@@ -20,6 +22,7 @@ from conveyor.triggers.github import (
     signature,
     verify_signature,
 )
+from handlers.github import HEADER_LENGTHS
 
 SECRET = b"It's a Secret to Everybody"
 BODY = b"Hello, World!"
@@ -318,3 +321,36 @@ def test_a_push_event_survives_being_stored() -> None:
     assert PushEvent.from_record(json.loads(json.dumps(event.record()))) == event
     unknown = changed(commits=MAX_LISTED_COMMITS)
     assert PushEvent.from_record(json.loads(json.dumps(unknown.record()))) == unknown
+
+
+def test_the_limits_a_delivery_checks_are_those_of_its_columns() -> None:
+    columns = WebhookDelivery.__table__.c
+    assert {name: columns[name].type.length for name in events.RECORDED_LENGTHS} == events.RECORDED_LENGTHS
+    assert {
+        "X-GitHub-Event": columns.event.type.length,
+        "X-GitHub-Delivery": columns.delivery_id.type.length,
+    } == HEADER_LENGTHS
+    assert columns.head_commit.type.length == 64  # the longest commit id, SHA-256's
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"after": "not-a-sha"}, "the push payload's after is not a commit id (40 or 64 hexadecimal digits)"),
+        ({"after": "A" * 40}, "the push payload's after is not a commit id"),
+        ({"ref": "refs/heads/" + "x" * 490}, "the push payload's ref is longer than 500 characters"),
+    ],
+)
+def test_a_push_no_github_would_send_is_refused(change: dict[str, str], message: str) -> None:
+    payload = {**push_payload("acme/app", "https://github.com/acme/app.git", "a" * 40), **change}
+
+    with pytest.raises(InvalidRequest) as refused:
+        events.parse_event("push", payload)
+
+    assert message in refused.value.message
+
+
+def test_a_deletion_and_a_sha256_commit_are_commit_ids() -> None:
+    for after in (ZERO_SHA, "f" * 64):
+        payload = push_payload("acme/app", "https://github.com/acme/app.git", after)
+        assert events.parse_event("push", payload) is not None
