@@ -23,6 +23,9 @@ from conveyor.pipeline import definitions, deletion, events, views
 from conveyor.pipeline import service as pipelines
 from handlers.context import runtime
 
+PROJECT = "project definition"  # what problems in a project sent to the API are said to be in
+START_FIELDS = frozenset({"variables", "revision", "sourceRevisions"})
+REVISION_TYPES = ("COMMIT_ID", "S3_OBJECT_VERSION_ID")  # of StartPipelineExecution's: git and S3 sources
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.json")
 
@@ -71,22 +74,23 @@ def delete_pipeline(name: str) -> Response:
 @bp.post("/pipelines/<name>/executions")
 def start_pipeline(name: str) -> tuple[Response, int]:
     body = json_body(optional=True)
+    unknown = sorted(set(body) - START_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}: a start takes {', '.join(sorted(START_FIELDS))}")
     variables = _variables(body.get("variables", {}))
-    revision = body.get("revision")
-    if revision is not None and not isinstance(revision, str):
-        raise InvalidRequest("'revision' must be a string: a commit id, or ACTION=COMMIT")
+    revision = _revision(body)
     execution_id = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
     return jsonify({"pipelineExecutionId": execution_id}), 202
 
 
 @bp.post("/projects")
 def create_project() -> tuple[Response, int]:
-    return jsonify(projects.put_project(runtime(), definition_text(), source_name())), 201
+    return jsonify(projects.put_project(runtime(), definition_text(PROJECT), source_name(PROJECT))), 201
 
 
 @bp.put("/projects/<name>")
 def put_project(name: str) -> Response:
-    return jsonify(projects.put_project(runtime(), definition_text(), source_name(), name=name))
+    return jsonify(projects.put_project(runtime(), definition_text(PROJECT), source_name(PROJECT), name=name))
 
 
 @bp.get("/projects")
@@ -201,7 +205,8 @@ def get_build(build_id: str) -> Response:
     return jsonify(build_views.get_build(runtime(), build_id))
 
 
-def definition_text() -> str:
+def definition_text(kind: str = "pipeline definition") -> str:
+    """The body of a request that registers a definition (YAML or JSON) of this kind."""
     if request.mimetype not in (
         "application/json",
         "application/yaml",
@@ -212,12 +217,13 @@ def definition_text() -> str:
         raise InvalidRequest(f"send the definition as application/json or application/yaml, not {request.mimetype}")
     text = request.get_data(as_text=True)
     if not text.strip():
-        raise InvalidRequest("the request body is empty: send a pipeline definition")
+        raise InvalidRequest(f"the request body is empty: send a {kind}")
     return text
 
 
-def source_name() -> str:
-    return request.headers.get("X-Conveyor-Filename") or "pipeline definition"
+def source_name(kind: str = "pipeline definition") -> str:
+    """What problems in the body are said to be in: the file the CLI sent, or the kind of definition."""
+    return request.headers.get("X-Conveyor-Filename") or kind
 
 
 def json_body(*, optional: bool = False) -> dict[str, Any]:
@@ -231,6 +237,33 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     return body
+
+
+def _revision(body: dict[str, Any]) -> str | None:
+    """Conveyor's `revision` (`SHA`, or `ACTION=VALUE,…`), or StartPipelineExecution's `sourceRevisions`."""
+    revision, listed = body.get("revision"), body.get("sourceRevisions")
+    if revision is not None and not isinstance(revision, str):
+        raise InvalidRequest("'revision' must be a string: a commit id, or ACTION=COMMIT")
+    if listed is None:
+        return revision
+    if revision is not None:
+        raise InvalidRequest("give 'revision' or 'sourceRevisions', not both")
+    if not isinstance(listed, list) or not listed:
+        raise InvalidRequest("'sourceRevisions' must be a list of {actionName, revisionType, revisionValue}")
+    items = []
+    for n, entry in enumerate(listed):
+        fields = entry if isinstance(entry, dict) else {}
+        action, kind, value = (fields.get(k) for k in ("actionName", "revisionType", "revisionValue"))
+        if not all(isinstance(v, str) and v for v in (action, kind, value)):
+            raise InvalidRequest(f"sourceRevisions[{n}] needs actionName, revisionType and revisionValue")
+        if kind not in REVISION_TYPES:
+            raise InvalidRequest(
+                f"sourceRevisions[{n}].revisionType {kind!r}: Conveyor's sources take {' or '.join(REVISION_TYPES)}"
+            )
+        if "," in f"{action}{value}" or "=" in str(action):
+            raise InvalidRequest(f"sourceRevisions[{n}] holds a ',' or '=' no action name or revision has")
+        items.append(f"{action}={value}")
+    return ",".join(items)
 
 
 def _variables(value: Any) -> dict[str, str]:

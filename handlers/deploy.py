@@ -37,7 +37,11 @@ def get_application(name: str) -> Response:
 @bp.post("/applications/<name>/deployment-groups")
 def create_deployment_group(name: str) -> tuple[Response, int]:
     """CreateDeploymentGroup: create-deployment-group's input as YAML or JSON."""
-    return jsonify(registry.create_deployment_group(runtime(), name, definition_text(), source_name())), 201
+    return jsonify(
+        registry.create_deployment_group(
+            runtime(), name, definition_text("deployment group"), source_name("deployment group")
+        )
+    ), 201
 
 
 @bp.get("/applications/<name>/deployment-groups/<group>")
@@ -48,7 +52,11 @@ def get_deployment_group(name: str, group: str) -> Response:
 @bp.post("/deployment-configs")
 def create_deployment_config() -> tuple[Response, int]:
     """CreateDeploymentConfig: create-deployment-config's input as YAML or JSON."""
-    return jsonify(registry.create_deployment_config(runtime(), definition_text(), source_name())), 201
+    return jsonify(
+        registry.create_deployment_config(
+            runtime(), definition_text("deployment configuration"), source_name("deployment configuration")
+        )
+    ), 201
 
 
 @bp.get("/deployment-configs")

@@ -102,12 +102,18 @@ def get(context: Context, name: str) -> None:
 @pipeline.command("start")
 @click.argument("name")
 @click.option("--variable", "variables", multiple=True, metavar="NAME=VALUE", help="Pipeline variable override.")
-@click.option("--revision", metavar="SHA|ACTION=SHA", help="Commit for the source action to use.")
+@click.option(
+    "--revision",
+    "revisions",
+    multiple=True,
+    metavar="SHA|ACTION=VALUE",
+    help="The commit (an S3 source: the object version) a source action uses; repeat for several source actions.",
+)
 @output_option
 @pass_context
-def start(context: Context, name: str, variables: tuple[str, ...], revision: str | None, output: str) -> None:
+def start(context: Context, name: str, variables: tuple[str, ...], revisions: tuple[str, ...], output: str) -> None:
     """Start an execution of pipeline NAME now."""
-    execution_id = context.client.start_pipeline(name, pairs(variables), revision)
+    execution_id = context.client.start_pipeline(name, pairs(variables), ",".join(revisions) or None)
     if output == "json":
         print_json({"pipelineExecutionId": execution_id})
     else:

@@ -376,17 +376,27 @@ def _variable_scope(execution: PipelineExecution, definition: PipelineDefinition
 
 
 def _revision_overrides(definition: PipelineDefinition, revision: str | None) -> dict[str, Any]:
+    """The source revisions a start asks for: `VALUE` for a pipeline's one source action, or `ACTION=VALUE` for
+    one or more of them (comma-separated); a commit id for a git source, an object version id for an S3 source."""
     if not revision:
         return {}
-    sources = definition.source_actions()
-    if "=" in revision:
-        action, _, value = revision.partition("=")
-        if action not in {s.name for s in sources}:
+    sources = {s.name for s in definition.source_actions()}
+    items = [item.strip() for item in revision.split(",")]
+    if len(items) == 1 and "=" not in items[0]:
+        if len(sources) != 1:
+            raise InvalidRequest("this pipeline has several source actions: give the revision as ACTION=SHA")
+        return {next(iter(sources)): {"commit": items[0], "ref": None}}
+    overrides: dict[str, Any] = {}
+    for item in items:
+        action, equals, value = item.partition("=")
+        if not equals or not action or not value:
+            raise InvalidRequest(f"revision {item!r} is not ACTION=VALUE")
+        if action not in sources:
             raise InvalidRequest(f"no source action named {action!r} in pipeline {definition.name!r}")
-        return {action: {"commit": value, "ref": None}}
-    if len(sources) != 1:
-        raise InvalidRequest("this pipeline has several source actions: give the revision as ACTION=SHA")
-    return {sources[0].name: {"commit": revision, "ref": None}}
+        if action in overrides:
+            raise InvalidRequest(f"source action {action!r} is given two revisions")
+        overrides[action] = {"commit": value, "ref": None}
+    return overrides
 
 
 def _check_variables(definition: PipelineDefinition, variables: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from jobs.runtime import SEND_TIMEOUT_SECONDS
 from tests.conftest import WEBHOOK_SECRET
 from tests.integration.conftest import deliver
 from tests.support.gitrepo import GitRepo
-from tests.support.pipelines import as_yaml, pipeline
+from tests.support.pipelines import as_yaml, pipeline, source_action
 
 YAML = {"Content-Type": "application/yaml"}
 
@@ -173,6 +173,49 @@ def test_start_rejects_unknown_and_empty_variables_and_unknown_pipelines(client:
     assert missing.status_code == 404
 
 
+def test_start_takes_start_pipeline_executions_source_revisions(client: FlaskClient, repo: GitRepo) -> None:
+    first = repo.head()
+    repo.commit({"later.txt": "later\n"})
+    document = pipeline("pinned", repo.url)
+    document["pipeline"]["stages"][0]["actions"].append(source_action(repo.url, name="Tools", output="ToolsOutput"))
+    client.post("/api/v1/pipelines", data=as_yaml(document), headers=YAML)
+
+    started = client.post(
+        "/api/v1/pipelines/pinned/executions",
+        json={
+            "sourceRevisions": [
+                {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": first},
+                {"actionName": "Tools", "revisionType": "COMMIT_ID", "revisionValue": repo.head()},
+            ]
+        },
+    )
+
+    assert started.status_code == 202, started.get_json()
+    execution = client.get(f"/api/v1/executions/{started.get_json()['pipelineExecutionId']}").get_json()
+    assert {r["actionName"]: r["revisionId"] for r in execution["sourceRevisions"]} == {
+        "Source": first,
+        "Tools": repo.head(),
+    }
+
+
+def test_a_start_that_cannot_be_carried_out_as_asked_is_400(client: FlaskClient, repo: GitRepo) -> None:
+    client.post("/api/v1/pipelines", data=as_yaml(pipeline("asked", repo.url)), headers=YAML)
+
+    def start(body: dict[str, Any]) -> str:
+        response = client.post("/api/v1/pipelines/asked/executions", json=body)
+        assert response.status_code == 400, body
+        return str(response.get_json()["message"])
+
+    revision = {"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": repo.head()}
+    assert "unknown field(s) pipelineName" in start({"pipelineName": "asked"})  # it is not ignored
+    assert "not both" in start({"revision": repo.head(), "sourceRevisions": [revision]})
+    assert "IMAGE_DIGEST" in start({"sourceRevisions": [{**revision, "revisionType": "IMAGE_DIGEST"}]})
+    assert "sourceRevisions[0] needs actionName" in start({"sourceRevisions": [{"actionName": "Source"}]})
+    assert "no source action named 'Other'" in start({"sourceRevisions": [{**revision, "actionName": "Other"}]})
+    assert "given two revisions" in start({"sourceRevisions": [revision, revision]})
+    assert "is not ACTION=VALUE" in start({"revision": f"Source={repo.head()},oops"})
+
+
 def test_unknown_things_are_404_with_json(client: FlaskClient) -> None:
     for path in (
         "/api/v1/executions/nope",
@@ -271,3 +314,13 @@ def test_control_calls_stop_retry_approve_transitions_and_rollback_over_http(
     rollback = client.post("/api/v1/pipelines/ops/stages/Gate/rollback", json={"targetPipelineExecutionId": first})
     assert rollback.status_code == 409
     assert "did not succeed in stage Gate" in rollback.get_json()["message"]
+
+
+def test_problems_in_a_project_are_said_to_be_in_the_project(client: FlaskClient) -> None:
+    response = client.post("/api/v1/projects", json={"name": "x" * 300})
+
+    assert response.status_code == 400
+    assert response.get_json()["source"] == "project definition"
+    assert client.post("/api/v1/projects", data="", content_type="application/json").get_json()["message"] == (
+        "the request body is empty: send a project definition"
+    )
