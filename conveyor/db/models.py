@@ -59,6 +59,19 @@ class Pipeline(Base):
     )
 
 
+class ExecutionRequest(Base):
+    """A start that named a `clientRequestToken`: the execution it started, and a digest of what it asked for, so
+    that the same request sent again starts nothing more."""
+
+    __tablename__ = "execution_requests"
+
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), primary_key=True)
+    client_request_token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(36))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PipelineVersion(Base):
     """One saved definition of a pipeline; executions keep the version they started with."""
 
