@@ -38,6 +38,7 @@ class BuildRequest:
     network: bool = True  # with a sandbox: whether the build may use the network
     runtimes_dir: Path | None = None  # <runtime>/<version>/bin trees for install.runtime-versions
     git_credentials: tuple[GitCredential, ...] = ()  # for a buildspec with env/git-credential-helper: yes
+    git_credentials_withheld: str | None = None  # why this build gets none, when it could have had some
 
 
 @dataclass

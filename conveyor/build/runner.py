@@ -258,6 +258,9 @@ class BuildRunner:
     def _git_credentials(self) -> dict[str, str]:
         """`git-credential-helper: yes`: git in the build presents the tokens the sources are read with, each to its
         own site, and the log never shows them."""
+        if self.request.git_credentials_withheld:
+            self.log.container(f"git-credential-helper: {self.request.git_credentials_withheld}")
+            return {}
         credentials = self.request.git_credentials
         for credential in credentials:
             self.masker.add(credential.token)

@@ -210,8 +210,15 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
         return None
 
 
+NOT_LENT_TO_PULL_REQUESTS = (
+    "the server's token is not lent to a pull request's build: its code, perhaps from a fork, is not accepted yet"
+)
+
+
 def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
     primary = build.input_artifacts[0] if build.input_artifacts else {}
+    # CodeBuild's own mark of a build a pull request started (PULL_REQUEST_CREATED, _UPDATED, …)
+    pull_request = str(build.environment.get("CODEBUILD_WEBHOOK_EVENT", "")).startswith("PULL_REQUEST")
     identity = BuildIdentity(
         build_id=build.id,
         build_number=build.build_number,
@@ -233,7 +240,8 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         sandbox=settings.build_sandbox,
         network=settings.build_network,
         runtimes_dir=settings.runtimes_dir,
-        git_credentials=server_credentials(settings),
+        git_credentials=() if pull_request else server_credentials(settings),
+        git_credentials_withheld=NOT_LENT_TO_PULL_REQUESTS if pull_request and settings.github_token else None,
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

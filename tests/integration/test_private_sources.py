@@ -5,7 +5,9 @@ definition sends the masks back. The repository is served by git's `http-backend
 from __future__ import annotations
 
 import copy
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,12 @@ from conveyor.db.models import WebhookDelivery
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
+from conveyor.triggers.github import push_payload
 from tests.conftest import settings_for
 from tests.integration.conftest import deliver
 from tests.integration.test_push_file_filters import _long_push
 from tests.support.git_http import GitServer, git_http_server
+from tests.support.github import pull_request_payload
 from tests.support.gitrepo import GitRepo, make_repo
 from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, build_action, pipeline
 
@@ -178,3 +182,52 @@ def test_a_long_push_is_decided_reading_the_private_repository(
     assert delivery.outcome == "started", delivery.detail
     [execution_id] = delivery.execution_ids
     assert views.get_execution(rt, execution_id)["status"] == "Succeeded"
+
+
+TOKEN_BUILDSPEC = """\
+version: 0.2
+env:
+  git-credential-helper: yes
+phases:
+  build:
+    commands:
+      - mkdir -p out && echo "${CONVEYOR_GIT_TOKEN_0:-none}" > out/token.txt
+artifacts:
+  files: [out/token.txt]
+"""
+
+
+def lent_token(rt: Runtime, execution_id: str) -> str:
+    execution = views.get_execution(rt, execution_id)
+    assert execution["status"] == "Succeeded", execution["statusSummary"]
+    artifact = execution["stages"][1]["actions"][0]["outputArtifacts"]["BuildOutput"]
+    with zipfile.ZipFile(io.BytesIO(rt.blobs.get_bytes(artifact["key"]))) as archive:
+        return archive.read("out/token.txt").decode().strip()
+
+
+def test_a_pull_requests_build_is_not_lent_the_servers_token(
+    client: FlaskClient, rt: Runtime, server: GitServer, served: GitRepo, run_jobs: Any
+) -> None:
+    served.commit({"buildspec.yml": TOKEN_BUILDSPEC}, "a build that asks for git credentials")
+    trigger = {
+        "providerType": "CodeStarSourceConnection",
+        "gitConfiguration": {
+            "sourceActionName": "Source",
+            "push": [{"branches": {"includes": ["main"]}}],
+            "pullRequest": [{"branches": {"includes": ["main"]}}],
+        },
+    }
+    url = server.repository_url("acme/app")
+    definitions.create_pipeline(rt, as_yaml(pipeline("lending", url, triggers=[trigger])))
+    head = served.pull_request(3, {"src/app.py": "print('from a fork')\n"})
+
+    pushed = deliver(client, "push", push_payload("acme/app", url, served.head()))
+    opened = deliver(
+        client,
+        "pull_request",
+        pull_request_payload("acme/app", url, 3, "opened", base_sha=served.head(), head_sha=head),
+    )
+    run_jobs()
+
+    assert lent_token(rt, pushed.get_json()["executionIds"][0]) == SERVER_TOKEN
+    assert lent_token(rt, opened.get_json()["executionIds"][0]) == "none"
