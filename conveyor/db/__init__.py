@@ -209,7 +209,8 @@ def newest_first(query: Select[Any], columns: list[Any], after: list[Any] | None
     for position, column in enumerate(columns):  # (a, b) < (x, y): a < x, or a = x and b < y
         same = [columns[n] == after[n] for n in range(position)]
         earlier.append(and_(*same, column < after[position]))
-    return query.where(or_(*earlier))
+    # a ≤ x first: a range an index on the columns starts reading at, where the OR alone has it read from the top
+    return query.where(columns[0] <= after[0], or_(*earlier))
 
 
 def lock(session: Session, model: type[T], key: Any, *, key_share: bool = False) -> T | None:

@@ -103,6 +103,7 @@ class PipelineExecution(Base):
     __tablename__ = "pipeline_executions"
     __table_args__ = (
         Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),
+        Index("ix_executions_created", "created_at", "id"),  # the newest first, of every pipeline
         Index("ix_executions_waiting", "pipeline_id", "waiting_stage"),
     )
 
@@ -249,7 +250,10 @@ class BuildBatch(Base):
 
 class Build(Base):
     __tablename__ = "builds"
-    __table_args__ = (UniqueConstraint("project_name", "build_number"),)
+    __table_args__ = (
+        UniqueConstraint("project_name", "build_number"),
+        Index("ix_builds_created", "created_at", "id"),  # the newest first, of every project
+    )
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>
     project_name: Mapped[str] = mapped_column(String(255), index=True)

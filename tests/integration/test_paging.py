@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from conveyor.cli import main
 from conveyor.config import Settings
+from conveyor.db import newest_first
 from conveyor.db.models import Build, PipelineExecution
 from conveyor.errors import InvalidRequest
 from conveyor.paging import page_token
@@ -154,3 +155,22 @@ def test_a_token_of_the_right_kind_with_a_wrong_key_is_a_400(client: FlaskClient
 
     assert refused.status_code == 400
     assert refused.get_json()["message"].endswith(f"is not one a list of {kind} gave")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL may sort a small table instead
+@pytest.mark.parametrize("model", [PipelineExecution, Build])
+@pytest.mark.parametrize("after", [None, [datetime(2026, 1, 1, tzinfo=UTC), "z"]])
+def test_a_page_of_the_newest_reads_an_index_in_order(rt: Runtime, model: type, after: list[object] | None) -> None:
+    query = newest_first(select(model), [model.created_at, model.id], after, 20)  # type: ignore[attr-defined]
+
+    with rt.db.engine.connect() as connection:
+        compiled = query.compile(connection)
+        # planned with parameters, as it runs (with the values written in, SQLite plans another way); their values
+        # do not change the plan
+        placeholders = tuple("x" for _ in compiled.positiontup or ())
+        plan = " | ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", placeholders))
+
+    assert "USING INDEX ix_" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # no sort of the whole table
+    if after is not None:  # a later page starts reading where the previous one ended, not at the newest row
+        assert "SEARCH" in plan, plan
