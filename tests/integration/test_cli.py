@@ -14,7 +14,7 @@ from conveyor.config import Settings
 from conveyor.runtime import Runtime
 from tests.support.cli import settings_environment
 from tests.support.gitrepo import GitRepo
-from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline
+from tests.support.pipelines import SIMPLE_BUILDSPEC, as_yaml, pipeline, source_action
 
 
 @pytest.fixture
@@ -230,3 +230,34 @@ def test_tables_show_what_users_wrote_and_keep_ids_whole(
     )
     assert narrow.exit_code == 0, narrow.output
     assert build_id in narrow.output  # a terminal 50 columns wide: the other columns give way, the id does not
+
+
+def test_start_takes_a_revision_for_each_source_action(cli, repo: GitRepo, tmp_path: Path) -> None:
+    first = repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC})
+    second = repo.commit({"more.txt": "more\n"})
+    document = pipeline("two-sources", repo.url)
+    document["pipeline"]["stages"][0]["actions"].append(source_action(repo.url, name="Tools", output="ToolsOutput"))
+    path = tmp_path / "pipeline.yml"
+    path.write_text(as_yaml(document))
+    cli("pipeline", "create", "-f", str(path))
+
+    started = cli(
+        "pipeline",
+        "start",
+        "two-sources",
+        "--revision",
+        f"Source={first}",
+        "--revision",
+        f"Tools={second}",
+        "-o",
+        "json",
+    )
+    assert started.exit_code == 0, started.output
+    shown = json.loads(
+        cli("executions", "show", json.loads(started.output)["pipelineExecutionId"], "-o", "json").output
+    )
+    assert {r["actionName"]: r["revisionId"] for r in shown["sourceRevisions"]} == {"Source": first, "Tools": second}
+
+    ambiguous = cli("pipeline", "start", "two-sources", "--revision", first)
+    assert ambiguous.exit_code != 0
+    assert "several source actions: give the revision as ACTION=SHA" in ambiguous.output
