@@ -195,6 +195,8 @@ class Mirrors:
             return " (the ssh keys of the user running Conveyor were refused: give it a key the repository accepts)"
         if not any(s in text for s in ("authentication failed", "could not read username", "could not read password")):
             return ""
+        if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+            return " (the credentials written into the repository's URL were refused)"
         site = site_of(url)
         given = next((c for c in self.credentials if c.site == site), None)
         if given is not None:

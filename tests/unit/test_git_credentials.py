@@ -66,6 +66,16 @@ def test_a_refused_token_is_named_by_where_it_came_from_never_shown(tmp_path: Pa
     assert ("x-access-token", wrong) in server.credentials_seen
 
 
+def test_refused_credentials_in_the_url_are_told_as_such_never_shown(tmp_path: Path, server: GitServer) -> None:
+    url = server.repository_url("acme/app").replace("http://", "http://x-access-token:wrong-secret-1@")
+
+    with pytest.raises(GitError) as failed:
+        mirrors_with(tmp_path).resolve(url, branch="main")
+
+    assert "the credentials written into the repository's URL were refused" in failed.value.message
+    assert "wrong-secret-1" not in failed.value.message
+
+
 def test_a_token_goes_only_to_its_own_site(tmp_path: Path, server: GitServer) -> None:
     elsewhere = GitCredential("http://127.0.0.1:1", TOKEN, "a test")  # the same host, another port
 
