@@ -25,6 +25,7 @@ from conveyor.build.runner import BuildRequest, BuildResult, BuildRunner
 from conveyor.build.secrets import SecretSource
 from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.git import head_commit
+from conveyor.git_credentials import GitCredential
 
 
 @dataclass
@@ -87,6 +88,7 @@ def run_local(
     network: bool = True,
     cache_dir: Path | None = None,
     runtimes_dir: Path | None = None,
+    git_credentials: tuple[GitCredential, ...] = (),
 ) -> LocalRun:
     """Build `source` with its buildspec (or `buildspec_file`); `environment` wins over the buildspec's."""
     build_id = f"local:{uuid.uuid4()}"
@@ -109,6 +111,7 @@ def run_local(
             sandbox=sandbox,
             network=network,
             runtimes_dir=runtimes_dir,
+            git_credentials=git_credentials,
         )
         try:
             cache = CacheStore(LocalBlobStore(cache_dir), "local", compress=False) if cache_dir else None

@@ -16,6 +16,7 @@ from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import print_table, status_text, styled
 from conveyor.cli.pipelines import pairs
 from conveyor.errors import SpecError
+from conveyor.git_credentials import server_credentials
 
 EXIT_STATUS = {
     BuildStatus.SUCCEEDED: 0,
@@ -107,6 +108,7 @@ def local(
         network=settings.build_network if network is None else network,
         cache_dir=cache_dir.resolve() if cache_dir else None,
         runtimes_dir=settings.runtimes_dir,
+        git_credentials=server_credentials(settings),
     )
     _report(console, run)
     raise SystemExit(EXIT_STATUS.get(run.result.status, 1))

@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conveyor.cli import main
+from tests.support.git_http import git_http_server
+from tests.support.gitrepo import make_repo
 
 BUILDSPEC = """\
 version: 0.2
@@ -141,3 +143,23 @@ def test_cache_keeps_the_buildspecs_cache_between_local_runs(project: Path, tmp_
     assert "cache-miss" in without.output
     assert "This build has no cache" in without.output
     assert not (project / "deps").exists()  # the runs built copies
+
+
+def test_a_local_build_lends_git_the_servers_github_token(project: Path, tmp_path: Path) -> None:
+    token = "ghp_local-token-0123456789"
+    make_repo(tmp_path / "served" / "acme" / "library", {"VERSION": "2.0.1\n"})
+    with git_http_server(tmp_path / "served", "x-access-token", token) as server:
+        (project / "buildspec.yml").write_text(
+            "version: 0.2\nenv:\n  git-credential-helper: yes\nphases:\n  build:\n    commands:\n"
+            f"      - git clone -q {server.repository_url('acme/library')} library && cat library/VERSION\n"
+        )
+        settings = {
+            "CONVEYOR_DATA_DIR": str(tmp_path / "data"),
+            "CONVEYOR_GITHUB_TOKEN": token,
+            "CONVEYOR_GITHUB_API_URL": f"{server.url}/api/v3",
+        }
+        result = CliRunner().invoke(main, ["build", "local"], env=settings, catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert "2.0.1" in result.output
+    assert token not in result.output
