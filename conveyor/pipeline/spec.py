@@ -146,10 +146,16 @@ def _action(data: dict[str, Any]) -> ActionDeclaration:
     )
 
 
+# What get-pipeline shows beside the declaration, read back without complaint (a definition saved from `conveyor
+# pipeline get` and given to `pipeline update`): CodePipeline's metadata, and the stages' disabled transitions,
+# which only enable-/disable-stage-transition change.
+SHOWN_BESIDE_THE_PIPELINE = frozenset({"pipeline", "metadata", "disabledTransitions"})
+
+
 def _unwrap(document: Document, problems: ProblemList) -> tuple[Any, SpecPath]:
     data = document.data
     if isinstance(data, dict) and "pipeline" in data:
-        extra = sorted(set(data) - {"pipeline", "metadata"}, key=str)  # YAML keys need not be strings
+        extra = sorted(set(data) - SHOWN_BESIDE_THE_PIPELINE, key=str)  # YAML keys need not be strings
         for key in extra:
             problems.add((str(key),), "unknown top-level key (expected only 'pipeline' and 'metadata')")
         return data["pipeline"], ("pipeline",)

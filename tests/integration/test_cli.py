@@ -261,3 +261,20 @@ def test_start_takes_a_revision_for_each_source_action(cli, repo: GitRepo, tmp_p
     ambiguous = cli("pipeline", "start", "two-sources", "--revision", first)
     assert ambiguous.exit_code != 0
     assert "several source actions: give the revision as ACTION=SHA" in ambiguous.output
+
+
+def test_what_pipeline_get_prints_can_be_saved_again(cli, repo: GitRepo, tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(as_yaml(pipeline("round-trip", repo.url)))
+    cli("pipeline", "create", "-f", str(path))
+    assert cli("pipeline", "disable-transition", "round-trip", "Build", "--reason", "freeze").exit_code == 0
+    saved = tmp_path / "saved.json"
+    saved.write_text(cli("pipeline", "get", "round-trip").output)
+    assert "disabledTransitions" in json.loads(saved.read_text())  # shown beside the declaration
+
+    updated = cli("pipeline", "update", "-f", str(saved))
+
+    assert updated.exit_code == 0, updated.output
+    assert "updated pipeline round-trip (version 2)" in updated.output
+    shown = json.loads(cli("pipeline", "get", "round-trip").output)
+    assert shown["disabledTransitions"]["Build"]["reason"] == "freeze"  # changed only by enable-transition
