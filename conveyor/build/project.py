@@ -38,14 +38,15 @@ IGNORED = {
     "concurrentBuildLimit",
     "encryptionKey",
     "tags",
-    "created",
-    "lastModified",
     "webhook",
     "projectVisibility",
     "publicProjectAlias",
     "resourceAccessRole",
     "autoRetryLimit",
 }
+# What a project read back shows and no one writes: passed over without a word, so that `conveyor projects get`'s
+# output can be put again as it is.
+SHOWN = {"created", "lastModified", "queue", "lastBuildNumber"}
 SOURCE_IGNORED = {
     "type",
     "location",
@@ -109,7 +110,7 @@ def parse_project(text: str, source: str = "project") -> ProjectSpec:
 
 def _parse(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> ProjectSpec:
     ignored = sorted(k for k in map(str, data) if k in IGNORED)
-    for key in sorted(set(map(str, data)) - ACTED_ON - IGNORED):
+    for key in sorted(set(map(str, data)) - ACTED_ON - IGNORED - SHOWN):
         problems.add((*prefix, key), "unknown key")
     name = data.get("name")
     if not isinstance(name, str) or not _matches(NAME_PATTERN, name):

@@ -74,6 +74,17 @@ def test_put_get_and_list_a_project(client: FlaskClient) -> None:
     assert [p["name"] for p in client.get("/api/v1/projects").get_json()["projects"]] == ["api"]
 
 
+def test_a_project_as_get_shows_it_can_be_put_again(client: FlaskClient) -> None:
+    client.put("/api/v1/projects/api", data=json.dumps(PROJECT), headers={"Content-Type": "application/json"})
+    shown = client.get("/api/v1/projects/api").get_json()
+    assert {"queue", "lastBuildNumber", "created", "lastModified"} <= set(shown)
+
+    again = client.put("/api/v1/projects/api", data=json.dumps(shown), headers={"Content-Type": "application/json"})
+
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["ignoredKeys"] == []  # what Conveyor showed is not reported as ignored either
+
+
 def test_a_file_for_another_project_is_409_and_a_bad_one_400(client: FlaskClient) -> None:
     other = client.put("/api/v1/projects/web", data=json.dumps(PROJECT), headers={"Content-Type": "application/json"})
     bad = client.post(
