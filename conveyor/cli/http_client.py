@@ -57,10 +57,14 @@ class HttpClient:
     def delete_pipeline(self, name: str) -> dict[str, Any]:
         return dict(self._call("DELETE", f"/pipelines/{name}").json())
 
-    def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
+    def start_pipeline(
+        self, name: str, variables: dict[str, str], revision: str | None, client_request_token: str | None = None
+    ) -> str:
         body: dict[str, Any] = {"variables": variables}
         if revision:
             body["revision"] = revision
+        if client_request_token is not None:
+            body["clientRequestToken"] = client_request_token
         return str(self._call("POST", f"/pipelines/{name}/executions", json=body).json()["pipelineExecutionId"])
 
     def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:

@@ -18,7 +18,7 @@ from conveyor.deploy.host_state import bundle_type_of
 from conveyor.errors import ServiceUnavailable
 from conveyor.notify import rules
 from conveyor.paging import Page
-from conveyor.pipeline import control, definitions, deletion, events, rollback, views
+from conveyor.pipeline import control, definitions, deletion, events, rollback, start_requests, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
 from conveyor.schedules import firing
@@ -56,7 +56,11 @@ class LocalClient:
             raise ServiceUnavailable("no Redis configured to ask about the queues")
         return queues_overview(self.rt, RQInspector(self.rt.redis))
 
-    def start_pipeline(self, name: str, variables: dict[str, str], revision: str | None) -> str:
+    def start_pipeline(
+        self, name: str, variables: dict[str, str], revision: str | None, client_request_token: str | None = None
+    ) -> str:
+        if client_request_token is not None:
+            return start_requests.start_once(self.rt, name, client_request_token, variables, revision, "cli")
         return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")
 
     def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:

@@ -109,11 +109,24 @@ def get(context: Context, name: str) -> None:
     metavar="SHA|ACTION=VALUE",
     help="The commit (an S3 source: the object version) a source action uses; repeat for several source actions.",
 )
+@click.option(
+    "--client-request-token",
+    metavar="TOKEN",
+    help="Start once per token: the same start again (a retried script) prints the execution it started.",
+)
 @output_option
 @pass_context
-def start(context: Context, name: str, variables: tuple[str, ...], revisions: tuple[str, ...], output: str) -> None:
+def start(
+    context: Context,
+    name: str,
+    variables: tuple[str, ...],
+    revisions: tuple[str, ...],
+    client_request_token: str | None,
+    output: str,
+) -> None:
     """Start an execution of pipeline NAME now."""
-    execution_id = context.client.start_pipeline(name, pairs(variables), ",".join(revisions) or None)
+    revision = ",".join(revisions) or None
+    execution_id = context.client.start_pipeline(name, pairs(variables), revision, client_request_token)
     if output == "json":
         print_json({"pipelineExecutionId": execution_id})
     else:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from sqlalchemy.exc import IntegrityError
 
 from conveyor.db.models import ExecutionRequest
-from conveyor.errors import Conflict
+from conveyor.errors import Conflict, InvalidRequest
 from conveyor.pipeline.definitions import find_pipeline
 from conveyor.pipeline.service import start_in
 from conveyor.pipeline.status import TriggerType
 from conveyor.runtime import Runtime
+
+TOKEN = re.compile(r"[A-Za-z0-9-]{1,128}")  # StartPipelineExecution's clientRequestToken
 
 
 def start_once(
@@ -30,6 +33,8 @@ def start_once(
     requested_by: str = "manual",
 ) -> str:
     """The execution this token started, or a new one recorded under the token."""
+    if not isinstance(client_request_token, str) or not TOKEN.fullmatch(client_request_token):
+        raise InvalidRequest("a clientRequestToken must be 1 to 128 letters, digits or '-'")
     digest = request_digest(variables, revision)
     try:
         return _start_or_find(rt, name, client_request_token, digest, variables, revision, requested_by)

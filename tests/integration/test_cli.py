@@ -278,3 +278,22 @@ def test_what_pipeline_get_prints_can_be_saved_again(cli, repo: GitRepo, tmp_pat
     assert "updated pipeline round-trip (version 2)" in updated.output
     shown = json.loads(cli("pipeline", "get", "round-trip").output)
     assert shown["disabledTransitions"]["Build"]["reason"] == "freeze"  # changed only by enable-transition
+
+
+def test_start_with_a_client_request_token_starts_once(cli, repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit({"buildspec.yml": SIMPLE_BUILDSPEC})
+    path = tmp_path / "pipeline.yml"
+    path.write_text(as_yaml(pipeline("once", repo.url)))
+    cli("pipeline", "create", "-f", str(path))
+
+    def start(token: str) -> Result:
+        return cli("pipeline", "start", "once", "--client-request-token", token, "-o", "json")
+
+    first, again = start("ci-job-41"), start("ci-job-41")
+
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert json.loads(first.output) == json.loads(again.output)
+    assert len(json.loads(cli("executions", "list", "-o", "json").output)) == 1
+    refused = start("not a token")
+    assert refused.exit_code != 0
+    assert "clientRequestToken must be 1 to 128 letters, digits or '-'" in refused.output
