@@ -265,7 +265,7 @@ def _revision(body: dict[str, Any]) -> str | None:
                 f"sourceRevisions[{n}].revisionType {kind!r}: Conveyor's sources take {' or '.join(REVISION_TYPES)}"
             )
         if "," in f"{action}{value}" or "=" in str(action):
-            raise InvalidRequest(f"sourceRevisions[{n}] holds a ',' or '=' no action name or revision has")
+            raise InvalidRequest(f"sourceRevisions[{n}]: no action name holds ',' or '=', nor any revision ','")
         items.append(f"{action}={value}")
     return ",".join(items)
 

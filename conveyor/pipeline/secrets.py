@@ -1,7 +1,8 @@
 """Secrets in pipeline declarations: shown masked, kept when a definition sends the mask back.
 
 A GitHub (version 1) source's `OAuthToken` reads `****`, as CodePipeline's GetPipeline shows it, and credentials
-written into a `RepositoryUrl` read `***` (`https://***@host/…`). A definition read from Conveyor, edited and saved
+written into an http(s) `RepositoryUrl` read `***` (`https://***@host/…`; an ssh URL's user name, `git@`, is no
+secret and is shown). A definition read from Conveyor, edited and saved
 again carries those masks: where a field holds exactly the mask of what the same action (same stage, same name) had
 before, the value kept is the one before, so a round trip through `pipeline get` and `pipeline update` loses no
 token. A mask with nothing behind it is no token at all.
@@ -16,9 +17,14 @@ from conveyor.redaction import redact
 
 MASK = "****"
 
+
+def _masked_url(url: str) -> str:
+    return redact(url) if url.lower().startswith(("http://", "https://")) else url
+
+
 _MASKS: dict[str, Callable[[str], str]] = {
     "OAuthToken": lambda value: MASK,
-    "RepositoryUrl": redact,
+    "RepositoryUrl": _masked_url,
 }
 
 

@@ -151,6 +151,15 @@ def test_credentials_in_a_repository_url_are_masked_and_kept(rt: Runtime, server
     assert SERVER_TOKEN not in json.dumps(execution)
 
 
+def test_an_ssh_urls_user_name_is_shown(rt: Runtime) -> None:
+    url = "ssh://git@git.example.test/acme/app.git"
+    definitions.create_pipeline(rt, as_yaml(pipeline("over-ssh", url)))
+
+    shown = definitions.get_pipeline(rt, "over-ssh")["pipeline"]
+
+    assert shown["stages"][0]["actions"][0]["configuration"]["RepositoryUrl"] == url
+
+
 def test_a_mask_is_kept_only_for_the_same_action(rt: Runtime, server: GitServer, run_jobs: Any) -> None:
     definitions.create_pipeline(rt, as_yaml(github_v1_pipeline("moved", server.repository_url("acme/app"), "t0k3n")))
     document = github_v1_pipeline("moved", server.repository_url("acme/app"), "****")
