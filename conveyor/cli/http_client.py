@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,11 +32,17 @@ class HttpClient:
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self.session.request(method, f"{self.url}/api/v1{path}", timeout=30, **kwargs)
-        except requests.RequestException as exc:
-            raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {_why(exc)}") from None
+    def _call(self, method: str, path: str, *, retries: int = 0, **kwargs: Any) -> requests.Response:
+        """One request; `retries` more when the server cannot be reached or the connection drops (for requests the
+        server answers alike however often they arrive)."""
+        for attempt in range(retries + 1):
+            try:
+                response = self.session.request(method, f"{self.url}/api/v1{path}", timeout=30, **kwargs)
+                break
+            except requests.RequestException as exc:
+                if attempt == retries:
+                    raise ServiceUnavailable(f"cannot reach the Conveyor server at {self.url}: {_why(exc)}") from None
+                time.sleep(0.5 * 2**attempt)
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -60,12 +68,13 @@ class HttpClient:
     def start_pipeline(
         self, name: str, variables: dict[str, str], revision: str | None, client_request_token: str | None = None
     ) -> str:
-        body: dict[str, Any] = {"variables": variables}
+        # a token of its own when none is given, as AWS's clients do: a start retried after a dropped connection
+        # (which the server may have carried out) answers with its execution instead of starting another
+        body: dict[str, Any] = {"variables": variables, "clientRequestToken": client_request_token or str(uuid.uuid4())}
         if revision:
             body["revision"] = revision
-        if client_request_token is not None:
-            body["clientRequestToken"] = client_request_token
-        return str(self._call("POST", f"/pipelines/{name}/executions", json=body).json()["pipelineExecutionId"])
+        answer = self._call("POST", f"/pipelines/{name}/executions", retries=2, json=body)
+        return str(answer.json()["pipelineExecutionId"])
 
     def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:
         return self.page("/executions", "executions", limit=limit, pipeline=pipeline, nextToken=next_token)
