@@ -193,6 +193,11 @@ class Mirrors:
         text = _stderr(exc).lower()
         if "permission denied (publickey" in text:
             return " (the ssh keys of the user running Conveyor were refused: give it a key the repository accepts)"
+        if "host key verification failed" in text:
+            return (
+                " (the user running Conveyor does not know this ssh host's key, and no one is there to accept it: "
+                "add it to that user's ~/.ssh/known_hosts)"
+            )
         if not any(s in text for s in ("authentication failed", "could not read username", "could not read password")):
             return ""
         if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
@@ -308,6 +313,7 @@ def _permanent(exc: GitCommandError) -> bool:
             "could not read username",
             "permission denied",
             "repository not found",
+            "host key verification failed",
         )
     )
 

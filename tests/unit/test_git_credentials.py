@@ -127,3 +127,22 @@ def test_settings_the_callers_environment_passes_to_git_are_kept(monkeypatch: py
 )
 def test_the_site_of_a_url(url: str, site: str | None) -> None:
     assert site_of(url) == site
+
+
+def test_an_unknown_ssh_host_key_fails_at_once_saying_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # git's ssh transport run for real, with an ssh that answers as OpenSSH does for a host it does not know
+    ssh = tmp_path / "ssh"
+    ssh.write_text("#!/bin/sh\necho 'Host key verification failed.' >&2\nexit 255\n")
+    ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(ssh))
+    waits: list[float] = []
+    mirrors = Mirrors(tmp_path / "mirrors", timeout=30, retries=3, sleep=waits.append)
+
+    with pytest.raises(GitError) as failed:
+        mirrors.resolve("ssh://git@git.example.test/acme/app.git", branch="main")
+
+    assert "Host key verification failed" in failed.value.message
+    assert "add it to that user's ~/.ssh/known_hosts" in failed.value.message
+    assert waits == []  # no retry: waiting does not teach ssh the key
