@@ -80,3 +80,17 @@ def test_two_requests_with_one_token_arriving_together_start_one_execution(rt: R
 
     assert len(set(started)) == 1
     assert executions_of(rt, "together") == started[:1]
+
+
+def test_a_deleted_pipelines_tokens_go_with_it(client: FlaskClient, rt: Runtime, repo: GitRepo, run_jobs: Any) -> None:
+    definitions.create_pipeline(rt, as_yaml(pipeline("again", repo.url)))
+    first = start(client, "again", {"clientRequestToken": "nightly-1"}).get_json()["pipelineExecutionId"]
+    run_jobs()  # it ends (no buildspec: failed), so the pipeline may be deleted
+    assert client.delete("/api/v1/pipelines/again").status_code == 200
+
+    definitions.create_pipeline(rt, as_yaml(pipeline("again", repo.url)))  # the same name (on SQLite, maybe the id)
+    second = start(client, "again", {"clientRequestToken": "nightly-1"})
+
+    assert second.status_code == 202
+    assert second.get_json()["pipelineExecutionId"] != first
+    assert executions_of(rt, "again") == [second.get_json()["pipelineExecutionId"]]
