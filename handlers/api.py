@@ -74,9 +74,7 @@ def delete_pipeline(name: str) -> Response:
 @bp.post("/pipelines/<name>/executions")
 def start_pipeline(name: str) -> tuple[Response, int]:
     body = json_body(optional=True)
-    unknown = sorted(set(body) - START_FIELDS)
-    if unknown:
-        raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}: a start takes {', '.join(sorted(START_FIELDS))}")
+    check_fields(body, START_FIELDS, name=name)
     variables = _variables(body.get("variables", {}))
     revision = _revision(body)
     token = body.get("clientRequestToken")
@@ -241,6 +239,18 @@ def json_body(*, optional: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("the body must be a JSON object")
     return body
+
+
+def check_fields(body: dict[str, Any], takes: frozenset[str], **named: str) -> None:
+    """Refuse a field the call does not take (a misspelt one is not ignored). The fields of CodePipeline's request
+    that the URL already names (`named`: the pipeline's name, an execution's id) may be sent too, as AWS's clients
+    send them, and must agree with the URL."""
+    unknown = sorted(set(body) - takes - set(named))
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {', '.join(unknown)}: this call takes {', '.join(sorted(takes))}")
+    for field, value in named.items():
+        if field in body and body[field] != value:
+            raise InvalidRequest(f"'{field}' is {body[field]!r}, but the URL names {value!r}")
 
 
 def _revision(body: dict[str, Any]) -> str | None:

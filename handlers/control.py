@@ -13,7 +13,7 @@ from flask import Response, jsonify
 from conveyor.errors import InvalidRequest
 from conveyor.pipeline import control
 from conveyor.pipeline.rollback import rollback_stage
-from handlers.api import bp, json_body
+from handlers.api import bp, check_fields, json_body
 from handlers.context import runtime
 
 
@@ -21,6 +21,7 @@ from handlers.context import runtime
 def stop_execution(name: str, execution_id: str) -> tuple[Response, int]:
     """StopPipelineExecution {abandon, reason}."""
     body = json_body(optional=True)
+    check_fields(body, frozenset({"abandon", "reason"}), pipelineName=name, pipelineExecutionId=execution_id)
     abandon = body.get("abandon", False)
     if not isinstance(abandon, bool):
         raise InvalidRequest("'abandon' must be true or false")
@@ -32,6 +33,7 @@ def stop_execution(name: str, execution_id: str) -> tuple[Response, int]:
 def retry_stage(name: str, execution_id: str) -> tuple[Response, int]:
     """RetryStageExecution {stageName, retryMode}."""
     body = json_body()
+    check_fields(body, frozenset({"stageName", "retryMode"}), pipelineName=name, pipelineExecutionId=execution_id)
     control.retry_stage(
         runtime(), name, execution_id, _text(body, "stageName", required=True), _text(body, "retryMode", required=True)
     )
@@ -42,6 +44,7 @@ def retry_stage(name: str, execution_id: str) -> tuple[Response, int]:
 def put_approval_result(name: str) -> Response:
     """PutApprovalResult {stageName, actionName, token, result: {status, summary}}; `by` names who answered."""
     body = json_body()
+    check_fields(body, frozenset({"stageName", "actionName", "token", "result", "by"}), pipelineName=name)
     result = body.get("result")
     if not isinstance(result, dict):
         raise InvalidRequest('\'result\' must be an object: {"status": "Approved"|"Rejected", "summary": …}')
@@ -62,6 +65,7 @@ def put_approval_result(name: str) -> Response:
 def disable_transition(name: str, stage: str) -> Response:
     """DisableStageTransition {transitionType, reason}."""
     body = json_body()
+    check_fields(body, frozenset({"transitionType", "reason", "by"}), pipelineName=name, stageName=stage)
     transition = _text(body, "transitionType", required=True)
     control.set_transition(runtime(), name, stage, transition, False, _text(body, "reason"), _text(body, "by") or "api")
     return jsonify({"stageName": stage, "transitionType": transition, "enabled": False})
@@ -70,7 +74,9 @@ def disable_transition(name: str, stage: str) -> Response:
 @bp.post("/pipelines/<name>/stages/<stage>/enable")
 def enable_transition(name: str, stage: str) -> Response:
     """EnableStageTransition {transitionType}."""
-    transition = _text(json_body(), "transitionType", required=True)
+    body = json_body()
+    check_fields(body, frozenset({"transitionType", "by"}), pipelineName=name, stageName=stage)
+    transition = _text(body, "transitionType", required=True)
     control.set_transition(runtime(), name, stage, transition, True)
     return jsonify({"stageName": stage, "transitionType": transition, "enabled": True})
 
@@ -79,6 +85,7 @@ def enable_transition(name: str, stage: str) -> Response:
 def rollback(name: str, stage: str) -> tuple[Response, int]:
     """RollbackStage {targetPipelineExecutionId}."""
     body = json_body()
+    check_fields(body, frozenset({"targetPipelineExecutionId", "by"}), pipelineName=name, stageName=stage)
     target = _text(body, "targetPipelineExecutionId", required=True)
     execution_id = rollback_stage(runtime(), name, stage, target, by=_text(body, "by") or "api")
     return jsonify({"pipelineExecutionId": execution_id}), 202

@@ -176,9 +176,10 @@ class HttpClient:
     def set_transition(
         self, pipeline: str, stage: str, transition_type: str, enabled: bool, reason: str, by: str
     ) -> None:
-        verb = "enable" if enabled else "disable"
-        body = {"transitionType": transition_type, "reason": reason, "by": by}
-        self._call("POST", f"/pipelines/{pipeline}/stages/{stage}/{verb}", json=body)
+        body = {"transitionType": transition_type, "by": by}
+        if not enabled:  # EnableStageTransition takes no reason
+            body["reason"] = reason
+        self._call("POST", f"/pipelines/{pipeline}/stages/{stage}/{'enable' if enabled else 'disable'}", json=body)
 
     def rollback_stage(self, pipeline: str, stage: str, target_execution_id: str, by: str) -> str:
         body = {"targetPipelineExecutionId": target_execution_id, "by": by}

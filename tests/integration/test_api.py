@@ -316,6 +316,39 @@ def test_control_calls_stop_retry_approve_transitions_and_rollback_over_http(
     assert "did not succeed in stage Gate" in rollback.get_json()["message"]
 
 
+def test_control_calls_refuse_fields_they_do_not_take_and_check_those_the_url_names(
+    client: FlaskClient, repo: GitRepo
+) -> None:
+    client.post("/api/v1/pipelines", data=as_yaml(pipeline("named", repo.url)), headers=YAML)
+    # StartPipelineExecution as AWS's clients send it: the pipeline's name in the body too
+    started = client.post("/api/v1/pipelines/named/executions", json={"name": "named"})
+    assert started.status_code == 202, started.get_json()
+    execution_id = started.get_json()["pipelineExecutionId"]
+    base = "/api/v1/pipelines/named"
+
+    def refused(path: str, body: dict[str, Any]) -> str:
+        response = client.post(f"{base}{path}", json=body)
+        assert response.status_code == 400, (path, body)
+        return str(response.get_json()["message"])
+
+    assert "'name' is 'other', but the URL names 'named'" in refused("/executions", {"name": "other"})
+    assert "unknown field(s) abandonn" in refused(f"/executions/{execution_id}/stop", {"abandonn": True})
+    assert "but the URL names" in refused(f"/executions/{execution_id}/stop", {"pipelineExecutionId": "other"})
+    assert "unknown field(s) retrymode" in refused(
+        f"/executions/{execution_id}/retry", {"stageName": "Build", "retrymode": "FAILED_ACTIONS"}
+    )
+    assert "unknown field(s) reason" in refused("/stages/Build/enable", {"transitionType": "Inbound", "reason": "r"})
+    assert "'stageName' is 'Source'" in refused(
+        "/stages/Build/disable", {"stageName": "Source", "transitionType": "Inbound", "reason": "r"}
+    )
+    assert "unknown field(s) target" in refused("/stages/Build/rollback", {"target": execution_id})
+    stopped = client.post(
+        f"{base}/executions/{execution_id}/stop",
+        json={"pipelineName": "named", "pipelineExecutionId": execution_id, "abandon": True, "reason": "done"},
+    )
+    assert stopped.status_code == 202, stopped.get_json()
+
+
 def test_problems_in_a_project_are_said_to_be_in_the_project(client: FlaskClient) -> None:
     response = client.post("/api/v1/projects", json={"name": "x" * 300})
 
