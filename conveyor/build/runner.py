@@ -26,6 +26,7 @@ from conveyor.blobs import BlobStore
 from conveyor.build import engine, runtimes
 from conveyor.build.cache import BuildCache
 from conveyor.build.cache_store import CacheStore
+from conveyor.build.git_lending import lend
 from conveyor.build.log import BuildLog
 from conveyor.build.outputs import BuildOutputs, OutputError
 from conveyor.build.request import BuildRequest, BuildResult, InputArtifact, PhaseRecorder, load_buildspec
@@ -36,7 +37,6 @@ from conveyor.build.spec import BuildSpec, PhaseSpec
 from conveyor.build.status import BUILDSPEC_PHASES, BuildStatus, PhaseType
 from conveyor.build.users import RunAs, RunAsError, RunAsPlan, hand_over, user_prefix
 from conveyor.errors import ConfigurationError, SpecError
-from conveyor.git_credentials import credential_environment
 
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME")
 __all__ = ["BuildRequest", "BuildResult", "BuildRunner", "InputArtifact", "PhaseRecorder"]
@@ -238,7 +238,8 @@ class BuildRunner:
         environment.update(self.request.environment)
         environment["CODEBUILD_BUILD_SUCCEEDING"] = "1"
         if spec.git_credential_helper:
-            environment.update(self._git_credentials())
+            request = self.request
+            environment.update(lend(request.git_credentials, request.git_credentials_withheld, self.log, self.masker))
         if self._users.build is not None and not self._users.build.is_current:
             user = self._users.build
             environment.update(USER=user.name, LOGNAME=user.name, HOME=user.home)
@@ -254,25 +255,6 @@ class BuildRunner:
             wrapper=self._wrapper + user_prefix(self._users.build),
         )
         self.shell.start()
-
-    def _git_credentials(self) -> dict[str, str]:
-        """`git-credential-helper: yes`: git in the build presents the tokens the sources are read with, each to its
-        own site, and the log never shows them."""
-        if self.request.git_credentials_withheld:
-            self.log.container(f"git-credential-helper: {self.request.git_credentials_withheld}")
-            return {}
-        credentials = self.request.git_credentials
-        for credential in credentials:
-            self.masker.add(credential.token)
-            self.log.container(
-                f"git-credential-helper: git presents the token from {credential.origin} to {credential.site}"
-            )
-        if not credentials:
-            self.log.container(
-                "git-credential-helper: Conveyor has no token to lend (CONVEYOR_GITHUB_TOKEN is not set); "
-                "git uses only its own configuration"
-            )
-        return credential_environment(credentials)
 
     def _switch_user(self, user: RunAs | None) -> None:
         """Run the next commands as `user` (a phase's run-as, or the build's again after it)."""

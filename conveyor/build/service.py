@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from conveyor.build import events as build_events
 from conveyor.build.cache_store import CacheConfig, CacheStore, open_cache_store
 from conveyor.build.environment import BuildIdentity, codebuild_variables
+from conveyor.build.git_lending import credentials_for
 from conveyor.build.livelog import LogPublisher, live_text
 from conveyor.build.log import BuildLog
 from conveyor.build.phase_records import PhaseRecorder
@@ -34,7 +35,6 @@ from conveyor.db import lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
 from conveyor.dispatch import DispatchState, Kind
 from conveyor.errors import Conflict, NotFound
-from conveyor.git_credentials import server_credentials
 from conveyor.ids import new_id
 from conveyor.runtime import Runtime
 
@@ -210,15 +210,9 @@ def _cache_store(rt: Runtime, build: Build, log: BuildLog) -> CacheStore | None:
         return None
 
 
-NOT_LENT_TO_PULL_REQUESTS = (
-    "the server's token is not lent to a pull request's build: its code, perhaps from a fork, is not accepted yet"
-)
-
-
 def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
     primary = build.input_artifacts[0] if build.input_artifacts else {}
-    # CodeBuild's own mark of a build a pull request started (PULL_REQUEST_CREATED, _UPDATED, …)
-    pull_request = str(build.environment.get("CODEBUILD_WEBHOOK_EVENT", "")).startswith("PULL_REQUEST")
+    credentials, withheld = credentials_for(settings, build.environment)
     identity = BuildIdentity(
         build_id=build.id,
         build_number=build.build_number,
@@ -240,8 +234,8 @@ def _request(settings: Settings, build: Build, workspace: Path) -> BuildRequest:
         sandbox=settings.build_sandbox,
         network=settings.build_network,
         runtimes_dir=settings.runtimes_dir,
-        git_credentials=() if pull_request else server_credentials(settings),
-        git_credentials_withheld=NOT_LENT_TO_PULL_REQUESTS if pull_request and settings.github_token else None,
+        git_credentials=credentials,
+        git_credentials_withheld=withheld,
         timeout_seconds=build.timeout_minutes * 60,
         buildspec=build.buildspec,
         artifact_key_prefix=f"builds/{build.project_name}/{build.id.split(':')[-1]}/",

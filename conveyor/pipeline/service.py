@@ -19,7 +19,7 @@ from conveyor.build import batches
 from conveyor.build.status import BuildStatus
 from conveyor.db.models import ActionExecution, Build, BuildBatch, Pipeline, PipelineExecution, utcnow
 from conveyor.dispatch import Outbox
-from conveyor.errors import InvalidRequest, NotFound
+from conveyor.errors import NotFound
 from conveyor.ids import new_id
 from conveyor.pipeline import conditions, engine, events, gates
 from conveyor.pipeline.actions import ActionStart, codebuild, outcome_of_build, starter_for
@@ -28,6 +28,7 @@ from conveyor.pipeline.definitions import action_in_context, find_pipeline, load
 from conveyor.pipeline.records import current_actions, next_attempt, save_state, state_of
 from conveyor.pipeline.rollback import last_succeeded_in, rollback_view, start_rollback
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition
+from conveyor.pipeline.start_checks import check_variables, revision_overrides
 from conveyor.pipeline.starts import start_execution
 from conveyor.pipeline.status import ActionStatus, ExecutionStatus, StageStatus, TriggerType
 from conveyor.pipeline.variables import (
@@ -74,8 +75,8 @@ def check_start(
     """The pipeline a start names, and its source revision overrides, once the variables and revision fit it."""
     pipeline = find_pipeline(session, name)
     definition = load_definition(session, pipeline.id, pipeline.version)
-    revisions = _revision_overrides(definition, revision)
-    _check_variables(definition, variables or {})
+    revisions = revision_overrides(definition, revision)
+    check_variables(definition, variables or {})
     return pipeline, revisions
 
 
@@ -373,37 +374,3 @@ def _variable_scope(execution: PipelineExecution, definition: PipelineDefinition
             outputs[namespace] = action.output_variables
     variables = pipeline_variable_values(definition.document.get("variables", []), execution.variables)
     return execution_scope(execution.id, definition.name, variables, outputs)
-
-
-def _revision_overrides(definition: PipelineDefinition, revision: str | None) -> dict[str, Any]:
-    """The source revisions a start asks for: `VALUE` for a pipeline's one source action, or `ACTION=VALUE` for
-    one or more of them (comma-separated); a commit id for a git source, an object version id for an S3 source."""
-    if not revision:
-        return {}
-    sources = {s.name for s in definition.source_actions()}
-    items = [item.strip() for item in revision.split(",")]
-    if len(items) == 1 and "=" not in items[0]:
-        if len(sources) != 1:
-            raise InvalidRequest("this pipeline has several source actions: give the revision as ACTION=SHA")
-        return {next(iter(sources)): {"commit": items[0], "ref": None}}
-    overrides: dict[str, Any] = {}
-    for item in items:
-        action, equals, value = item.partition("=")
-        if not equals or not action or not value:
-            raise InvalidRequest(f"revision {item!r} is not ACTION=VALUE")
-        if action not in sources:
-            raise InvalidRequest(f"no source action named {action!r} in pipeline {definition.name!r}")
-        if action in overrides:
-            raise InvalidRequest(f"source action {action!r} is given two revisions")
-        overrides[action] = {"commit": value, "ref": None}
-    return overrides
-
-
-def _check_variables(definition: PipelineDefinition, variables: dict[str, str]) -> None:
-    declared = {v["name"] for v in definition.document.get("variables", [])}
-    unknown = sorted(set(variables) - declared)
-    if unknown:
-        raise InvalidRequest(f"pipeline {definition.name!r} declares no variable named {', '.join(unknown)}")
-    empty = sorted(name for name, value in variables.items() if not value)
-    if empty:
-        raise InvalidRequest(f"pipeline variables must not be empty: {', '.join(empty)}")
