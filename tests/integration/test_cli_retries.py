@@ -24,41 +24,46 @@ from tests.support.pipelines import as_yaml, pipeline
 @contextlib.contextmanager
 def answer_dropping_proxy(target: str, drops: int) -> Iterator[str]:
     """A proxy to `target` (http://host:port): each of its first `drops` connections carries the request over and,
-    once the server begins to answer, is closed without a byte of the answer; later ones carry both ways."""
+    once the server begins to answer, is closed without a byte of the answer; later ones carry both ways. Each
+    connection is served by a thread of its own, and every socket may be closed from either side: the accepting
+    loop never stops on a connection's error."""
     host, port = target.removeprefix("http://").split(":")
     listener = socket.create_server(("127.0.0.1", 0))
-    left = [drops]
+
+    def close(*ends: socket.socket) -> None:
+        for end in ends:  # shut down, not only closed: another thread may be reading from it
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                end.close()
 
     def pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):  # already shut down by the other direction
-                sink.shutdown(socket.SHUT_RDWR)
-            sink.close()
+        close(sink)
+
+    def carry(client: socket.socket, drop: bool) -> None:
+        server = socket.create_connection((host, int(port)))
+        threading.Thread(target=pipe, args=(client, server), daemon=True).start()
+        if drop:
+            with contextlib.suppress(OSError):
+                server.recv(1)  # the server has carried the request out and begun its answer: lose it
+            close(client, server)
+        else:
+            pipe(server, client)
 
     def serve() -> None:
+        dropped = 0
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return
-            server = socket.create_connection((host, int(port)))
-            threading.Thread(target=pipe, args=(client, server), daemon=True).start()
-            if left[0] > 0:
-                left[0] -= 1
-                server.recv(1)  # the server has carried the request out and begun its answer: lose it
-                for end in (client, server):  # shut down, not only closed: the piping thread still reads from it
-                    end.shutdown(socket.SHUT_RDWR)
-                    end.close()
-            else:
-                threading.Thread(target=pipe, args=(server, client), daemon=True).start()
+            threading.Thread(target=carry, args=(client, dropped < drops), daemon=True).start()
+            dropped += 1
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    threading.Thread(target=serve, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
