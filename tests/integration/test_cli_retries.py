@@ -8,7 +8,8 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -25,10 +26,18 @@ from tests.support.pipelines import as_yaml, pipeline
 def answer_dropping_proxy(target: str, drops: int) -> Iterator[str]:
     """A proxy to `target` (http://host:port): each of its first `drops` connections carries the request over and,
     once the server begins to answer, is closed without a byte of the answer; later ones carry both ways. Each
-    connection is served by a thread of its own, and every socket may be closed from either side: the accepting
-    loop never stops on a connection's error."""
+    connection is served by threads of their own, and every socket may be closed from either side: the accepting
+    loop never stops on a connection's error. On leaving, every socket is closed and every thread joined, so none
+    outlives the test (a later test may count the threads of its process)."""
     host, port = target.removeprefix("http://").split(":")
     listener = socket.create_server(("127.0.0.1", 0))
+    sockets: list[socket.socket] = [listener]
+    threads: list[threading.Thread] = []
+
+    def start(target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        threads.append(thread)
+        thread.start()
 
     def close(*ends: socket.socket) -> None:
         for end in ends:  # shut down, not only closed: another thread may be reading from it
@@ -45,7 +54,8 @@ def answer_dropping_proxy(target: str, drops: int) -> Iterator[str]:
 
     def carry(client: socket.socket, drop: bool) -> None:
         server = socket.create_connection((host, int(port)))
-        threading.Thread(target=pipe, args=(client, server), daemon=True).start()
+        sockets.append(server)
+        start(pipe, client, server)
         if drop:
             with contextlib.suppress(OSError):
                 server.recv(1)  # the server has carried the request out and begun its answer: lose it
@@ -60,14 +70,18 @@ def answer_dropping_proxy(target: str, drops: int) -> Iterator[str]:
                 client, _ = listener.accept()
             except OSError:
                 return
-            threading.Thread(target=carry, args=(client, dropped < drops), daemon=True).start()
+            sockets.append(client)
+            start(carry, client, dropped < drops)
             dropped += 1
 
-    threading.Thread(target=serve, daemon=True).start()
+    start(serve)
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
-        listener.close()
+        close(*sockets)
+        while any(thread.is_alive() for thread in threads):  # a thread may start another while it ends
+            for thread in list(threads):
+                thread.join(5)
 
 
 def test_a_start_whose_answer_was_lost_is_sent_again_and_starts_once(
