@@ -78,10 +78,7 @@ def start_pipeline(name: str) -> tuple[Response, int]:
     variables = _variables(body.get("variables", {}))
     revision = _revision(body)
     token = body.get("clientRequestToken")
-    if token is None:
-        execution_id = pipelines.start_pipeline(runtime(), name, variables, revision, requested_by="api")
-    else:
-        execution_id = start_requests.start_once(runtime(), name, token, variables, revision, requested_by="api")
+    execution_id = start_requests.start_once(runtime(), name, token, variables, revision, requested_by="api")
     return jsonify({"pipelineExecutionId": execution_id}), 202
 
 

@@ -101,10 +101,10 @@ def _run(rt: Runtime, command: Command, sender: Sender) -> Reply:
 
 def _branch_head(rt: Runtime, pipeline: str, branch: str) -> str:
     sources = definitions.current_definition(rt, pipeline).source_actions()
-    if len(sources) != 1 or not git_source(sources[0].configuration).url:
+    url = git_source(sources[0].configuration).url if len(sources) == 1 else ""
+    if not url:
         raise InvalidRequest(f"pipeline {pipeline!r} does not have exactly one git source: give a commit, not a branch")
-    configuration = sources[0].configuration
-    return mirrors(rt, configuration).resolve(git_source(configuration).url, branch=branch).sha
+    return mirrors(rt, sources[0].configuration).resolve(url, branch=branch).sha
 
 
 def _stop(rt: Runtime, command: Command, sender: Sender) -> Reply:

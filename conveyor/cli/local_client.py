@@ -59,9 +59,7 @@ class LocalClient:
     def start_pipeline(
         self, name: str, variables: dict[str, str], revision: str | None, client_request_token: str | None = None
     ) -> str:
-        if client_request_token is not None:
-            return start_requests.start_once(self.rt, name, client_request_token, variables, revision, "cli")
-        return pipelines.start_pipeline(self.rt, name, variables, revision, requested_by="cli")
+        return start_requests.start_once(self.rt, name, client_request_token, variables, revision, "cli")
 
     def list_executions(self, pipeline: str | None, limit: int, next_token: str | None = None) -> Page:
         return views.page_of_executions(self.rt, pipeline, limit, next_token)

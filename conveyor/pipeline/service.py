@@ -51,8 +51,12 @@ def start_pipeline(
 ) -> str:
     """StartPipelineExecution: run the current version now, optionally at a given commit of the source."""
     with rt.transaction() as (session, outbox):
-        trigger = (TriggerType.START_PIPELINE_EXECUTION, f"started by {requested_by}")
-        return start_in(session, outbox, name, variables, revision, trigger)
+        return start_in(session, outbox, name, variables, revision, asked_by(requested_by))
+
+
+def asked_by(requested_by: str) -> tuple[TriggerType, str]:
+    """The trigger type and detail of a start someone asked for (API, CLI, chat)."""
+    return TriggerType.START_PIPELINE_EXECUTION, f"started by {requested_by}"
 
 
 def start_in(

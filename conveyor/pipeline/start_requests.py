@@ -17,8 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from conveyor.db.models import ExecutionRequest
 from conveyor.errors import Conflict, InvalidRequest
 from conveyor.pipeline.definitions import find_pipeline
-from conveyor.pipeline.service import start_in
-from conveyor.pipeline.status import TriggerType
+from conveyor.pipeline.service import asked_by, start_in, start_pipeline
 from conveyor.runtime import Runtime
 
 TOKEN = re.compile(r"[A-Za-z0-9-]{1,128}")  # StartPipelineExecution's clientRequestToken
@@ -27,12 +26,14 @@ TOKEN = re.compile(r"[A-Za-z0-9-]{1,128}")  # StartPipelineExecution's clientReq
 def start_once(
     rt: Runtime,
     name: str,
-    client_request_token: str,
+    client_request_token: str | None,
     variables: dict[str, str] | None = None,
     revision: str | None = None,
     requested_by: str = "manual",
 ) -> str:
-    """The execution this token started, or a new one recorded under the token."""
+    """The execution this token started, or a new one recorded under the token; without a token, a plain start."""
+    if client_request_token is None:
+        return start_pipeline(rt, name, variables, revision, requested_by)
     if not isinstance(client_request_token, str) or not TOKEN.fullmatch(client_request_token):
         raise InvalidRequest("a clientRequestToken must be 1 to 128 letters, digits or '-'")
     digest = request_digest(variables, revision)
@@ -56,8 +57,7 @@ def _start_or_find(
         earlier = session.get(ExecutionRequest, (pipeline.id, token))
         if earlier is not None:
             return _same_request(earlier, digest)
-        trigger = (TriggerType.START_PIPELINE_EXECUTION, f"started by {requested_by}")
-        execution_id = start_in(session, outbox, name, variables, revision, trigger)
+        execution_id = start_in(session, outbox, name, variables, revision, asked_by(requested_by))
         session.add(
             ExecutionRequest(
                 pipeline_id=pipeline.id, client_request_token=token, execution_id=execution_id, request_digest=digest
