@@ -44,6 +44,8 @@ class Settings:
     default_compute_type: str = DEFAULT_COMPUTE_TYPE
     lease_seconds: float = 30.0  # a running job that has not sent a heartbeat for this long is lost
     reconcile_interval: float = 5.0
+    # seconds between looks at the sources that poll for changes (`PollForSourceChanges`); 0: never look
+    poll_interval: float = 60.0
     max_attempts: int = 2  # attempts of one job before a lost job is given up
     git_timeout: float = 300.0
     git_retries: int = 3
@@ -133,6 +135,8 @@ def _conflicts(values: Mapping[str, Any]) -> list[str]:
         url = str(values.get(name, getattr(Settings, name)))
         if not url.startswith(("http://", "https://")):
             problems.append(f"{name}: expected an http:// or https:// URL, got {url!r}")
+    if values.get("poll_interval", 0) < 0:
+        problems.append("poll_interval: expected 0 (no polling) or more seconds")
     if values.get("notify_max_attempts", 1) < 1:
         problems.append("notify_max_attempts: expected 1 or more")
     unit = values.get("deploy_interval_unit", Settings.deploy_interval_unit)

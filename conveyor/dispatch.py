@@ -47,6 +47,7 @@ class Kind(str, Enum):
     CHANGED_FILES = (
         "push.changed_files"  # subject: a webhook delivery id (its push or pull request needs the changed files)
     )
+    POLL_SOURCES = "sources.poll"  # subject: "sources" (look at every source that polls for changes)
 
 
 class Enqueueable(Protocol):

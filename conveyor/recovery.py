@@ -236,6 +236,8 @@ GIVE_UP: dict[Kind, Callable[[Runtime, str, str], None]] = {
     Kind.BUILD_ENDED: _give_up_build_report,
     Kind.BATCH: _give_up_batch,
     Kind.CHANGED_FILES: triggers.give_up_deferred,
+    # the scheduler queues the next look after `poll_interval`
+    Kind.POLL_SOURCES: lambda _rt, _subject, reason: log.warning("a look at the polled sources given up: %s", reason),
     Kind.DEPLOY_HOST: host_recovery.give_up_host,
     Kind.RETIRE_HOST: lambda _rt, subject, reason: log.warning("releasing host %s given up: %s", subject, reason),
     Kind.DEPLOY_ROLLOUT: traffic_deployments.give_up,

@@ -33,6 +33,7 @@ JOB_FUNCTIONS = {
     Kind.BUILD_ENDED: "jobs.build.ended",
     Kind.BATCH: "jobs.batch.prepare",
     Kind.CHANGED_FILES: "jobs.triggers.changed_files",
+    Kind.POLL_SOURCES: "jobs.triggers.poll_sources",
     Kind.DEPLOY_HOST: "jobs.deploy.host",
     Kind.RETIRE_HOST: "jobs.deploy.retire",
     Kind.DEPLOY_ROLLOUT: "jobs.deploy.rollout",

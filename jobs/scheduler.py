@@ -1,5 +1,7 @@
 """The scheduler process: every few seconds, fire the cron schedules whose slot is due and run the reconciler; every
-second, look for notifications and commit statuses to send (`conveyor.notify.wake`).
+second, look for notifications and commit statuses to send (`conveyor.notify.wake`); every `poll_interval` seconds
+(the first time one interval after it starts), queue a look at the sources that poll for changes
+(`conveyor.triggers.polling`).
 
 Two may run: each slot fires once (see `conveyor.schedules.firing`), the reconciler skips what the other holds, and
 each notification is sent once (see `conveyor.notify`).
@@ -19,6 +21,7 @@ from conveyor.queues import connect
 from conveyor.recovery import reconcile
 from conveyor.runtime import Runtime
 from conveyor.schedules.firing import fire_due
+from conveyor.triggers.polling import queue_poll
 from jobs.dispatch import RQInspector
 from jobs.runtime import make_runtime, prepare
 
@@ -40,16 +43,21 @@ def run_scheduler(settings: Settings, *, once: bool = False) -> None:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
     log.info(
-        "scheduler running: firing schedules and reconciling every %gs, looking for notifications every %gs",
+        "scheduler running: firing schedules and reconciling every %gs, looking for notifications every %gs, %s",
         settings.reconcile_interval,
         settings.notify_interval,
+        f"polling sources every {settings.poll_interval:g}s" if settings.poll_interval else "polling no sources",
     )
     next_reconcile = 0.0
+    next_poll = time.monotonic() + settings.poll_interval
     while not stop.is_set():
         if time.monotonic() >= next_reconcile:
             _fire_schedules(rt)
             _reconcile(rt, inspector)
             next_reconcile = time.monotonic() + settings.reconcile_interval
+        if settings.poll_interval and time.monotonic() >= next_poll:
+            _queue_poll(rt)
+            next_poll = time.monotonic() + settings.poll_interval
         _wake_readers(rt)
         if once:
             return
@@ -90,6 +98,13 @@ def _reconcile(rt: Runtime, inspector: RQInspector) -> None:
             report.actions_timed_out,
             report.jobs_timed_out,
         )
+
+
+def _queue_poll(rt: Runtime) -> None:
+    try:
+        queue_poll(rt)
+    except Exception:  # SQL away for a moment: the next interval queues it
+        log.exception("queueing a look at the polled sources failed")
 
 
 def _wake_readers(rt: Runtime) -> None:

@@ -395,4 +395,4 @@ class ReportFileCoverage(Base):
 
 # The deploy engine's, the schedules', the notifications' and ChatOps' tables join the same metadata (they import
 # Base from here, so these imports come last).
-from conveyor.db import chat_models, deploy_models, notify_models, schedule_models  # noqa: E402, F401
+from conveyor.db import chat_models, deploy_models, notify_models, poll_models, schedule_models  # noqa: E402, F401

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
 from conveyor.pipeline import compute_spec, s3_configuration, stack_config
-from conveyor.pipeline.catalog import ProviderSpec, provider_spec
+from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, ProviderSpec, provider_spec
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
 from conveyor.pipeline.variables import check_references, references
@@ -303,6 +303,10 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
         _check_codebuild(config, path, problems)
     elif (spec.category, spec.provider) == ("Source", "S3"):
         _add_each(s3_configuration.source_problems(config), path, problems)
+    elif spec.is_source and spec.provider in GIT_SOURCE_PROVIDERS:
+        for key in ("PollForSourceChanges", "DetectChanges"):
+            if key in config and config[key].strip().lower() not in ("true", "false"):
+                problems.add((*path, key), f"must be true or false, not {config[key]!r}")
     elif (spec.category, spec.provider) == ("Deploy", "S3"):
         unresolved = {key for key, value in config.items() if references(value)}  # judged when the action starts
         _add_each(s3_configuration.deploy_problems(config, unresolved), path, problems)

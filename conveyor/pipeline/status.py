@@ -57,6 +57,7 @@ class TriggerType(str, Enum):
     START_PIPELINE_EXECUTION = "StartPipelineExecution"
     WEBHOOK = "Webhook"
     WEBHOOK_V2 = "WebhookV2"
+    POLL_FOR_SOURCE_CHANGES = "PollForSourceChanges"
     MANUAL_ROLLBACK = "ManualRollback"
     AUTOMATED_ROLLBACK = "AutomatedRollback"
     SCHEDULE = "Schedule"  # Conveyor's own: a cron schedule fired (AWS would say CloudWatchEvent for EventBridge)

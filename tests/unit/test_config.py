@@ -273,6 +273,15 @@ def test_deployment_intervals_are_minutes_unless_told_seconds_and_hooks_get_an_h
     assert "deploy_hook_timeout: must be a positive number of seconds" in info.value.message
 
 
+def test_sources_are_polled_every_minute_unless_told_otherwise_and_zero_turns_polling_off(tmp_path: Path) -> None:
+    assert load(tmp_path).poll_interval == 60.0
+    assert load(tmp_path, {"CONVEYOR_POLL_INTERVAL": "0"}).poll_interval == 0.0
+
+    with pytest.raises(ConfigurationError) as info:
+        load(tmp_path, {"CONVEYOR_POLL_INTERVAL": "-5"})
+    assert "poll_interval: expected 0 (no polling) or more seconds" in info.value.message
+
+
 def test_a_folder_that_cannot_be_made_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
 

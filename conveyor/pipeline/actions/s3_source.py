@@ -5,9 +5,9 @@ start's `--revision ACTION=VALUE` records it — else the latest. CodePipeline r
 that is not fails the action. The output variables are the object's `ETag` and `VersionId` (empty in a bucket that
 was never versioned); the artifact's revision is the version id, or the ETag when there is none.
 
-Conveyor does not poll the bucket: `PollForSourceChanges` is accepted for compatibility and has no effect, and a new
-object starts nothing. An execution started by hand, through the API, or by a push to another source of the same
-pipeline reads the object as it is when the action runs.
+Unless `PollForSourceChanges` is `false`, the object is polled (`conveyor.triggers.polling`): a new version starts
+the pipeline with that version. An execution started by hand, through the API, or by a push to another source of
+the same pipeline reads the object as it is when the action runs.
 """
 
 from __future__ import annotations
