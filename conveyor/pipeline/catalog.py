@@ -197,6 +197,15 @@ class GitSource:
         return keys
 
 
+def polls_for_changes(provider: str, configuration: dict[str, str]) -> bool:
+    """Whether a source polls for changes: S3 unless `PollForSourceChanges` is false (CodePipeline's default for it),
+    git only when it is true (pushes reach Conveyor as webhooks)."""
+    value = str(configuration.get("PollForSourceChanges", "")).strip().lower()
+    if provider == "S3":
+        return value != "false"
+    return provider in GIT_SOURCE_PROVIDERS and value == "true"
+
+
 def git_source(configuration: dict[str, Any]) -> GitSource:
     repository_id = str(configuration.get("FullRepositoryId") or "")
     if not repository_id and configuration.get("Owner") and configuration.get("Repo"):

@@ -16,8 +16,9 @@ from conveyor.db.models import (
     SourceSubscription,
     utcnow,
 )
+from conveyor.db.poll_models import SourcePoll
 from conveyor.errors import Conflict, NotFound
-from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
+from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source, polls_for_changes
 from conveyor.pipeline.secrets import keep_secrets, masked_document
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition, from_document, parse_pipeline
 from conveyor.runtime import Runtime
@@ -60,7 +61,8 @@ def update_pipeline(rt: Runtime, name: str, text: str, source: str = "pipeline")
 def get_pipeline(rt: Runtime, name: str) -> dict[str, Any]:
     with rt.db.reader() as session:
         pipeline = find_pipeline(session, name)
-        return describe(pipeline, load_definition(session, pipeline.id, pipeline.version))
+        definition = load_definition(session, pipeline.id, pipeline.version)
+        return describe(pipeline, definition, polled_sources(session, pipeline.id, definition))
 
 
 def current_definition(rt: Runtime, name: str) -> PipelineDefinition:
@@ -136,12 +138,37 @@ def find_pipeline(session: Session, name: str) -> Pipeline:
     return pipeline
 
 
-def describe(pipeline: Pipeline, definition: PipelineDefinition) -> dict[str, Any]:
-    """The pipeline as get-pipeline shows it: the declaration (its secrets masked) with its version, and metadata."""
+def describe(
+    pipeline: Pipeline, definition: PipelineDefinition, polls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The pipeline as get-pipeline shows it: the declaration (its secrets masked) with its version, and metadata
+    (with `polledSources` when given)."""
+    metadata = {"created": pipeline.created_at.isoformat(), "updated": pipeline.updated_at.isoformat()}
     return {
         "pipeline": {**masked_document(definition.document), "version": pipeline.version},
-        "metadata": {"created": pipeline.created_at.isoformat(), "updated": pipeline.updated_at.isoformat()},
+        "metadata": {**metadata, **({"polledSources": polls} if polls else {})},
         "disabledTransitions": pipeline.disabled_transitions or {},  # by the stage whose inbound transition it is
+    }
+
+
+def polled_sources(session: Session, pipeline_id: int, definition: PipelineDefinition) -> list[dict[str, Any]]:
+    """What the last look at each source that polls for changes found (`conveyor.triggers.polling`)."""
+    polled = [a.name for a in definition.source_actions() if polls_for_changes(a.type_id.provider, a.configuration)]
+    if not polled:
+        return []
+    states = {
+        s.action_name: s for s in session.scalars(select(SourcePoll).where(SourcePoll.pipeline_id == pipeline_id))
+    }
+    return [_poll_view(name, states.get(name)) for name in polled]
+
+
+def _poll_view(action_name: str, state: SourcePoll | None) -> dict[str, Any]:
+    return {
+        "actionName": action_name,
+        "revision": state.revision if state else None,  # None: not looked at yet, or never read
+        "changedAt": state.seen_at.isoformat() if state and state.seen_at else None,
+        "checkedAt": state.checked_at.isoformat() if state else None,
+        "error": state.error if state else None,
     }
 
 

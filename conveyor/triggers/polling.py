@@ -35,7 +35,7 @@ from conveyor.dispatch import DispatchState, Kind
 from conveyor.git import GitError
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.actions.s3_errors import S3_FAILURES
-from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
+from conveyor.pipeline.catalog import git_source, polls_for_changes
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.starts import start_execution
@@ -49,15 +49,6 @@ log = logging.getLogger(__name__)
 POLL_SUBJECT = "sources"
 JOB_TIMEOUT = 1800  # every polled source read once, one after the other
 _RECENT = 50  # executions since the last look searched for a revision already run
-
-
-def polls(action: ActionDeclaration) -> bool:
-    """Whether a source action polls for changes."""
-    value = str(action.configuration.get("PollForSourceChanges", "")).strip().lower()
-    provider = action.type_id.provider
-    if provider == "S3":
-        return value != "false"
-    return provider in GIT_SOURCE_PROVIDERS and value == "true"
 
 
 @dataclass(frozen=True)
@@ -105,7 +96,7 @@ def polled_sources(session: Session) -> list[PolledSource]:
         PolledSource(pipeline_id, name, version, action)
         for pipeline_id, name, version, version_id in rows
         for action in definition_of_version(session, version_id).source_actions()
-        if polls(action)
+        if polls_for_changes(action.type_id.provider, action.configuration)
     ]
 
 

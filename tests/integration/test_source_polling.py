@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from flask.testing import FlaskClient
 from moto import mock_aws
 from sqlalchemy import func, select
 
@@ -159,6 +160,28 @@ def test_a_source_that_cannot_be_read_keeps_its_revision_and_says_why(rt: Runtim
     assert any(str(gone) in error for error in errors)
     assert any("no-such" in error for error in errors)
     assert [state.revision for state in states if state.revision] == [head]
+
+
+def test_get_pipeline_shows_what_the_last_look_at_each_polled_source_found(
+    rt: Runtime, repo: GitRepo, client: FlaskClient
+) -> None:
+    head = repo.commit({"buildspec.yml": BUILDSPEC})
+    polling_pipeline(rt, "shown", repo.url)
+    polling_pipeline(rt, "not-polling", repo.url, poll=None)
+    [before] = client.get("/api/v1/pipelines/shown").get_json()["metadata"]["polledSources"]
+    assert before == {"actionName": "Source", "revision": None, "changedAt": None, "checkedAt": None, "error": None}
+
+    poll_sources(rt)
+    [after] = client.get("/api/v1/pipelines/shown").get_json()["metadata"]["polledSources"]
+    assert (after["revision"], after["error"]) == (head, None)
+    assert after["checkedAt"] is not None
+    assert after["changedAt"] is not None
+    assert "polledSources" not in client.get("/api/v1/pipelines/not-polling").get_json()["metadata"]
+    (repo.path / ".git").rename(repo.path / "moved")  # the repository can no longer be read
+    poll_sources(rt)
+    [failed] = client.get("/api/v1/pipelines/shown").get_json()["metadata"]["polledSources"]
+    assert failed["revision"] == head
+    assert "does not appear to be a git repository" in failed["error"]
 
 
 def _renamed(document: dict[str, Any], action: str, branch: str) -> dict[str, Any]:
