@@ -18,7 +18,7 @@ from conveyor.errors import ConveyorError
 
 COMPRESSED_SUFFIXES = frozenset(
     (
-        ".zip .jar .war .ear .whl .egg .gz .tgz .bz2 .xz .zst .7z .rar .apk .aab .nupkg .br .lz4 "
+        ".zip .jar .war .ear .whl .egg .gz .tgz .bz2 .xz .zst .7z .rar .apk .aab .nupkg .br .lz4 .pack "
         ".png .jpg .jpeg .gif .webp .mp3 .mp4 .mov .avi .woff .woff2 .pdf .docx .xlsx .pptx"
     ).split()
 )

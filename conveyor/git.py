@@ -1,7 +1,8 @@
 """The one way to git: a bare mirror per repository, fetched with a timeout and a bounded retry.
 
 A source action fetches into the mirror of its repository (under a file lock, so two jobs on one machine never
-fetch the same mirror at once), resolves the exact commit, and exports that commit's tree as a zip. Every GitPython
+fetch the same mirror at once), resolves the exact commit, and exports that commit's tree as a zip (or, for a full
+clone, makes a working clone of the mirror at that commit). Every GitPython
 `Repo` is closed when its block ends: left open, each one keeps `git cat-file` processes alive.
 
 A private repository over HTTPS is read with a token (`conveyor.git_credentials`). Beside those, git's own
@@ -106,6 +107,31 @@ class Mirrors:
                 if not _has_commit(repo, sha):
                     raise RevisionNotFound(f"commit {sha} is not in the mirror of {redact(url)}") from None
                 raise GitError(f"git archive of {sha} from {redact(url)} failed: {_stderr(exc)}") from None
+
+    def clone(self, url: str, sha: str, destination: Path, *, branch: str | None, origin: str) -> None:
+        """Make a working clone of the mirror at `destination`: the whole history, the tags, the branches as
+        `origin/<name>`, commit `sha` checked out on a local `branch` made there (tracking `origin/<branch>` when
+        the remote has it) or, without one, detached; `origin` then points at `origin` (a URL without credentials),
+        not at the mirror."""
+        with self._locked(url) as repo:
+            try:  # a local clone hard-links the mirror's objects: it costs little, and a later fetch cannot touch it
+                repo.git.clone(
+                    "--quiet", "--no-checkout", "--end-of-options", str(self.path_for(url)), str(destination)
+                )
+            except GitCommandError as exc:
+                raise GitError(f"cloning the mirror of {redact(url)} failed: {_stderr(exc)}") from None
+        with Repo(destination) as clone:
+            clone.git.update_environment(**_GIT_ENV)
+            try:
+                clone.git.remote("set-url", "origin", origin)
+                if not branch:
+                    clone.git.checkout("--quiet", "--detach", sha)
+                    return
+                clone.git.checkout("--quiet", "-B", branch, sha)
+                if clone.git.branch("--list", "--remotes", f"origin/{branch}"):
+                    clone.git.branch(f"--set-upstream-to=origin/{branch}", branch)
+            except GitCommandError as exc:
+                raise GitError(f"checking {sha} out of {redact(url)} failed: {_stderr(exc)}") from None
 
     def changed_files(self, url: str, before: str, after: str) -> frozenset[str]:
         """The paths a push from `before` to `after` added, modified or removed (both sides of a rename).

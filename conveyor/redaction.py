@@ -10,3 +10,8 @@ _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 def redact(text: str) -> str:
     """`text` with the user information of every URL in it replaced by `***`."""
     return _CREDENTIALS.sub("***@", text)
+
+
+def without_credentials(url: str) -> str:
+    """The URL with its user information left out: `https://user:token@host/x` → `https://host/x`."""
+    return _CREDENTIALS.sub("", url, count=1)

@@ -197,6 +197,14 @@ class GitSource:
         return keys
 
 
+FULL_CLONE = "CODEBUILD_CLONE_REF"  # OutputArtifactFormat of a git source whose artifact is a full clone
+ARTIFACT_FORMATS = ("CODE_ZIP", FULL_CLONE)
+
+
+def is_full_clone(configuration: dict[str, str]) -> bool:
+    return configuration.get("OutputArtifactFormat") == FULL_CLONE
+
+
 def polls_for_changes(provider: str, configuration: dict[str, str]) -> bool:
     """Whether a source polls for changes: S3 unless `PollForSourceChanges` is false (CodePipeline's default for it),
     git only when it is true (pushes reach Conveyor as webhooks)."""

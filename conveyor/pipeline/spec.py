@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 
 from conveyor.build.project import variable_overrides
 from conveyor.pipeline import compute_spec, s3_configuration, stack_config
-from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, ProviderSpec, provider_spec
+from conveyor.pipeline.artifact_rules import check_artifacts_and_namespaces
+from conveyor.pipeline.catalog import ARTIFACT_FORMATS, GIT_SOURCE_PROVIDERS, ProviderSpec, provider_spec
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
 from conveyor.pipeline.variables import check_references, references
@@ -27,7 +28,6 @@ from conveyor.specfile import Path as SpecPath
 
 SCHEMA_PATH = Path(__file__).with_name("pipeline.schema.json")
 V2_ONLY_FIELDS = ("variables", "triggers")
-RESERVED_NAMESPACES = frozenset({"codepipeline", "variables"})  # `#{codepipeline.…}` and `#{variables.…}`
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ def _config_string(value: Any) -> str:
 def _check_rules(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
     _check_pipeline_type(data, prefix, problems)
     _check_stages(data, prefix, problems)
-    _check_artifacts_and_namespaces(data, prefix, problems)
+    check_artifacts_and_namespaces(data, prefix, problems)
     _check_triggers(data, prefix, problems)
     check_stage_rules(data, prefix, problems)
     check_references(data, prefix, problems)
@@ -297,8 +297,8 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
             problems.add(path, f"missing required configuration key {key!r}{also}")
     for key in sorted(set(config) - spec.required - spec.optional):
         problems.add((*path, key), f"unknown configuration key for provider {spec.provider}")
-    if config.get("OutputArtifactFormat", "CODE_ZIP") != "CODE_ZIP":
-        problems.add((*path, "OutputArtifactFormat"), "only CODE_ZIP is supported so far")
+    if config.get("OutputArtifactFormat", "CODE_ZIP") not in ARTIFACT_FORMATS:
+        problems.add((*path, "OutputArtifactFormat"), f"must be {' or '.join(ARTIFACT_FORMATS)}")
     if spec.provider == "CodeBuild":
         _check_codebuild(config, path, problems)
     elif (spec.category, spec.provider) == ("Source", "S3"):
@@ -335,38 +335,6 @@ def _check_cloudformation(action: dict[str, Any], path: SpecPath, problems: Prob
     found = stack_config.configuration_problems(action.get("configuration", {}), inputs, outputs, resolved=False)
     for where, message in found:
         problems.add((*path, *where), message)
-
-
-def _check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
-    produced: dict[str, tuple[int, int]] = {}  # artifact → (stage index, runOrder) of its producer
-    for s_index, stage in enumerate(data["stages"]):
-        for a_index, action in enumerate(stage["actions"]):
-            for o_index, artifact in enumerate(action.get("outputArtifacts", [])):
-                if artifact["name"] in produced:
-                    problems.add(
-                        (*prefix, "stages", s_index, "actions", a_index, "outputArtifacts", o_index, "name"),
-                        f"output artifact {artifact['name']!r} is already produced by another action",
-                    )
-                produced.setdefault(artifact["name"], (s_index, action["runOrder"]))
-    namespaces: set[str] = set()
-    for s_index, stage in enumerate(data["stages"]):
-        for a_index, action in enumerate(stage["actions"]):
-            path = (*prefix, "stages", s_index, "actions", a_index)
-            for i_index, artifact in enumerate(action.get("inputArtifacts", [])):
-                origin = produced.get(artifact["name"])
-                if origin is None or origin >= (s_index, action["runOrder"]):
-                    problems.add(
-                        (*path, "inputArtifacts", i_index, "name"),
-                        f"input artifact {artifact['name']!r} is not the output of an earlier action",
-                    )
-            namespace = action.get("namespace")
-            if namespace is None:
-                continue
-            if namespace in RESERVED_NAMESPACES:
-                problems.add((*path, "namespace"), f"namespace {namespace!r} is reserved for Conveyor's own variables")
-            elif namespace in namespaces or namespace in produced:
-                problems.add((*path, "namespace"), f"namespace {namespace!r} is already used by an action or artifact")
-            namespaces.add(namespace)
 
 
 def _check_triggers(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from conveyor.config import Settings
-from conveyor.db.models import WebhookDelivery
+from conveyor.db.models import Build, WebhookDelivery
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
 from conveyor.runtime import Runtime
@@ -149,6 +149,23 @@ def test_credentials_in_a_repository_url_are_masked_and_kept(rt: Runtime, server
     execution = run(rt, "in-url", run_jobs)
     assert execution["status"] == "Succeeded"
     assert SERVER_TOKEN not in json.dumps(execution)
+
+
+def test_a_full_clone_of_a_url_with_credentials_keeps_them_out_of_the_clone(
+    rt: Runtime, server: GitServer, run_jobs: Any
+) -> None:
+    url = server.repository_url("acme/app").replace("http://", f"http://x-access-token:{SERVER_TOKEN}@")
+    document = pipeline("cloned", url, build_actions=[build_action(outputs=())])
+    document["pipeline"]["stages"][0]["actions"][0]["configuration"]["OutputArtifactFormat"] = "CODEBUILD_CLONE_REF"
+    definitions.create_pipeline(rt, as_yaml(document))
+
+    assert run(rt, "cloned", run_jobs)["status"] == "Succeeded"
+
+    with rt.db.reader() as session:
+        key = session.scalars(select(Build)).one().input_artifacts[0]["key"]
+    archive = zipfile.ZipFile(io.BytesIO(rt.blobs.get_bytes(key)))
+    assert f"url = {server.repository_url('acme/app')}" in archive.read(".git/config").decode()
+    assert not [name for name in archive.namelist() if SERVER_TOKEN.encode() in archive.read(name)]
 
 
 def test_an_ssh_urls_user_name_is_shown(rt: Runtime) -> None:

@@ -4,8 +4,14 @@ The revision is the commit the triggering push named, the head commit of the tri
 through `refs/pull/<n>/head` when no branch holds it: a fork's), or the one given at a manual start; otherwise the
 head of the configured branch at the time the action runs, which then becomes the execution's revision: it is
 listed with the execution, and a retry of the action fetches that commit again, so one execution runs one revision.
-The artifact is the commit's tree without `.git` (CODE_ZIP); it records the push or pull request that delivered
-it, for CodeBuild's webhook variables.
+The artifact is the commit's tree without `.git` (CODE_ZIP), or with `OutputArtifactFormat: CODEBUILD_CLONE_REF`
+a full clone: the working tree with its `.git` — the whole history, the tags, the remote's branches as
+`origin/<name>`, `origin` pointing at the repository (without credentials) — checked out on the branch that was
+pushed or configured (tracking `origin/<branch>`), or detached for a pull request or a tag. Where CodePipeline hands
+CodeBuild a reference and CodeBuild clones the repository again, Conveyor zips the clone it makes from its mirror,
+so the build needs neither access to the repository nor a second fetch; only CodeBuild actions may take such an
+artifact, as in CodePipeline (the definition is refused otherwise). The artifact records the push or pull request
+that delivered it, for CodeBuild's webhook variables.
 
 A private repository over HTTPS is read with a token: a GitHub (version 1) action's own `OAuthToken` for the site of
 its repository, otherwise, for GitHub's site (github.com, or the GitHub Enterprise host of `CONVEYOR_GITHUB_API_URL`),
@@ -18,14 +24,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from conveyor.archives import write_zip
 from conveyor.config import Settings
 from conveyor.git import GitError, Mirrors, RevisionNotFound
 from conveyor.git_credentials import GitCredential, server_credentials, site_of
 from conveyor.pipeline.actions.base import ActionOutcome, ActionRun, ActionStart, queue_run
-from conveyor.pipeline.catalog import git_source
+from conveyor.pipeline.catalog import GitSource, git_source, is_full_clone
 from conveyor.pipeline.secrets import is_mask
 from conveyor.pipeline.status import ActionStatus
-from conveyor.redaction import redact
+from conveyor.redaction import redact, without_credentials
 from conveyor.runtime import Runtime
 
 
@@ -70,7 +77,13 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
         key = run.output_key(declaration.output_artifacts[0])
         with tempfile.TemporaryDirectory(prefix="conveyor-source-") as scratch:
             archive = Path(scratch) / "source.zip"
-            repositories.archive(source.url, commit.sha, archive)
+            if is_full_clone(declaration.configuration):
+                clone = Path(scratch) / "clone"
+                origin = without_credentials(source.url)
+                repositories.clone(source.url, commit.sha, clone, branch=_branch_of(source, revision), origin=origin)
+                write_zip(archive, _tree_entries(clone), keep_symlinks=True)
+            else:
+                repositories.archive(source.url, commit.sha, archive)
             rt.blobs.put_file(key, archive)
     except RevisionNotFound as exc:
         return ActionOutcome(ActionStatus.FAILED, summary=exc.message, error_code="RevisionUnavailable")
@@ -97,3 +110,17 @@ def fetch(rt: Runtime, run: ActionRun) -> ActionOutcome:
         output_variables=variables,
         revision={"commit": commit.sha},
     )
+
+
+def _branch_of(source: GitSource, revision: dict[str, Any]) -> str | None:
+    """The branch a full clone is checked out on: the one pushed, else the configured one; none (a detached HEAD)
+    for a pull request or a tag."""
+    ref = str(revision.get("ref") or "")
+    if revision.get("pull_request") or ref.startswith("refs/tags/"):
+        return None
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else source.branch or None
+
+
+def _tree_entries(root: Path) -> list[tuple[Path, str]]:
+    """Every file, link and folder under `root` (folders too: git needs its empty ones), named relative to it."""
+    return [(path, path.relative_to(root).as_posix()) for path in sorted(root.rglob("*"))]
