@@ -1,7 +1,7 @@
 """The scheduler process: every few seconds, fire the cron schedules whose slot is due and run the reconciler; every
 second, look for notifications and commit statuses to send (`conveyor.notify.wake`); every `poll_interval` seconds
-(the first time one interval after it starts), queue a look at the sources that poll for changes
-(`conveyor.triggers.polling`).
+(the first time one interval after it starts; at once for `--once`), queue a look at the sources that poll for
+changes (`conveyor.triggers.polling`).
 
 Two may run: each slot fires once (see `conveyor.schedules.firing`), the reconciler skips what the other holds, and
 each notification is sent once (see `conveyor.notify`).
@@ -31,25 +31,34 @@ log = logging.getLogger("conveyor.scheduler")
 def run_scheduler(settings: Settings, *, once: bool = False) -> None:
     prepare(settings)
     rt = make_runtime(settings)
+    stop = threading.Event()
     if not once:
         rt.db.checkpoint_in_background()
-    inspector = RQInspector(connect(settings))
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    if not once:
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+        _stop_on_signals(stop)
     log.info(
         "scheduler running: firing schedules and reconciling every %gs, looking for notifications every %gs, %s",
         settings.reconcile_interval,
         settings.notify_interval,
         f"polling sources every {settings.poll_interval:g}s" if settings.poll_interval else "polling no sources",
     )
+    try:
+        _run(rt, RQInspector(connect(settings)), stop, once)
+    finally:
+        rt.db.dispose()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+
+def _run(rt: Runtime, inspector: RQInspector, stop: threading.Event, once: bool) -> None:
+    settings = rt.settings
     next_reconcile = 0.0
-    next_poll = time.monotonic() + settings.poll_interval
+    next_poll = 0.0 if once else time.monotonic() + settings.poll_interval  # one pass looks at once
     while not stop.is_set():
         if time.monotonic() >= next_reconcile:
             _fire_schedules(rt)

@@ -61,12 +61,15 @@ def _only_alone(click_context: click.Context, option: str, others: tuple[str, ..
 
 @click.command("scheduler")
 @click.option(
-    "--once", is_flag=True, help="Run one pass (due schedules, the reconciler, notification wake-ups) and exit."
+    "--once",
+    is_flag=True,
+    help="Run one pass (due schedules, the reconciler, a look at the polled sources queued, notification wake-ups) "
+    "and exit.",
 )
 @pass_context
 def scheduler(context: Context, once: bool) -> None:
-    """Run the scheduler: fire due cron schedules, reconcile (re-send lost work, time out what waited too long), and
-    wake the notification readers."""
+    """Run the scheduler: fire due cron schedules, reconcile (re-send lost work, time out what waited too long), queue
+    looks at the sources that poll for changes, and wake the notification readers."""
     run_scheduler(context.settings, once=once)
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from moto import mock_aws
 from sqlalchemy import func, select
 
+from conveyor.config import Settings
 from conveyor.db.models import Dispatch, PipelineExecution
 from conveyor.db.poll_models import SourcePoll
 from conveyor.dispatch import Kind
@@ -23,6 +24,7 @@ from conveyor.runtime import Runtime
 from conveyor.triggers.github import push_payload
 from conveyor.triggers.polling import poll_sources, polled_sources, queue_poll
 from conveyor.triggers.service import receive_delivery
+from jobs.scheduler import run_scheduler
 from tests.conftest import AWS_REGION
 from tests.integration.test_pipeline_s3 import zip_of
 from tests.support.gitrepo import GitRepo, make_repo
@@ -142,6 +144,23 @@ def test_one_look_is_queued_at_a_time(rt: Runtime, repo: GitRepo, run_jobs: Any)
 
     assert executions_of(rt) == 1
     assert queue_poll(rt) is True  # the first is done
+
+
+def test_one_pass_of_the_scheduler_queues_a_look_and_a_worker_starts_what_changed(
+    rt: Runtime, settings: Settings, repo: GitRepo, run_jobs: Any
+) -> None:
+    head = repo.commit({"buildspec.yml": BUILDSPEC})
+    polling_pipeline(rt, "scheduled-look", repo.url)
+
+    run_scheduler(settings, once=True)
+    with rt.db.reader() as session:
+        assert session.scalars(select(Dispatch.subject_id).where(Dispatch.kind == Kind.POLL_SOURCES.value)).all() == [
+            "sources"
+        ]
+    run_jobs()
+
+    assert poll_state(rt).revision == head
+    assert executions_of(rt) == 1
 
 
 def test_a_source_that_cannot_be_read_keeps_its_revision_and_says_why(rt: Runtime, repo: GitRepo) -> None:
