@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 
 from conveyor.db.models import Dispatch
-from conveyor.dispatch import DispatchState
+from conveyor.dispatch import DispatchState, unfinished
 from conveyor.queues import HOST_QUEUE_PREFIX, worker_queues
 from conveyor.runtime import Runtime
 from conveyor.timefmt import iso
@@ -41,7 +41,7 @@ def queues_overview(rt: Runtime, watch: QueueWatch) -> list[dict[str, Any]]:
     oldest: dict[str, datetime] = {}
     query = (
         select(Dispatch.queue, Dispatch.state, func.count(), func.min(Dispatch.created_at))
-        .where(Dispatch.state != DispatchState.DONE.value)
+        .where(unfinished())
         .group_by(Dispatch.queue, Dispatch.state)
     )
     with rt.db.reader() as session:

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol, cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import ColumnElement, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from conveyor.db import Database
@@ -25,6 +25,13 @@ class DispatchState(str, Enum):
     PENDING = "pending"  # written; enqueued, or about to be
     RUNNING = "running"  # claimed by a worker, which sends heartbeats
     DONE = "done"
+
+
+def unfinished() -> ColumnElement[bool]:
+    """The dispatches not done yet: `state IN ('pending', 'running')`, which the index on `state` serves. Said as
+    `state != 'done'` it is not served by an index on SQLite or PostgreSQL: every pass of the reconciler and every
+    look for notifications read the whole table, which keeps every dispatch ever made."""
+    return Dispatch.state.in_((DispatchState.PENDING.value, DispatchState.RUNNING.value))
 
 
 class Kind(str, Enum):

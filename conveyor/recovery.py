@@ -40,7 +40,7 @@ from conveyor.db import lock
 from conveyor.db.deploy_models import Deployment
 from conveyor.db.models import Build, Dispatch, utcnow
 from conveyor.deploy import blue_green_waits, host_recovery, traffic_deployments
-from conveyor.dispatch import ONE_TRANSACTION, DispatchState, JobInspector, Kind, next_attempt
+from conveyor.dispatch import ONE_TRANSACTION, DispatchState, JobInspector, Kind, next_attempt, unfinished
 from conveyor.pipeline import condition_checks, control, job_reports
 from conveyor.pipeline import service as pipelines
 from conveyor.pipeline.actions.base import ActionOutcome
@@ -71,7 +71,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     report = ReconcileReport()
     abandoned: list[tuple[str, str, str]] = []
     with rt.transaction() as (session, outbox):
-        query = select(Dispatch).where(Dispatch.state != DispatchState.DONE.value).with_for_update(skip_locked=True)
+        query = select(Dispatch).where(unfinished()).with_for_update(skip_locked=True)
         for dispatch in session.scalars(query):
             if _unsent(inspector, dispatch, now):
                 outbox.pending.append(dispatch)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from conveyor.db.models import Dispatch, utcnow
 from conveyor.db.notify_models import NotificationCursor, NotificationDelivery
-from conveyor.dispatch import DispatchState, Kind
+from conveyor.dispatch import Kind, unfinished
 from conveyor.notify.commit_statuses import COMMIT_STATUSES
 from conveyor.notify.delivery import STALE_SENDING
 from conveyor.notify.engine import DeliveryStatus
@@ -85,10 +85,4 @@ def _readers_with_work(session: Session, now: datetime) -> set[str]:
 
 
 def _busy(session: Session) -> set[str]:
-    return set(
-        session.scalars(
-            select(Dispatch.subject_id).where(
-                Dispatch.kind == Kind.NOTIFY.value, Dispatch.state != DispatchState.DONE.value
-            )
-        )
-    )
+    return set(session.scalars(select(Dispatch.subject_id).where(unfinished(), Dispatch.kind == Kind.NOTIFY.value)))

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from conveyor import aws
 from conveyor.db.models import Dispatch, Pipeline, PipelineExecution, PipelineVersion, utcnow
 from conveyor.db.poll_models import SourcePoll
-from conveyor.dispatch import DispatchState, Kind
+from conveyor.dispatch import Kind, unfinished
 from conveyor.git import GitError
 from conveyor.pipeline.actions.git_source import mirrors
 from conveyor.pipeline.actions.s3_errors import S3_FAILURES
@@ -113,9 +113,7 @@ def queue_poll(rt: Runtime) -> bool:
 
 
 def _poll_pending(session: Session) -> bool:
-    pending = select(Dispatch.id).where(
-        Dispatch.kind == Kind.POLL_SOURCES.value, Dispatch.state != DispatchState.DONE.value
-    )
+    pending = select(Dispatch.id).where(unfinished(), Dispatch.kind == Kind.POLL_SOURCES.value)
     return session.scalars(pending.limit(1)).first() is not None
 
 
