@@ -154,6 +154,7 @@ class ActionExecution(Base):
     __tablename__ = "action_executions"
     __table_args__ = (
         UniqueConstraint("execution_id", "stage_name", "action_name", "attempt", name="uq_action_executions_attempt"),
+        Index("ix_action_executions_status", "status"),  # the ones in progress, for the reconciler
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -253,6 +254,7 @@ class Build(Base):
     __table_args__ = (
         UniqueConstraint("project_name", "build_number"),
         Index("ix_builds_created", "created_at", "id"),  # the newest first, of every project
+        Index("ix_builds_status_phase", "status", "current_phase"),  # the queued ones, for the reconciler
     )
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>

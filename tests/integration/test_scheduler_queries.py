@@ -1,0 +1,86 @@
+"""What the scheduler process asks the database every few seconds is answered through indexes, on SQLite and
+PostgreSQL alike: the tables it asks about (dispatches, builds, action executions, deployments, …) keep every row
+ever made, and a pass that read one of them whole would cost more with every execution run.
+
+The statements are those the real passes run (recorded as they go to the database), each then explained: SQLite's
+plan must not `SCAN` a table without an index, and PostgreSQL's (with sequential scans priced out, as a large table
+prices them) must not hold a `Seq Scan`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from conveyor.dispatch import DispatchState
+from conveyor.notify.wake import wake_readers
+from conveyor.recovery import reconcile
+from conveyor.runtime import Runtime
+from conveyor.schedules.firing import fire_due
+from conveyor.triggers.polling import queue_poll
+from jobs.dispatch import RQInspector
+
+_FULL_SCAN = {"sqlite": re.compile(r"^SCAN (\w+)$"), "postgresql": re.compile(r"Seq Scan on (\w+)")}
+# Tables of what people configure, a row per pipeline or per notification reader: read whole by design
+SMALL = frozenset({"pipelines", "notification_cursors"})
+
+
+def _selects(rt: Runtime, work: Callable[[], Any]) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(rt.db.engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def _full_scans(rt: Runtime, statement: str, parameters: Any) -> list[str]:
+    with rt.db.engine.connect() as connection:
+        dialect = connection.dialect.name
+        if dialect == "sqlite":
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            steps = [str(row[-1]) for row in rows]
+        else:
+            connection.execute(text("SET enable_seqscan = off"))
+            steps = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()]
+            connection.rollback()
+    return [match.group(1) for step in steps if (match := _FULL_SCAN[dialect].search(step.strip()))]
+
+
+@pytest.mark.parametrize(
+    "work",
+    [
+        pytest.param(lambda rt: reconcile(rt, RQInspector(rt.redis)), id="reconcile"),
+        pytest.param(wake_readers, id="notifications"),
+        pytest.param(fire_due, id="schedules"),
+        pytest.param(queue_poll, id="polled-sources"),
+    ],
+)
+def test_every_periodic_question_is_answered_through_an_index(rt: Runtime, work: Callable[[Runtime], Any]) -> None:
+    statements = _selects(rt, lambda: work(rt))
+
+    assert statements  # the pass asked something
+    scanned = {
+        table: statement
+        for statement, parameters in statements
+        for table in _full_scans(rt, statement, parameters)
+        if table not in SMALL
+    }
+    assert scanned == {}
+
+
+def test_saying_not_done_would_read_the_whole_dispatches_table(rt: Runtime) -> None:
+    """Why the unfinished dispatches are asked for as `state IN (…)`: the `!=` it replaced reads every row."""
+    statement = "SELECT id FROM dispatches WHERE state != 'done'"
+    assert DispatchState.DONE.value == "done"
+
+    assert _full_scans(rt, statement, {} if rt.db.engine.dialect.name == "postgresql" else ()) == ["dispatches"]
