@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from conveyor.build import batches
 from conveyor.build import service as builds
@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 SEND_GRACE = timedelta(seconds=10)  # a pending dispatch younger than this may still be on its way to the queue
 
 
+DONE_KEPT = timedelta(days=7)
+_FORGET_AT_ONCE = 1000  # a pass deletes no more than this: a first pass over a year of dispatches stays short
+
+
 @dataclass
 class ReconcileReport:
     resent: list[str] = field(default_factory=list)
@@ -62,6 +66,7 @@ class ReconcileReport:
     jobs_timed_out: list[str] = field(default_factory=list)  # Lambda actions whose job was never reported on
     hosts_unreachable: list[str] = field(default_factory=list)  # host work no agent took in time
     waits_expired: list[str] = field(default_factory=list)  # blue/green deployments whose wait ran out
+    forgotten: int = 0  # dispatches done for longer than DONE_KEPT, deleted
 
 
 def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None) -> ReconcileReport:
@@ -94,6 +99,7 @@ def reconcile(rt: Runtime, inspector: JobInspector, now: datetime | None = None)
     report.actions_timed_out = control.expire_deadlines(rt, now)
     report.jobs_timed_out = job_reports.expire_jobs(rt, now)
     report.hosts_unreachable = host_recovery.expire_unclaimed(rt, now)
+    report.forgotten = forget_done(rt, now)
     report.waits_expired = blue_green_waits.expire_waits(rt, now)
     return report
 
@@ -208,6 +214,17 @@ def _give_up_batch(rt: Runtime, batch_id: str, reason: str) -> None:
     batch = batches.fail_batch(rt, batch_id, f"Conveyor could not start the batch's builds: {reason}")
     if batch is not None:
         pipelines.report_batch(rt, batch)
+
+
+def forget_done(rt: Runtime, now: datetime | None = None) -> int:
+    """Delete the dispatches done for longer than `DONE_KEPT` (at most `_FORGET_AT_ONCE` a pass): a dispatch is the
+    plumbing of one piece of work, whose record is the execution, build or deployment it was for; kept a week for
+    whoever looks into why a job was retried or given up (`last_error`)."""
+    cutoff = (now or utcnow()) - DONE_KEPT
+    with rt.db.session() as session:
+        oldest = select(Dispatch.id).where(Dispatch.finished_at < cutoff).limit(_FORGET_AT_ONCE)
+        doomed = delete(Dispatch).where(Dispatch.id.in_(oldest.scalar_subquery()))
+        return session.connection().execute(doomed).rowcount or 0
 
 
 def expire_queued_builds(rt: Runtime, now: datetime | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from types import FrameType
 from conveyor.config import Settings
 from conveyor.notify.wake import wake_readers
 from conveyor.queues import connect
-from conveyor.recovery import reconcile
+from conveyor.recovery import DONE_KEPT, reconcile
 from conveyor.runtime import Runtime
 from conveyor.schedules.firing import fire_due
 from conveyor.triggers.polling import queue_poll
@@ -96,6 +96,8 @@ def _reconcile(rt: Runtime, inspector: RQInspector) -> None:
         log.exception("reconcile pass failed")
         return
     timed_out = report.queue_timed_out or report.actions_timed_out or report.jobs_timed_out
+    if report.forgotten:
+        log.info("forgot %d dispatches done for more than %s", report.forgotten, DONE_KEPT)
     if report.resent or report.retried or report.given_up or timed_out:
         log.info(
             "reconciled: resent %s, retried %s, gave up %s, timed out in the queue %s, actions timed out %s,"

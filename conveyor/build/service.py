@@ -33,7 +33,7 @@ from conveyor.build.status import BuildStatus, PhaseType
 from conveyor.config import Settings
 from conveyor.db import lock
 from conveyor.db.models import Build, BuildPhase, BuildProject, Dispatch, utcnow
-from conveyor.dispatch import DispatchState, Kind
+from conveyor.dispatch import DispatchState, Kind, unfinished
 from conveyor.errors import Conflict, NotFound
 from conveyor.ids import new_id
 from conveyor.runtime import Runtime
@@ -307,7 +307,7 @@ def _end_unstarted(session: Session, build: Build, status: BuildStatus, code: st
     build.current_phase, build.end_time = PhaseType.COMPLETED.value, now
     build_events.build_changed(session.connection(), build)
     dispatches = session.scalars(
-        select(Dispatch).where(Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
+        select(Dispatch).where(unfinished(), Dispatch.kind == Kind.BUILD.value, Dispatch.subject_id == build.id)
     )
     for dispatch in dispatches:  # its queue job, when a worker takes it, finds nothing to do
         dispatch.state, dispatch.finished_at = DispatchState.DONE.value, now

@@ -333,7 +333,10 @@ class Dispatch(Base):
     """
 
     __tablename__ = "dispatches"
-    __table_args__ = (Index("ix_dispatches_state", "state"),)
+    __table_args__ = (
+        Index("ix_dispatches_state", "state"),
+        Index("ix_dispatches_finished", "finished_at"),  # the done ones past their keeping, for the reconciler
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(64))
