@@ -102,7 +102,7 @@ class SourceSubscription(Base):
 class PipelineExecution(Base):
     __tablename__ = "pipeline_executions"
     __table_args__ = (
-        Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),
+        Index("ix_executions_pipeline_newest", "pipeline_id", "created_at", "id"),  # a pipeline's newest first
         Index("ix_executions_created", "created_at", "id"),  # the newest first, of every pipeline
         Index("ix_executions_waiting", "pipeline_id", "waiting_stage"),
     )
@@ -221,6 +221,10 @@ class BuildBatch(Base):
     """A batch build: builds of one project over one source, run as the buildspec's `batch` section says."""
 
     __tablename__ = "build_batches"
+    __table_args__ = (
+        Index("ix_build_batches_created", "created_at"),  # the newest first, of every project
+        Index("ix_build_batches_project_created", "project_name", "created_at"),  # a project's newest first
+    )
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>
     project_name: Mapped[str] = mapped_column(String(255), index=True)
@@ -255,6 +259,7 @@ class Build(Base):
         UniqueConstraint("project_name", "build_number"),
         Index("ix_builds_created", "created_at", "id"),  # the newest first, of every project
         Index("ix_builds_status_phase", "status", "current_phase"),  # the queued ones, for the reconciler
+        Index("ix_builds_project_created", "project_name", "created_at", "id"),  # a project's newest first
     )
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # <project>:<uuid>

@@ -9,13 +9,12 @@ prices them) must not hold a `Seq Scan`."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select
 
 from conveyor.db.models import Dispatch, utcnow
 from conveyor.dispatch import DispatchState
@@ -25,38 +24,10 @@ from conveyor.runtime import Runtime
 from conveyor.schedules.firing import fire_due
 from conveyor.triggers.polling import queue_poll
 from jobs.dispatch import RQInspector
+from tests.support.query_plans import full_scans, plan_of, selects_during
 
-_FULL_SCAN = {"sqlite": re.compile(r"^SCAN (\w+)$"), "postgresql": re.compile(r"Seq Scan on (\w+)")}
 # Tables of what people configure, a row per pipeline or per notification reader: read whole by design
 SMALL = frozenset({"pipelines", "notification_cursors"})
-
-
-def _selects(rt: Runtime, work: Callable[[], Any]) -> list[tuple[str, Any]]:
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(rt.db.engine, "before_cursor_execute", record)
-    try:
-        work()
-    finally:
-        event.remove(rt.db.engine, "before_cursor_execute", record)
-    return seen
-
-
-def _full_scans(rt: Runtime, statement: str, parameters: Any) -> list[str]:
-    with rt.db.engine.connect() as connection:
-        dialect = connection.dialect.name
-        if dialect == "sqlite":
-            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
-            steps = [str(row[-1]) for row in rows]
-        else:
-            connection.execute(text("SET enable_seqscan = off"))
-            steps = [row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()]
-            connection.rollback()
-    return [match.group(1) for step in steps if (match := _FULL_SCAN[dialect].search(step.strip()))]
 
 
 @pytest.mark.parametrize(
@@ -69,13 +40,13 @@ def _full_scans(rt: Runtime, statement: str, parameters: Any) -> list[str]:
     ],
 )
 def test_every_periodic_question_is_answered_through_an_index(rt: Runtime, work: Callable[[Runtime], Any]) -> None:
-    statements = _selects(rt, lambda: work(rt))
+    statements = selects_during(rt, lambda: work(rt))
 
     assert statements  # the pass asked something
     scanned = {
         table: statement
         for statement, parameters in statements
-        for table in _full_scans(rt, statement, parameters)
+        for table in full_scans(rt, plan_of(rt, statement, parameters))
         if table not in SMALL
     }
     assert scanned == {}
@@ -86,7 +57,8 @@ def test_saying_not_done_would_read_the_whole_dispatches_table(rt: Runtime) -> N
     statement = "SELECT id FROM dispatches WHERE state != 'done'"
     assert DispatchState.DONE.value == "done"
 
-    assert _full_scans(rt, statement, {} if rt.db.engine.dialect.name == "postgresql" else ()) == ["dispatches"]
+    parameters = {} if rt.db.engine.dialect.name == "postgresql" else ()
+    assert full_scans(rt, plan_of(rt, statement, parameters)) == ["dispatches"]
 
 
 def test_dispatches_done_for_a_week_are_forgotten_a_thousand_a_pass(rt: Runtime) -> None:
