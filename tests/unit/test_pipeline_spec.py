@@ -547,13 +547,20 @@ def test_an_unknown_configuration_key() -> None:
 
 
 def test_an_unsupported_output_artifact_format() -> None:
-    document = pipeline(stage("Source", source(OutputArtifactFormat="CODEBUILD_CLONE_REF")), stage("Build", build()))
+    document = pipeline(stage("Source", source(OutputArtifactFormat="TARBALL")), stage("Build", build()))
     assert_problem(
         document,
         "pipeline.stages[0].actions[0].configuration.OutputArtifactFormat",
         "OutputArtifactFormat:",
-        "CODE_ZIP",
+        "must be CODE_ZIP or CODEBUILD_CLONE_REF",
     )
+
+
+@pytest.mark.parametrize("format_", ["CODE_ZIP", "CODEBUILD_CLONE_REF"])
+def test_both_output_artifact_formats_of_a_git_source(format_: str) -> None:
+    document = pipeline(stage("Source", source(OutputArtifactFormat=format_)), stage("Build", build()))
+    definition = parse_pipeline(as_yaml(document))
+    assert definition.source_actions()[0].configuration["OutputArtifactFormat"] == format_
 
 
 @pytest.mark.parametrize(
