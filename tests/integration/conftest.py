@@ -1,4 +1,4 @@
-"""Fixtures for the web app, on the same settings as the runtime fixtures."""
+"""Fixtures for the web app, on the same settings as the runtime fixtures; a directory other users may enter."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,6 +25,15 @@ from conveyor.devstack import Stack, embedded_redis, wait_for_socket
 from conveyor.runtime import Runtime
 from handlers.app import create_app
 from tests.conftest import WEBHOOK_SECRET
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory other users may pass through (pytest's own temporary directories are closed to them)."""
+    path = Path(tempfile.mkdtemp(prefix="conveyor-run-as-", dir="/var/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

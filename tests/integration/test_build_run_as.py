@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +14,6 @@ from tests.unit.test_build_runner import phase, run_build, spec
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs a worker running as root")
 NOBODY = pwd.getpwnam("nobody")
-
-
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    """A directory other users may pass through (pytest's own temporary directories are closed to them)."""
-    path = Path(tempfile.mkdtemp(prefix="conveyor-run-as-", dir="/var/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_run_as_is_parsed_for_the_build_and_for_a_phase() -> None:

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from conveyor.archives import write_zip
 from conveyor.build.views import build_log
 from conveyor.db.models import Build
 from conveyor.errors import SpecError
+from conveyor.git import Mirrors
 from conveyor.pipeline import definitions, views
 from conveyor.pipeline import service as pipelines
-from conveyor.pipeline.actions.git_source import _branch_of
+from conveyor.pipeline.actions.git_source import _branch_of, _tree_entries
 from conveyor.pipeline.catalog import git_source
 from conveyor.runtime import Runtime
 from conveyor.triggers.github import push_payload
 from conveyor.triggers.service import receive_delivery
+from tests.integration.test_build_run_as import needs_root
 from tests.support.gitrepo import GitRepo, git
 from tests.support.pipelines import as_yaml, build_action, pipeline, source_action
+from tests.unit.test_build_runner import run_build
 
 GIT_BUILDSPEC = """version: 0.2
 phases:
@@ -163,3 +168,38 @@ def test_an_unknown_artifact_format_is_refused(rt: Runtime, repo: GitRepo) -> No
         full_clone_pipeline(rt, "odd", repo.url, OutputArtifactFormat="TARBALL")
     assert "OutputArtifactFormat" in str(raised.value)
     assert "must be CODE_ZIP or CODEBUILD_CLONE_REF" in str(raised.value)
+
+
+ASK_GIT = """version: 0.2
+phases:
+  build:
+    commands:
+      - echo "as $(id -un) on $(git rev-parse --abbrev-ref HEAD) with $(git rev-list --count HEAD) commits"
+"""
+
+
+@pytest.fixture
+def clone_zip(tmp_path: Path, repo: GitRepo) -> Path:
+    """The artifact a full-clone source stores, made the way it makes it."""
+    history(repo)
+    mirrors = Mirrors(tmp_path / "mirrors")
+    commit = mirrors.resolve(repo.url, branch="main")
+    mirrors.clone(repo.url, commit.sha, tmp_path / "clone", branch="main", origin=repo.url)
+    archive = tmp_path / "clone.zip"
+    write_zip(archive, _tree_entries(tmp_path / "clone"), keep_symlinks=True)
+    return archive
+
+
+@needs_root
+def test_a_full_clone_answers_git_for_a_run_as_user(open_dir: Path, clone_zip: Path) -> None:
+    build = run_build(open_dir, {}, archive=clone_zip, buildspec=ASK_GIT.replace("phases:", "run-as: nobody\nphases:"))
+
+    assert build.result.status.value == "SUCCEEDED", build.log
+    assert build.output == ["as nobody on main with 4 commits"]  # git trusts the clone its own user was handed
+
+
+def test_a_full_clone_answers_git_in_the_sandbox(tmp_path: Path, clone_zip: Path) -> None:
+    build = run_build(tmp_path / "sandboxed", {}, archive=clone_zip, buildspec=ASK_GIT, sandbox="bwrap")
+
+    assert build.result.status.value == "SUCCEEDED", build.log
+    assert build.output == ["as root on main with 4 commits"]
