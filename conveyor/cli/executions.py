@@ -17,6 +17,7 @@ from conveyor.cli.output import (
     status_text,
     styled,
 )
+from conveyor.cli.watching import watch
 
 
 @click.group("executions")
@@ -86,6 +87,16 @@ def show(context: Context, execution_id: str, output: str) -> None:
                 ]
             )
     print_table(["STAGE", "ACTION", "PROVIDER", "STATUS", "EXTERNAL ID", "SUMMARY"], rows, whole=(4,))
+
+
+@executions.command("watch")
+@click.argument("execution_id")
+@output_option
+@pass_context
+def watch_(context: Context, execution_id: str, output: str) -> None:
+    """Print an execution's state changes as they happen until it ends; exit 0 if it succeeded, 1 otherwise (with
+    --output json, the execution as it ended)."""
+    watch(context.client, execution_id, output)
 
 
 @executions.command("events")

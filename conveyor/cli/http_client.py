@@ -150,8 +150,9 @@ class HttpClient:
     def stop_batch(self, batch_id: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/batches/{batch_id}/stop").json())
 
-    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
-        return list(self._call("GET", f"/executions/{execution_id}/events", params={"limit": 1000}).json()["events"])
+    def execution_events(self, execution_id: str, after: int = 0) -> list[dict[str, Any]]:
+        params = {"limit": 1000, "after": after}
+        return list(self._call("GET", f"/executions/{execution_id}/events", params=params).json()["events"])
 
     def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
         body = {"abandon": abandon, "reason": reason}

@@ -116,9 +116,9 @@ class LocalClient:
         pipelines.report_batch(self.rt, batch)
         return batch_views.get_batch(self.rt, batch_id)
 
-    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
+    def execution_events(self, execution_id: str, after: int = 0) -> list[dict[str, Any]]:
         views.get_execution(self.rt, execution_id)
-        return events.list_events(self.rt, execution_id=execution_id, limit=1000)
+        return events.list_events(self.rt, execution_id=execution_id, after=after, limit=1000)
 
     def stop_execution(self, pipeline: str, execution_id: str, abandon: bool, reason: str) -> None:
         control.stop_execution(self.rt, pipeline, execution_id, abandon, reason)

@@ -9,6 +9,7 @@ import click
 
 from conveyor.cli.main import Context, pass_context
 from conveyor.cli.output import output_option, print_json, print_table
+from conveyor.cli.watching import watch
 from conveyor.errors import InvalidRequest, SpecError
 
 if TYPE_CHECKING:
@@ -114,6 +115,11 @@ def get(context: Context, name: str) -> None:
     metavar="TOKEN",
     help="Start once per token: the same start again (a retried script) prints the execution it started.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Follow the execution until it ends, printing its state changes; exit 0 if it succeeded, 1 otherwise.",
+)
 @output_option
 @pass_context
 def start(
@@ -122,16 +128,20 @@ def start(
     variables: tuple[str, ...],
     revisions: tuple[str, ...],
     client_request_token: str | None,
+    wait: bool,
     output: str,
 ) -> None:
     """Start an execution of pipeline NAME now."""
     revision = ",".join(revisions) or None
     execution_id = context.client.start_pipeline(name, pairs(variables), revision, client_request_token)
-    if output == "json":
+    if output != "json":
+        click.echo(f"started {name}: execution {execution_id}")
+    if wait:
+        watch(context.client, execution_id, output)
+    elif output == "json":
         print_json({"pipelineExecutionId": execution_id})
     else:
-        click.echo(f"started {name}: execution {execution_id}")
-        click.echo(f"  follow it with: conveyor executions show {execution_id}")
+        click.echo(f"  follow it with: conveyor executions watch {execution_id}")
 
 
 def pairs(values: tuple[str, ...]) -> dict[str, str]:

@@ -154,6 +154,13 @@ def test_approve_reject_stop_retry_transitions_and_events_from_the_cli(
     assert "RESUMED" in events.output
     assert "Rejected by" in events.output
 
+    watched = cli("executions", "watch", first)  # ended: every change at once, then the end
+    assert watched.exit_code == 1  # stopped is not succeeded
+    changes = [line.split()[1:3] for line in watched.output.splitlines() if line[:2].isdigit()]
+    assert changes[0] == ["execution", "STARTED"]
+    assert changes[-1] == ["execution", "STOPPED"]
+    assert len(changes) == len(json.loads(cli("executions", "events", first, "--output", "json").output))
+
 
 def test_the_deploy_registry_from_the_cli(cli, tmp_path: Path, rt: Runtime) -> None:
     from conveyor.deploy import registry
