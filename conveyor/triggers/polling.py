@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conveyor import aws
+from conveyor.db import lock
 from conveyor.db.models import Dispatch, Pipeline, PipelineExecution, PipelineVersion, utcnow
 from conveyor.db.poll_models import SourcePoll
 from conveyor.dispatch import Kind, unfinished
@@ -178,7 +179,7 @@ def _settle(rt: Runtime, looked: list[tuple[PolledSource, Seen | str]]) -> str |
     first = looked[0][0]
     now = utcnow()
     with rt.transaction() as (session, outbox):
-        pipeline = session.get(Pipeline, first.pipeline_id, with_for_update=True)
+        pipeline = lock(session, Pipeline, first.pipeline_id, key_share=True)  # its executions may go on starting
         if pipeline is None or pipeline.version != first.version:
             return None  # deleted or updated since the sources were listed: the next pass reads the new version
         kept = session.scalars(select(SourcePoll).where(SourcePoll.pipeline_id == pipeline.id))
