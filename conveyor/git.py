@@ -114,7 +114,7 @@ class Mirrors:
         the remote has it) or, without one, detached; `origin` then points at `origin` (a URL without credentials),
         not at the mirror."""
         with self._locked(url) as repo:
-            try:  # a local clone hard-links the mirror's objects: it costs little, and a later fetch cannot touch it
+            try:  # a local clone hard-links the mirror's objects where it can (copies them elsewhere): no fetch
                 repo.git.clone(
                     "--quiet", "--no-checkout", "--end-of-options", str(self.path_for(url)), str(destination)
                 )
