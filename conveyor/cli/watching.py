@@ -5,7 +5,7 @@ Each state change (of the execution, a stage or an action) is printed as it is r
 `after` the last one seen, so none is printed twice or missed however the reads fall. The execution has ended when
 its own event says so (SUCCEEDED, FAILED, STOPPED, SUPERSEDED, CANCELED); then a failed action's reason is printed
 with where to read more (a build's log). The exit status tells a script how it went: 0 when the execution
-succeeded, 1 when it ended any other way.
+succeeded, 1 when it ended any other way; Ctrl-C stops the watching (130), not the execution.
 """
 
 from __future__ import annotations
@@ -27,24 +27,32 @@ _EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
 def watch(client: Client, execution_id: str, output: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
     """Print the execution's state changes until it ends, then exit 0 if it succeeded and 1 otherwise."""
     console = Console(highlight=False, soft_wrap=True)  # piped or in a terminal, one line per change
-    after = 0
-    while True:
-        found = client.execution_events(execution_id, after)
-        for event in found:
-            after = event["id"]
-            if output != "json":
-                console.print(_line(event))
-        ended = [e for e in found if e["detail-type"] == _EXECUTION_EVENT and e["detail"]["state"] in ENDED]
-        if ended:
-            break
-        if not found:
-            sleep(POLL_SECONDS)
+    try:
+        _follow(client, execution_id, console if output != "json" else None, sleep)
+    except KeyboardInterrupt:  # Ctrl-C stops the watching, not the execution
+        console.print(f"stopped watching; the execution goes on: conveyor executions watch {execution_id}")
+        raise SystemExit(130) from None
     execution = client.get_execution(execution_id)
     if output == "json":
         print_json(execution)
     else:
         _print_end(console, execution)
     raise SystemExit(0 if execution["status"] == "Succeeded" else 1)
+
+
+def _follow(client: Client, execution_id: str, console: Console | None, sleep: Callable[[float], None]) -> None:
+    """Read the execution's events, printing each (unless `console` is None), until its own says it ended."""
+    after = 0
+    while True:
+        found = client.execution_events(execution_id, after)
+        for event in found:
+            after = event["id"]
+            if console is not None:
+                console.print(_line(event))
+        if any(e["detail-type"] == _EXECUTION_EVENT and e["detail"]["state"] in ENDED for e in found):
+            return
+        if not found:
+            sleep(POLL_SECONDS)
 
 
 def _line(event: dict[str, Any]) -> Any:

@@ -1,17 +1,20 @@
 """Following an execution from the command line on the Procfile's real processes: `conveyor pipeline start --wait`
 prints each state change as the workers make it and exits 0 when the execution succeeded, 1 when it failed (with
 the failed action's reason and where its log is); `conveyor executions watch` does the same for a running or an
-ended execution."""
+ended execution; Ctrl-C stops the watching, not the execution."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 from conveyor.cli import main
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import ROOT, RunningStack
 from tests.support.gitrepo import GitRepo
 from tests.support.pipelines import build_action, pipeline
 
@@ -62,3 +65,28 @@ def test_a_failed_run_exits_1_naming_the_failed_action_and_its_log(conveyor_stac
     again = cli.invoke(main, ["--server", conveyor_stack.url, "executions", "watch", execution_id, "-o", "json"])
     assert again.exit_code == 1  # an ended execution: its end at once
     assert json.loads(again.stdout)["status"] == "Failed"
+
+
+def test_ctrl_c_stops_the_watching_not_the_execution(conveyor_stack: RunningStack, repo: GitRepo) -> None:
+    repo.commit({"buildspec.yml": PASSING})
+    document = pipeline("gated", repo.url, build_actions=[build_action(outputs=())])
+    approval = {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
+    document["pipeline"]["stages"].insert(
+        1, {"name": "Gate", "actions": [{"name": "Review", "actionTypeId": approval}]}
+    )
+    assert conveyor_stack.api("POST", "/pipelines", json=document).status_code == 201
+    command = [sys.executable, "-c", "from conveyor.cli import main; main()", "--server", conveyor_stack.url]
+    watcher = subprocess.Popen(
+        [*command, "pipeline", "start", "gated", "--wait"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert watcher.stdout is not None
+    seen = [watcher.stdout.readline() for _ in range(8)]  # started, then 7 changes up to the approval's wait
+    assert "Waiting for approval" in seen[-1], seen
+
+    watcher.send_signal(signal.SIGINT)
+    rest, _ = watcher.communicate(timeout=30)
+
+    assert watcher.returncode == 130
+    execution_id = seen[0].split()[-1]
+    assert f"stopped watching; the execution goes on: conveyor executions watch {execution_id}" in rest
+    assert conveyor_stack.api("GET", f"/executions/{execution_id}").json()["status"] == "InProgress"
