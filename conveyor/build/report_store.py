@@ -8,7 +8,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from conveyor.build.reports import FileCoverage, Report, TestCase
-from conveyor.db.models import Build, BuildReport, ReportFileCoverage, ReportTestCase, utcnow
+from conveyor.db.models import Build, utcnow
+from conveyor.db.report_models import BuildReport, ReportFileCoverage, ReportTestCase
 from conveyor.errors import NotFound
 from conveyor.ids import new_id
 from conveyor.runtime import Runtime
