@@ -292,3 +292,15 @@ def test_a_folder_that_cannot_be_made_is_a_configuration_error_naming_it(tmp_pat
         f"cannot make the data directory {tmp_path}/a-file/data: Not a directory ({tmp_path}/a-file/data)"
     )
     assert make_folder(tmp_path / "x" / "y", "data directory").is_dir()
+
+
+def test_the_example_config_file_loads(tmp_path: Path) -> None:
+    """infra/conveyor.example.toml is what operators copy: every key in it must be one Conveyor reads, with a value
+    it accepts."""
+    example = Path(__file__).resolve().parents[2] / "infra" / "conveyor.example.toml"
+
+    settings = load(tmp_path, {"CONVEYOR_CONFIG": str(example)})
+
+    assert settings.poll_interval == 60.0
+    assert settings.build_sandbox == "bwrap"
+    assert settings.database_url == "postgresql://conveyor@db.internal/conveyor"
