@@ -13,6 +13,9 @@ connections may well split 31 to 19 (and a worker added later gets none of those
 they share (`KeepAliveBalance`), and a worker holding more than its share answers a request with `Connection:
 close`. The client opens a new connection, which the kernel places afresh, until the counts are even.
 
+A request gunicorn itself cannot read (a malformed request line or header, a header too long) is answered, as every
+other error, with a JSON body rather than gunicorn's HTML page (`write_json_error`).
+
 Once a worker has loaded the app (`post_worker_init`), it checkpoints SQLite's log from a background thread rather
 than in its commits (`conveyor.db.checkpoints`), and freezes what it made out of garbage collection (`conveyor.heap`):
 either would otherwise hold every request in flight for 50-170 ms now and then.
@@ -20,9 +23,12 @@ either would otherwise hold every request in flight for 50-170 ms now and then.
 
 from __future__ import annotations
 
+import json
 import mmap
 import threading
 from typing import Any
+
+from gunicorn import util as gunicorn_util
 
 from conveyor.heap import freeze_startup_heap
 from conveyor.ports import listened_on
@@ -85,6 +91,18 @@ def on_starting(server: Any) -> None:
     for address in server.cfg.address:
         if isinstance(address, tuple):  # (host, port); a unix socket path has no such sharing
             _refuse_if_taken(str(address[0]), int(address[1]))
+    gunicorn_util.write_error = write_json_error  # before the workers fork: each inherits it
+
+
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """What gunicorn answers a request it cannot read (a malformed request line or header, an oversized one): the
+    JSON body of Conveyor's every other error, `{"error", "message"}`, where gunicorn writes an HTML page."""
+    body = json.dumps({"error": reason.replace(" ", ""), "message": mesg or reason}).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin1") + body)
 
 
 def pre_fork(server: Any, worker: Any) -> None:

@@ -1,12 +1,14 @@
 """The Procfile's web server: each worker listens on its own socket, a second server on a taken port refuses, and
 keep-alive connections end up spread evenly over the workers; a worker freezes what it made while starting out of
-garbage collection."""
+garbage collection; a request gunicorn itself cannot read is answered in JSON, as every other error is."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -200,3 +202,41 @@ def test_a_web_worker_keeps_what_it_made_while_starting_out_of_garbage_collectio
     # gunicorn, the app and what they import: a full collection now walks only what was made since
     assert frozen > 10_000
     assert frozen > 5 * collected
+
+
+UNREADABLE = {  # what gunicorn refuses before the app sees it, and how it answers
+    "a header name with a space": (
+        b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+        400,
+        "BadRequest",
+    ),
+    "a garbage request line": (b"NOT A REQUEST LINE\r\n\r\n", 400, "BadRequest"),
+    "a header over 8190 bytes": (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+        431,
+        "RequestHeaderFieldsTooLarge",
+    ),
+}
+
+
+def _raw_exchange(port: int, request_bytes: bytes) -> tuple[str, list[str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request_bytes)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *headers = head.decode("latin1").split("\r\n")
+    return status_line, headers, body
+
+
+def test_a_request_gunicorn_cannot_read_is_answered_in_json(conveyor_stack: RunningStack) -> None:
+    port = int(conveyor_stack.url.rsplit(":", 1)[1])
+    for case, (request_bytes, status, error) in UNREADABLE.items():
+        status_line, headers, body = _raw_exchange(port, request_bytes)
+
+        assert status_line.startswith(f"HTTP/1.1 {status} "), case
+        assert "Content-Type: application/json" in headers, case
+        parsed = json.loads(body)
+        assert parsed["error"] == error, case
+        assert parsed["message"], case
