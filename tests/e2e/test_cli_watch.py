@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -80,7 +81,10 @@ def test_ctrl_c_stops_the_watching_not_the_execution(conveyor_stack: RunningStac
         [*command, "pipeline", "start", "gated", "--wait"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     assert watcher.stdout is not None
+    deadline = threading.Timer(60, watcher.kill)  # a watcher that never gets there fails the test, not hangs it
+    deadline.start()
     seen = [watcher.stdout.readline() for _ in range(8)]  # started, then 7 changes up to the approval's wait
+    deadline.cancel()
     assert "Waiting for approval" in seen[-1], seen
 
     watcher.send_signal(signal.SIGINT)
