@@ -11,7 +11,6 @@ succeeded, 1 when it ended any other way; Ctrl-C stops the watching (130), not t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -24,11 +23,11 @@ POLL_SECONDS = 0.5
 _EXECUTION_EVENT = "CodePipeline Pipeline Execution State Change"
 
 
-def watch(client: Client, execution_id: str, output: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+def watch(client: Client, execution_id: str, output: str) -> None:
     """Print the execution's state changes until it ends, then exit 0 if it succeeded and 1 otherwise."""
     console = Console(highlight=False, soft_wrap=True)  # piped or in a terminal, one line per change
     try:
-        _follow(client, execution_id, console if output != "json" else None, sleep)
+        _follow(client, execution_id, console if output != "json" else None)
     except KeyboardInterrupt:  # Ctrl-C stops the watching, not the execution
         console.print(f"stopped watching; the execution goes on: conveyor executions watch {execution_id}")
         raise SystemExit(130) from None
@@ -40,7 +39,7 @@ def watch(client: Client, execution_id: str, output: str, *, sleep: Callable[[fl
     raise SystemExit(0 if execution["status"] == "Succeeded" else 1)
 
 
-def _follow(client: Client, execution_id: str, console: Console | None, sleep: Callable[[float], None]) -> None:
+def _follow(client: Client, execution_id: str, console: Console | None) -> None:
     """Read the execution's events, printing each (unless `console` is None), until its own says it ended."""
     after = 0
     while True:
@@ -52,7 +51,7 @@ def _follow(client: Client, execution_id: str, console: Console | None, sleep: C
         if any(e["detail-type"] == _EXECUTION_EVENT and e["detail"]["state"] in ENDED for e in found):
             return
         if not found:
-            sleep(POLL_SECONDS)
+            time.sleep(POLL_SECONDS)
 
 
 def _line(event: dict[str, Any]) -> Any:

@@ -18,7 +18,7 @@ from conveyor.db.models import (
 )
 from conveyor.db.poll_models import SourcePoll
 from conveyor.errors import Conflict, NotFound
-from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source, polls_for_changes
+from conveyor.pipeline.catalog import GIT_SOURCE_PROVIDERS, git_source
 from conveyor.pipeline.secrets import keep_secrets, masked_document
 from conveyor.pipeline.spec import ActionDeclaration, PipelineDefinition, from_document, parse_pipeline
 from conveyor.runtime import Runtime
@@ -153,7 +153,7 @@ def describe(
 
 def polled_sources(session: Session, pipeline_id: int, definition: PipelineDefinition) -> list[dict[str, Any]]:
     """What the last look at each source that polls for changes found (`conveyor.triggers.polling`)."""
-    polled = [a.name for a in definition.source_actions() if polls_for_changes(a.type_id.provider, a.configuration)]
+    polled = [action.name for action in definition.polled_source_actions()]
     if not polled:
         return []
     states = {

@@ -19,7 +19,13 @@ from jsonschema import Draft202012Validator
 from conveyor.build.project import variable_overrides
 from conveyor.pipeline import compute_spec, s3_configuration, stack_config
 from conveyor.pipeline.artifact_rules import check_artifacts_and_namespaces
-from conveyor.pipeline.catalog import ARTIFACT_FORMATS, GIT_SOURCE_PROVIDERS, ProviderSpec, provider_spec
+from conveyor.pipeline.catalog import (
+    ARTIFACT_FORMATS,
+    GIT_SOURCE_PROVIDERS,
+    ProviderSpec,
+    polls_for_changes,
+    provider_spec,
+)
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
 from conveyor.pipeline.variables import check_references, references
@@ -88,6 +94,10 @@ class PipelineDefinition:
 
     def source_actions(self) -> tuple[ActionDeclaration, ...]:
         return self.stages[0].actions
+
+    def polled_source_actions(self) -> tuple[ActionDeclaration, ...]:
+        """The source actions that poll for changes (`PollForSourceChanges`; see `catalog.polls_for_changes`)."""
+        return tuple(a for a in self.source_actions() if polls_for_changes(a.type_id.provider, a.configuration))
 
     def triggers(self) -> list[dict[str, Any]]:
         return list(self.document.get("triggers", []))

@@ -35,8 +35,8 @@ from conveyor.db.poll_models import SourcePoll
 from conveyor.dispatch import Kind, unfinished
 from conveyor.git import GitError
 from conveyor.pipeline.actions.git_source import mirrors
-from conveyor.pipeline.actions.s3_errors import S3_FAILURES
-from conveyor.pipeline.catalog import git_source, polls_for_changes
+from conveyor.pipeline.actions.s3_errors import S3_FAILURES, s3_url
+from conveyor.pipeline.catalog import git_source
 from conveyor.pipeline.definitions import definition_of_version
 from conveyor.pipeline.spec import ActionDeclaration
 from conveyor.pipeline.starts import start_execution
@@ -96,8 +96,7 @@ def polled_sources(session: Session) -> list[PolledSource]:
     return [
         PolledSource(pipeline_id, name, version, action)
         for pipeline_id, name, version, version_id in rows
-        for action in definition_of_version(session, version_id).source_actions()
-        if polls_for_changes(action.type_id.provider, action.configuration)
+        for action in definition_of_version(session, version_id).polled_source_actions()
     ]
 
 
@@ -123,16 +122,13 @@ def poll_sources(rt: Runtime) -> list[str]:
     with rt.db.reader() as session:
         sources = polled_sources(session)
     found: dict[tuple[str, ...], Seen | str] = {}
+    by_pipeline: dict[int, list[tuple[PolledSource, Seen | str]]] = {}
     for source in sources:
         if source.target not in found:
             found[source.target] = _look(rt, source)
-    started = []
-    for pipeline_id in dict.fromkeys(source.pipeline_id for source in sources):
-        looked = [(source, found[source.target]) for source in sources if source.pipeline_id == pipeline_id]
-        execution_id = _settle(rt, looked)
-        if execution_id is not None:
-            started.append(execution_id)
-    return started
+        by_pipeline.setdefault(source.pipeline_id, []).append((source, found[source.target]))
+    started = (_settle(rt, looked) for looked in by_pipeline.values())
+    return [execution_id for execution_id in started if execution_id is not None]
 
 
 def _look(rt: Runtime, source: PolledSource) -> Seen | str:
@@ -165,7 +161,7 @@ def _look_at_object(rt: Runtime, action: ActionDeclaration) -> Seen:
 
 
 def _unreadable_object(configuration: dict[str, str], exc: Exception) -> str:
-    where = f"s3://{configuration['S3Bucket']}/{configuration['S3ObjectKey']}"
+    where = s3_url(configuration["S3Bucket"], configuration["S3ObjectKey"])
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
     if status == 404:  # HeadObject has no body to say whether the bucket or the object is missing
         return f"{where} does not exist (no such bucket, or no such object in it)"
