@@ -10,8 +10,9 @@ reads each polled source once — a git branch head by fetching its mirror (whic
 warm), an S3 object's version id (its ETag in a bucket without versions) with HeadObject — and, pipeline by
 pipeline in one transaction, compares what it found with what the last look found (`SourcePoll`). A change starts
 one execution, trigger `PollForSourceChanges`, with the changed actions' revisions. A revision some execution of the
-pipeline already ran since that last look (a push delivered by webhook, a start by hand) starts nothing, so polling
-and webhooks together do not start a pipeline twice. The first look at a source compares with the revision of the
+pipeline already ran since that last look (a push delivered by webhook, a start by hand) starts nothing, so a look
+never starts again what a webhook started (a webhook arriving after a look started its commit still starts it: the
+webhook's path does not read executions). The first look at a source compares with the revision of the
 pipeline's newest execution: a pipeline that never ran starts once with what is there, as CodePipeline starts a
 pipeline when it is created. A source that cannot be read keeps its last revision and records why (`error`), and the
 other sources are read all the same.
