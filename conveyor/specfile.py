@@ -64,10 +64,22 @@ class ProblemList:
     def __iter__(self) -> Iterator[Problem]:
         return iter(self.problems)
 
+    def add_apart(self, found: ProblemList) -> None:
+        """Add the problems a later check `found`, but those at, above or below a path already named here: the
+        same mistake said again, or a consequence of it."""
+        named = [problem.path for problem in self.problems]
+        self.problems.extend(p for p in found if not any(_related(p.path, path) for path in named))
+
     def raise_if_any(self) -> None:
         if self.problems:
             problems = sorted(self.problems, key=lambda p: (p.line or 0, p.path))
             raise SpecError(self.document.source, problems)
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether one rendered path is the other or lies under it (the document's root is above every path)."""
+    short, long = sorted((a, b), key=len)
+    return not short or long == short or long.startswith((f"{short}.", f"{short}["))
 
 
 def load_document(text: str, source: str) -> Document:

@@ -22,7 +22,6 @@ and is made by the registry.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from jsonschema import Draft202012Validator
 from conveyor.deploy.platforms import ComputePlatform
 from conveyor.deploy.targets import has_targets
 from conveyor.errors import SpecError
+from conveyor.schema_problems import check_beside, load_validator, schema_findings
 from conveyor.specfile import Document, ProblemList, load_document
 
 SCHEMA_PATH = Path(__file__).with_name("deployment_group.schema.json")
@@ -53,7 +53,7 @@ class DeploymentGroupSpec:
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    return load_validator(SCHEMA_PATH)
 
 
 def parse_deployment_group(
@@ -72,18 +72,13 @@ def read_deployment_group(document: Document, platform: ComputePlatform) -> Depl
     if not isinstance(data, dict):
         problems.add((), "a deployment group must be a mapping with a deploymentGroupName")
         _raise_if_any(problems)
-    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties":
-            known = error.schema.get("properties", {})
-            for key in error.instance:
-                if key not in known:
-                    problems.add((*path, str(key)), f"unknown key {key!r}")
-        else:
-            problems.add(path, str(error.message))
-    _raise_if_any(problems)
+    findings = schema_findings(_validator(), data)
+    for path, message in findings.problems:
+        problems.add(path, message)
+    if not findings.shape_holds:
+        _raise_if_any(problems)
     definition = dict(data)
-    _check_platform(definition, platform, problems)
+    check_beside(problems, lambda found: _check_platform(definition, platform, found))
     _raise_if_any(problems)
     return DeploymentGroupSpec(definition["deploymentGroupName"], definition.get("deploymentConfigName"), definition)
 
@@ -159,5 +154,8 @@ def _needs_blue_green(style: dict[str, Any], platform: ComputePlatform, problems
 
 
 def _raise_if_any(problems: ProblemList) -> None:
-    if problems:
+    """Raise the problems found as a `DeploymentGroupError`, as a file that cannot be read is raised."""
+    try:
         problems.raise_if_any()
+    except SpecError as exc:
+        raise DeploymentGroupError(exc.source, exc.problems) from None

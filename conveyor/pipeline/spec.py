@@ -2,13 +2,16 @@
 
 A file may hold `{"pipeline": {...}}` (what create-pipeline takes and get-pipeline prints; `metadata` is ignored)
 or the pipeline object itself, as YAML or JSON. Validation reports every problem at once with its path and line:
-first the JSON Schema of the structure (`pipeline.schema.json`), then the rules between fields (§3.1 of the AWS
-semantics: stage 1 holds only sources, artifacts flow forward, names are unique, providers are known).
+the JSON Schema of the structure (`pipeline.schema.json`), and the rules between fields (§3.1 of the AWS semantics:
+stage 1 holds only sources, artifacts flow forward, names are unique, providers are known). The rules run beside
+the schema's problems of value (a name off its pattern, a run order out of range, an unknown key); a missing key or
+a value of the wrong type stops the report at the schema (see `conveyor.schema_problems`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,11 +32,13 @@ from conveyor.pipeline.catalog import (
 from conveyor.pipeline.s3_configuration import ConfigurationProblem
 from conveyor.pipeline.stage_rules import StageRules, check_stage_rules, stage_rules
 from conveyor.pipeline.variables import check_references, references
+from conveyor.schema_problems import check_beside, load_validator, schema_findings
 from conveyor.specfile import Document, ProblemList, load_document
 from conveyor.specfile import Path as SpecPath
 
 SCHEMA_PATH = Path(__file__).with_name("pipeline.schema.json")
 V2_ONLY_FIELDS = ("variables", "triggers")
+_REPOSITORY_ID = re.compile(r"[^/\s]+(?:/[^/\s]+)+")  # owner/name, or group/…/name
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class PipelineDefinition:
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    return load_validator(SCHEMA_PATH)
 
 
 def parse_pipeline(text: str, source: str = "pipeline") -> PipelineDefinition:
@@ -117,12 +122,13 @@ def validate_document(document: Document) -> PipelineDefinition:
     problems = ProblemList(document)
     data, prefix = _unwrap(document, problems)
     problems.raise_if_any()
-    for error in sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        for path, message in _schema_problems(error):
-            problems.add((*prefix, *path), message)
-    problems.raise_if_any()
+    findings = schema_findings(_validator(), data)
+    for path, message in findings.problems:
+        problems.add((*prefix, *path), message)
+    if not findings.shape_holds:
+        problems.raise_if_any()
     document_data = _normalise(data)
-    _check_rules(document_data, prefix, problems)
+    check_beside(problems, lambda found: _check_rules(document_data, prefix, found))
     problems.raise_if_any()
     return from_document(document_data)
 
@@ -172,23 +178,6 @@ def _unwrap(document: Document, problems: ProblemList) -> tuple[Any, SpecPath]:
     if not isinstance(data, dict):
         problems.add((), "a pipeline definition must be a mapping with a 'pipeline' key or the pipeline itself")
     return data, ()
-
-
-def _schema_problems(error: Any) -> list[tuple[SpecPath, str]]:
-    """The problems of one schema error; an unknown key is reported at its own path, so at its own line."""
-    path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties":
-        known = error.schema.get("properties", {})
-        return [((*path, str(key)), f"unknown key {key!r}") for key in error.instance if key not in known]
-    if error.validator == "pattern":
-        return [(path, f"{error.instance!r} does not match {error.validator_value}")]
-    if error.validator == "maxLength":  # jsonschema's message repeats the whole text
-        return [(path, f"is {len(error.instance)} characters long, above the limit of {error.validator_value}")]
-    if error.validator in ("minItems", "maxItems"):  # jsonschema's message repeats the whole list
-        bound = "at least" if error.validator == "minItems" else "at most"
-        items = "item" if error.validator_value == 1 else "items"
-        return [(path, f"needs {bound} {error.validator_value} {items}, not {len(error.instance)}")]
-    return [(path, str(error.message))]
 
 
 def _normalise(data: dict[str, Any]) -> dict[str, Any]:
@@ -314,14 +303,25 @@ def _check_configuration(config: dict[str, str], spec: ProviderSpec, path: SpecP
     elif (spec.category, spec.provider) == ("Source", "S3"):
         _add_each(s3_configuration.source_problems(config), path, problems)
     elif spec.is_source and spec.provider in GIT_SOURCE_PROVIDERS:
-        for key in ("PollForSourceChanges", "DetectChanges"):
-            if key in config and config[key].strip().lower() not in ("true", "false"):
-                problems.add((*path, key), f"must be true or false, not {config[key]!r}")
+        _check_git_source(config, path, problems)
     elif (spec.category, spec.provider) == ("Deploy", "S3"):
         unresolved = {key for key, value in config.items() if references(value)}  # judged when the action starts
         _add_each(s3_configuration.deploy_problems(config, unresolved), path, problems)
     elif spec.provider == "Commands":
         compute_spec.check_configuration(config, path, problems)
+
+
+def _check_git_source(config: dict[str, str], path: SpecPath, problems: ProblemList) -> None:
+    for key in ("PollForSourceChanges", "DetectChanges"):
+        if key in config and config[key].strip().lower() not in ("true", "false"):
+            problems.add((*path, key), f"must be true or false, not {config[key]!r}")
+    repository = config.get("FullRepositoryId")
+    if repository is not None and not references(repository) and not _REPOSITORY_ID.fullmatch(repository):
+        problems.add(
+            (*path, "FullRepositoryId"),
+            f"{repository!r} is not an owner and a repository name, such as 'acme/app' (a GitLab group's project may "
+            "have more parts: 'group/subgroup/app')",
+        )
 
 
 def _add_each(found: list[ConfigurationProblem], path: SpecPath, problems: ProblemList) -> None:

@@ -122,7 +122,7 @@ def test_required_keys_and_artifact_counts_of_the_s3_providers() -> None:
 
 
 def test_the_source_checks_its_own_values() -> None:
-    found = problems(as_yaml(document(s3_source(S3ObjectKey="", PollForSourceChanges="sometimes"), s3_deploy())))
+    found = problems(as_yaml(document(s3_source(S3ObjectKey="  ", PollForSourceChanges="sometimes"), s3_deploy())))
 
     assert "must name the object" in problem_at(found, f"{SOURCE}.configuration.S3ObjectKey").message
     poll = problem_at(found, f"{SOURCE}.configuration.PollForSourceChanges")

@@ -364,6 +364,82 @@ def test_one_spec_error_carries_every_schema_problem() -> None:
     }
 
 
+def test_problems_of_value_and_the_rules_between_fields_come_in_one_report() -> None:
+    checkout = source(name="bad name", FullRepositoryId="acme", BranchName="")
+    document = pipeline(
+        stage("Source", checkout),
+        stage("Source", build(run_order=0, inputs=("Nope",), configuration={})),
+        name="bad name!",
+    )
+    text = as_yaml(document)
+    found = problems(text)
+    config = "pipeline.stages[0].actions[0].configuration"
+    assert sorted(p.path for p in found) == sorted(
+        [
+            "pipeline.name",
+            "pipeline.stages[0].actions[0].name",
+            f"{config}.BranchName",
+            f"{config}.FullRepositoryId",
+            "pipeline.stages[1].name",
+            "pipeline.stages[1].actions[0].runOrder",
+            "pipeline.stages[1].actions[0].configuration",
+            "pipeline.stages[1].actions[0].inputArtifacts[0].name",
+        ]
+    )
+    assert problem_at(found, f"{config}.BranchName").message == "is empty"
+    assert "'acme' is not an owner and a repository name" in problem_at(found, f"{config}.FullRepositoryId").message
+    assert "duplicate stage name 'Source'" in problem_at(found, "pipeline.stages[1].name").message
+    assert [p.line for p in found] == sorted(p.line or 0 for p in found)
+
+
+def test_a_problem_of_shape_stops_the_report_before_the_rules_between_fields() -> None:
+    document = pipeline(stage("Source", source()), stage("Source", build(run_order="first")))
+    found = problems(as_yaml(document))
+    assert [(p.path, p.message) for p in found] == [
+        ("pipeline.stages[1].actions[0].runOrder", "'first' is not of type 'integer'")
+    ]
+
+
+def test_a_rule_does_not_repeat_what_the_schema_said_at_or_around_the_same_place() -> None:
+    document = pipeline(stage("Source", source()), stage("Build", build(type_id={**BUILD_TYPE, "owner": "Nobody"})))
+    found = problems(as_yaml(document))
+    # the schema refuses the owner; the rule that would say which owner the provider has is not said twice
+    assert [p.path for p in found] == ["pipeline.stages[1].actions[0].actionTypeId.owner"]
+
+
+@pytest.mark.parametrize(
+    ("configuration", "path", "fragment"),
+    [
+        ({"ProjectName": ""}, "ProjectName", "is empty"),
+        ({"ProjectName": "p" * 1001}, "ProjectName", "is 1001 characters long, above the limit of 1000"),
+        ({"ProjectName": "app", "K" * 51: "v"}, "K" * 51, "the key is 51 characters long, above the limit of 50"),
+    ],
+)
+def test_configuration_keys_and_values_have_aws_lengths(
+    configuration: dict[str, str], path: str, fragment: str
+) -> None:
+    found = problems(as_yaml(pipeline(stage("Source", source()), stage("Build", build(configuration=configuration)))))
+    where = f"pipeline.stages[1].actions[0].configuration.{path}"
+    assert any(p.path == where and fragment in p.message for p in found), [str(p) for p in found]
+
+
+@pytest.mark.parametrize("repository", ["acme/app", "group/subgroup/app", "Acme-Corp/app.js"])
+def test_a_repository_id_names_an_owner_and_a_repository(repository: str) -> None:
+    definition = parse_pipeline(
+        as_yaml(pipeline(stage("Source", source(FullRepositoryId=repository)), stage("Build", build())))
+    )
+    assert definition.source_actions()[0].configuration["FullRepositoryId"] == repository
+
+
+@pytest.mark.parametrize("repository", ["app", "acme/", "/app", "acme//app", "acme/my app"])
+def test_a_repository_id_without_an_owner_is_refused(repository: str) -> None:
+    found = problems(as_yaml(pipeline(stage("Source", source(FullRepositoryId=repository)), stage("Build", build()))))
+    assert (
+        "is not an owner and a repository name"
+        in problem_at(found, "pipeline.stages[0].actions[0].configuration.FullRepositoryId").message
+    )
+
+
 def test_the_error_message_lists_file_line_path_and_problem() -> None:
     text = as_yaml(pipeline(stage("Source", source()), stage("Build", build(run_order=0))))
     with pytest.raises(SpecError) as info:

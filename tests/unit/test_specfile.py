@@ -212,3 +212,25 @@ def test_a_yaml_flow_mapping_keeps_yaml_errors() -> None:
 
     [problem] = caught.value.problems
     assert problem.message.startswith("not valid YAML")
+
+
+def test_problems_found_later_are_added_apart_from_those_already_named() -> None:
+    document = load_document(PIPELINE, "pipeline.yml")
+    problems = ProblemList(document)
+    problems.add(("pipeline", "stages", 1), "schema: stage 1")
+    later = ProblemList(document)
+    later.add(("pipeline", "stages", 1, "name"), "below a named path")
+    later.add(("pipeline", "stages"), "above a named path")
+    later.add(("pipeline", "stages", 1), "at a named path")
+    later.add(("pipeline", "stages", 10), "a sibling whose index starts alike")
+    later.add(("pipeline", "stages", 0, "name"), "elsewhere")
+    later.add(("pipeline", "name"), "elsewhere too")
+
+    problems.add_apart(later)
+
+    assert [p.message for p in problems] == [
+        "schema: stage 1",
+        "a sibling whose index starts alike",
+        "elsewhere",
+        "elsewhere too",
+    ]
