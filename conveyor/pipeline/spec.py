@@ -38,6 +38,7 @@ from conveyor.specfile import Path as SpecPath
 
 SCHEMA_PATH = Path(__file__).with_name("pipeline.schema.json")
 V2_ONLY_FIELDS = ("variables", "triggers")
+MAX_ACTIONS = 500  # CodePipeline's quota of actions in one pipeline
 _REPOSITORY_ID = re.compile(r"[^/\s]+(?:/[^/\s]+)+")  # owner/name, or group/…/name
 
 
@@ -256,6 +257,8 @@ def _check_stages(data: dict[str, Any], prefix: SpecPath, problems: ProblemList)
             problems.add((*stage_path, "actions"), "the first stage must hold at least one Source action")
     if non_source == 0:
         problems.add((*prefix, "stages"), "a pipeline needs at least one action that is not a Source action")
+    if sum(len(stage["actions"]) for stage in data["stages"]) > MAX_ACTIONS:
+        problems.add((*prefix, "stages"), f"a pipeline holds at most {MAX_ACTIONS} actions")
 
 
 def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList) -> None:
@@ -278,6 +281,9 @@ def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList)
         _check_cloudformation(action, path, problems)
     if "timeoutInMinutes" in action and type_id["category"] != "Approval":
         problems.add((*path, "timeoutInMinutes"), "timeoutInMinutes may be set only on manual approval actions")
+    if "region" in action and (spec.is_source or type_id["owner"] != "AWS"):
+        kind = "Source actions" if spec.is_source else f"{type_id['owner']} actions"
+        problems.add((*path, "region"), f"{kind} run in the pipeline's region: they cannot name another")
 
 
 def _check_counts(action: dict[str, Any], spec: ProviderSpec, path: SpecPath, problems: ProblemList) -> None:

@@ -605,6 +605,26 @@ def test_a_wrong_owner() -> None:
     assert_problem(document, "pipeline.stages[1].actions[0].actionTypeId.owner", "owner: ThirdParty", "has owner AWS")
 
 
+def test_a_source_action_cannot_run_in_another_region() -> None:
+    checkout = {**source(), "region": "eu-west-1"}
+    document = pipeline(stage("Source", checkout), stage("Build", build(region="eu-west-1")))
+    found = problems(as_yaml(document))
+    assert [(p.path, p.message) for p in found] == [
+        (
+            "pipeline.stages[0].actions[0].region",
+            "Source actions run in the pipeline's region: they cannot name another",
+        )
+    ]
+
+
+def test_a_pipeline_holds_at_most_500_actions() -> None:
+    full = [stage(f"Build{s}", *(build(f"Compile{n}") for n in range(50))) for s in range(9)]  # 50 to a stage
+    last = [build(f"Compile{n}") for n in range(49)]
+    assert parse_pipeline(as_yaml(pipeline(stage("Source", source()), *full, stage("Last", *last))))
+    document = pipeline(stage("Source", source()), *full, stage("Last", *last, build("OneTooMany")))
+    assert_problem(document, "pipeline.stages", "stages:", "a pipeline holds at most 500 actions")
+
+
 def test_a_missing_required_configuration_key() -> None:
     document = pipeline(stage("Source", source()), stage("Build", build(configuration={})))
     assert_problem(document, "pipeline.stages[1].actions[0].configuration", "configuration: {}", "'ProjectName'")
