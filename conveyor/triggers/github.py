@@ -83,6 +83,8 @@ def parse_push(payload: Any) -> PushEvent:
     missing = [key for key in ("ref", "after", "repository") if key not in payload]
     if missing:
         raise InvalidRequest(f"the push payload lacks {', '.join(missing)}")
+    if not isinstance(payload["ref"], str) or not payload["ref"].startswith("refs/"):
+        raise InvalidRequest("the push payload's ref is not a full ref name (refs/heads/… or refs/tags/…)")
     repository = payload["repository"] if isinstance(payload["repository"], dict) else {}
     keys = repository_keys_of(repository, "push")
     after = str(payload["after"] or "")

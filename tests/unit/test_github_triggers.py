@@ -339,9 +339,11 @@ def test_the_limits_a_delivery_checks_are_those_of_its_columns() -> None:
         ({"after": "not-a-sha"}, "the push payload's after is not a commit id (40 or 64 hexadecimal digits)"),
         ({"after": "A" * 40}, "the push payload's after is not a commit id"),
         ({"ref": "refs/heads/" + "x" * 490}, "the push payload's ref is longer than 500 characters"),
+        ({"ref": 5}, "the push payload's ref is not a full ref name (refs/heads/… or refs/tags/…)"),
+        ({"ref": "main"}, "the push payload's ref is not a full ref name"),
     ],
 )
-def test_a_push_no_github_would_send_is_refused(change: dict[str, str], message: str) -> None:
+def test_a_push_no_github_would_send_is_refused(change: dict[str, Any], message: str) -> None:
     payload = {**push_payload("acme/app", "https://github.com/acme/app.git", "a" * 40), **change}
 
     with pytest.raises(InvalidRequest) as refused:
