@@ -54,7 +54,15 @@ def load_validator(schema: Path) -> Draft202012Validator:
 def schema_findings(validator: Draft202012Validator, data: Any) -> SchemaFindings:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     found = [problem for error in errors for problem in _schema_problems(error)]
-    return SchemaFindings(found, all(error.validator in VALUE_VALIDATORS for error in errors))
+    return SchemaFindings(found, all(_of_value(error) for error in errors))
+
+
+def _of_value(error: Any) -> bool:
+    """Whether an error is about a value; a list, a mapping or a null where the schema names the values allowed
+    (`enum`, `const`, which say nothing of the type) is one of shape."""
+    if error.validator in ("enum", "const"):
+        return isinstance(error.instance, str | int | float)  # bool is an int
+    return error.validator in VALUE_VALIDATORS
 
 
 def check_beside(problems: ProblemList, check: Callable[[ProblemList], None]) -> None:

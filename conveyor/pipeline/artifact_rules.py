@@ -18,7 +18,8 @@ def check_artifacts_and_namespaces(data: dict[str, Any], prefix: SpecPath, probl
     produced = _outputs(data, prefix, problems)
     clones = {
         output["name"]
-        for action in data["stages"][0]["actions"]
+        for stage in data["stages"][:1]  # the first stage's sources (none, when the stages are missing)
+        for action in stage["actions"]
         if is_full_clone(action.get("configuration", {}))
         for output in action.get("outputArtifacts", [])
     }

@@ -354,7 +354,12 @@ def _check_cloudformation(action: dict[str, Any], path: SpecPath, problems: Prob
 
 
 def _check_triggers(data: dict[str, Any], prefix: SpecPath, problems: ProblemList) -> None:
-    sources = {a["name"]: a for a in data["stages"][0]["actions"] if a["actionTypeId"]["category"] == "Source"}
+    sources = {
+        a["name"]: a
+        for stage in data["stages"][:1]
+        for a in stage["actions"]
+        if a["actionTypeId"]["category"] == "Source"
+    }
     seen: set[str] = set()
     for t_index, trigger in enumerate(data.get("triggers", [])):
         path = (*prefix, "triggers", t_index, "gitConfiguration")

@@ -400,6 +400,19 @@ def test_a_problem_of_shape_stops_the_report_before_the_rules_between_fields() -
     ]
 
 
+def test_a_list_where_the_schema_names_the_values_allowed_is_a_problem_of_shape() -> None:
+    checkout = source()
+    checkout["actionTypeId"] = {**SOURCE_TYPE, "category": ["Source"]}
+    found = problems(as_yaml(pipeline(stage("Source", checkout), stage("Source", build()))))
+    # the duplicate stage name is not reported: the rules cannot read an action whose category is a list
+    assert [p.path for p in found] == ["pipeline.stages[0].actions[0].actionTypeId.category"]
+
+
+def test_no_stages_at_all_is_said_once() -> None:
+    found = problems(as_yaml(pipeline(stage("Source", source()), stage("Build", build())) | {"stages": []}))
+    assert [(p.path, p.message) for p in found] == [("pipeline.stages", "needs at least 2 items, not 0")]
+
+
 def test_a_rule_does_not_repeat_what_the_schema_said_at_or_around_the_same_place() -> None:
     document = pipeline(stage("Source", source()), stage("Build", build(type_id={**BUILD_TYPE, "owner": "Nobody"})))
     found = problems(as_yaml(document))
