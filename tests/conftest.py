@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from sqlalchemy import create_engine, text
 
 from conveyor import aws
 from conveyor.config import Settings, load_settings
+from conveyor.db import Database
+from conveyor.db.migrate import upgrade
 from conveyor.db.scratch import scratch_postgres
 from conveyor.queues import worker_queues
 from conveyor.runtime import Runtime
@@ -83,9 +87,26 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at the newest schema, made once per test process and copied for each test: migrating a new
+    file costs about a fifth of a second, copying it a millisecond. (The migrations themselves are tested from an
+    empty database: see `empty_database_url`.)"""
+    path = tmp_path_factory.mktemp("sqlite-template") / "conveyor.db"
+    database = Database(f"sqlite:///{path}")
+    try:
+        upgrade(database)
+    finally:
+        database.dispose()
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, which alone is copied
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "conveyor.db")
         yield f"sqlite:///{tmp_path / 'conveyor.db'}"
         return
     url: str = request.getfixturevalue("postgres_database")
