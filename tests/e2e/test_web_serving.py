@@ -64,19 +64,19 @@ def test_conveyor_up_refuses_a_taken_port_before_starting_anything(
     port = conveyor_stack.url.rsplit(":", 1)[1]
     data = tmp_path / "second"
 
-    with _conveyor_up(conveyor_stack, data, "--port", port) as up:
+    with _conveyor_up(data, "--port", port) as up:
         assert up.returncode == 1
         assert f"cannot start on 127.0.0.1:{port}: another server is listening there (choose another port" in up.stderr
         assert not data.exists()  # nothing was started, nor its data directory made
     assert conveyor_stack.api("GET", "/pipelines").status_code == 200
 
 
-def test_conveyor_up_says_why_a_process_exited_during_start_up(conveyor_stack: RunningStack, tmp_path: Path) -> None:
+def test_conveyor_up_says_why_a_process_exited_during_start_up(tmp_path: Path) -> None:
     procfile = tmp_path / "Procfile"
     procfile.write_text("web: echo starting; echo 'no settings for this: giving up' >&2; exit 3\n")
     data = tmp_path / "third"
 
-    with _conveyor_up(conveyor_stack, data, "--port", str(free_port()), "--procfile", str(procfile)) as up:
+    with _conveyor_up(data, "--port", str(free_port()), "--procfile", str(procfile)) as up:
         assert up.returncode == 1
         log = data / "logs" / "web.log"
         said = f"error: web exited during start-up; the end of {log}:\n  starting\n  no settings for this: giving up"
@@ -84,42 +84,37 @@ def test_conveyor_up_says_why_a_process_exited_during_start_up(conveyor_stack: R
         assert not (data / "stack.json").exists()  # what it started (the redis-server) is stopped again
 
 
-def test_conveyor_up_twice_on_one_data_directory_refuses_the_second(
-    conveyor_stack: RunningStack, tmp_path: Path
-) -> None:
+def test_conveyor_up_twice_on_one_data_directory_refuses_the_second(tmp_path: Path) -> None:
     data = tmp_path / "fourth"
 
-    with _conveyor_up(conveyor_stack, data, "--port", str(free_port())) as first:
+    with _conveyor_up(data, "--port", str(free_port())) as first:
         assert first.returncode == 0, first.stderr
-        with _conveyor_up(conveyor_stack, data, "--port", str(free_port()), keep=True) as second:
+        with _conveyor_up(data, "--port", str(free_port()), keep=True) as second:
             assert second.returncode == 1
             said = f"error: Conveyor is already running from {data} (redis, web, worker, scheduler): `conveyor down`"
             assert said in second.stderr
-        down = _conveyor(conveyor_stack, data, "down")
+        down = _conveyor(data, "down")
         assert down.stdout == "stopped redis, web, worker, scheduler\n"
         assert not (data / "stack.json").exists()
 
 
 @contextmanager
-def _conveyor_up(
-    stack: RunningStack, data: Path, *args: str, keep: bool = False
-) -> Iterator[subprocess.CompletedProcess[str]]:
+def _conveyor_up(data: Path, *args: str, keep: bool = False) -> Iterator[subprocess.CompletedProcess[str]]:
     """`conveyor up --detach` on a data directory of its own and its embedded defaults; whatever it left running
     is stopped afterwards (unless `keep`: what an earlier `up` there started is the caller's to stop)."""
     try:
-        yield _conveyor(stack, data, "up", "--detach", *args)
+        yield _conveyor(data, "up", "--detach", *args)
     finally:
         if not keep and (data / "stack.json").exists():
-            _conveyor(stack, data, "down")
+            _conveyor(data, "down")
 
 
-def _conveyor(stack: RunningStack, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The `conveyor` command on the data directory `data` and its embedded defaults."""
-    env = {
-        **{k: v for k, v in stack.stack.env.items() if not k.startswith("CONVEYOR_")},
-        "CONVEYOR_DATA_DIR": str(data),
-    }
-    cli = str(Path(sys.executable).parent / "conveyor")
+def _conveyor(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `conveyor` command on the data directory `data` and its embedded defaults (no other setting of ours)."""
+    scripts = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(CONVEYOR_DATA_DIR=str(data), PATH=os.pathsep.join([scripts, env.get("PATH", "/usr/bin:/bin")]))
+    cli = str(Path(scripts) / "conveyor")
     return subprocess.run([cli, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
