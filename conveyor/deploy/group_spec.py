@@ -59,11 +59,10 @@ def _validator() -> Draft202012Validator:
 def parse_deployment_group(
     text: str, platform: ComputePlatform, source: str = "deployment group"
 ) -> DeploymentGroupSpec:
-    try:
-        document = load_document(text, source)
+    try:  # a file that cannot be read and a request with problems are refused alike
+        return read_deployment_group(load_document(text, source), platform)
     except SpecError as exc:
         raise DeploymentGroupError(exc.source, exc.problems) from None
-    return read_deployment_group(document, platform)
 
 
 def read_deployment_group(document: Document, platform: ComputePlatform) -> DeploymentGroupSpec:
@@ -71,15 +70,15 @@ def read_deployment_group(document: Document, platform: ComputePlatform) -> Depl
     data = document.data
     if not isinstance(data, dict):
         problems.add((), "a deployment group must be a mapping with a deploymentGroupName")
-        _raise_if_any(problems)
+        problems.raise_if_any()
     findings = schema_findings(_validator(), data)
     for path, message in findings.problems:
         problems.add(path, message)
     if not findings.shape_holds:
-        _raise_if_any(problems)
+        problems.raise_if_any()
     definition = dict(data)
     check_beside(problems, lambda found: _check_platform(definition, platform, found))
-    _raise_if_any(problems)
+    problems.raise_if_any()
     return DeploymentGroupSpec(definition["deploymentGroupName"], definition.get("deploymentConfigName"), definition)
 
 
@@ -151,11 +150,3 @@ def _needs_blue_green(style: dict[str, Any], platform: ComputePlatform, problems
     for key, wanted in (("deploymentType", "BLUE_GREEN"), ("deploymentOption", "WITH_TRAFFIC_CONTROL")):
         if style.setdefault(key, wanted) != wanted:
             problems.add(("deploymentStyle", key), f"{platform.value} deployment groups use {wanted}")
-
-
-def _raise_if_any(problems: ProblemList) -> None:
-    """Raise the problems found as a `DeploymentGroupError`, as a file that cannot be read is raised."""
-    try:
-        problems.raise_if_any()
-    except SpecError as exc:
-        raise DeploymentGroupError(exc.source, exc.problems) from None

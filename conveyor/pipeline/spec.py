@@ -281,9 +281,8 @@ def _check_action(action: dict[str, Any], path: SpecPath, problems: ProblemList)
         _check_cloudformation(action, path, problems)
     if "timeoutInMinutes" in action and type_id["category"] != "Approval":
         problems.add((*path, "timeoutInMinutes"), "timeoutInMinutes may be set only on manual approval actions")
-    if "region" in action and (spec.is_source or type_id["owner"] != "AWS"):
-        kind = "Source actions" if spec.is_source else f"{type_id['owner']} actions"
-        problems.add((*path, "region"), f"{kind} run in the pipeline's region: they cannot name another")
+    if "region" in action and spec.is_source:  # (the only actions of ThirdParty or Custom owners Conveyor runs)
+        problems.add((*path, "region"), "Source actions run in the pipeline's region: they cannot name another")
 
 
 def _check_counts(action: dict[str, Any], spec: ProviderSpec, path: SpecPath, problems: ProblemList) -> None:
